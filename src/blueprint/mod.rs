@@ -1,0 +1,1 @@
+//! Blueprints: one configuration record (doctype, name) as canonical JSON.

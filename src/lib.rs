@@ -1,0 +1,29 @@
+//! lockstep: a Slack bot that takes a Frappe team's configuration changes from a
+//! staging site to production through GitHub pull requests.
+//!
+//! Module map (dependencies point downwards only):
+//!
+//! - Domain, pure, no I/O: [`command`] (slash-command grammar and help),
+//!   [`blueprint`] (kinds, canonical JSON, repo paths, diff, families, validation).
+//! - Infrastructure: [`config`] (TOML + environment), [`secret`] (values that never
+//!   print), [`clock`] (the one clock, `LOCKSTEP_NOW`-aware), [`store`] (sled: runs,
+//!   outbox, seen, locks, audit), [`tls`] (the process crypto provider).
+//! - Adapters, one outside system each: [`slack`] (Socket Mode listener, Web API,
+//!   Block Kit rendering), [`frappe`] (REST client), [`runner`] (bench on the bench host).
+//! - [`app`]: wires config, store and adapters; the only place that spawns tasks.
+//! - [`sim`]: local Slack- and Frappe-compatible servers and the bench stand-in used by
+//!   `lockstep demo` and the integration tests. Nothing else in the crate uses it.
+
+pub mod app;
+pub mod blueprint;
+pub mod clock;
+pub mod command;
+pub mod config;
+pub mod error;
+pub mod frappe;
+pub mod runner;
+pub mod secret;
+pub mod sim;
+pub mod slack;
+pub mod store;
+pub mod tls;

@@ -1,0 +1,1 @@
+//! Runs `bench` operations on the bench host through a command template.

@@ -1,0 +1,1 @@
+//! A Slack-compatible server: Web API, Socket Mode WebSocket, response URLs.
