@@ -1,1 +1,199 @@
-//! app
+//! Wires the bot together and owns its tasks: the Socket Mode listener feeding the
+//! inbox, one consumer task that handles events in order, and the executor that
+//! performs effects. The only module that spawns tasks.
+//!
+//! The consumer's loop is the heart of the durability rule: handle an event, then
+//! commit its dedup key, audit entries and effects in one transaction, flush, and
+//! only then wake the executor. A crash before the commit means the event was never
+//! acknowledged as handled (Slack's redelivery or the person's retry handles it); a
+//! crash after it means the executor replays the outbox on start.
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::handlers::{self, Context, Outcome};
+use crate::slack::api::SlackApi;
+use crate::slack::listener::{Event, Inbox, Listener};
+use crate::store::{Batch, CommitOutcome, Store};
+use crate::workflow::executor::Executor;
+use anyhow::Context as _;
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+/// Events waiting for the consumer. Beyond this the listener answers "busy" instead
+/// of blocking its acknowledgement.
+const QUEUE_CAPACITY: usize = 4_096;
+
+/// A started bot. Dropping it without [`RunningBot::shutdown`] leaves tasks running.
+pub struct RunningBot {
+    listener: Listener,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    store: Store,
+}
+
+impl RunningBot {
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Stops listening, lets the consumer and executor finish what they hold, and
+    /// closes the store.
+    pub async fn shutdown(self) {
+        self.listener.shutdown().await;
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Opens the store, replays its outbox, connects to Slack and starts serving.
+pub async fn start(config: Config, clock: Clock) -> anyhow::Result<RunningBot> {
+    let config = Arc::new(config);
+    let store_path = config.store_path();
+    let store = tokio::task::spawn_blocking(move || Store::open(&store_path))
+        .await
+        .context("while opening the store")??;
+    let slack = SlackApi::new(&config);
+    let (stop, stopped) = watch::channel(false);
+
+    let executor = Executor::new(store.clone(), slack.clone());
+    let executor_task = tokio::spawn(executor.clone().run(wait_for(stopped.clone())));
+
+    let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+    let inbox = Arc::new(Inbox::new(sender, store.clone(), config.command_name()));
+    let consumer = Consumer {
+        config: config.clone(),
+        store: store.clone(),
+        clock,
+        inbox: inbox.clone(),
+        executor,
+    };
+    let consumer_task = tokio::spawn(consumer.run(receiver, wait_for(stopped)));
+
+    let listener = match Listener::start(&slack, inbox).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            let _ = stop.send(true);
+            return Err(err);
+        }
+    };
+    tracing::info!(command = config.command_name(), "lockstep is listening");
+    Ok(RunningBot {
+        listener,
+        stop,
+        tasks: vec![consumer_task, executor_task],
+        store,
+    })
+}
+
+/// Serves until Ctrl-C or SIGTERM.
+pub async fn run_until_signal(config: Config, clock: Clock) -> anyhow::Result<()> {
+    let bot = start(config, clock).await?;
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    bot.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn wait_for(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+/// Handles events one at a time, in arrival order.
+struct Consumer {
+    config: Arc<Config>,
+    store: Store,
+    clock: Clock,
+    inbox: Arc<Inbox>,
+    executor: Executor,
+}
+
+impl Consumer {
+    async fn run(self, mut receiver: mpsc::Receiver<Event>, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let event = tokio::select! {
+                _ = &mut shutdown => return,
+                event = receiver.recv() => match event {
+                    Some(event) => event,
+                    None => return,
+                },
+            };
+            let span = event_span(&event);
+            self.consume(event).instrument(span).await;
+        }
+    }
+
+    async fn consume(&self, event: Event) {
+        let key = event.dedup_key();
+        let now = self.clock.now();
+        let context = Context {
+            config: &self.config,
+            store: &self.store,
+            now,
+        };
+        let outcome = match &event {
+            Event::Command(command) => handlers::handle_command(&context, command),
+            Event::Action(action) => handlers::handle_action(&context, action),
+        };
+        let Outcome { effects, audit } = outcome;
+        let batch = Batch {
+            dedup_key: Some(key.clone()),
+            effects,
+            audit,
+            ..Batch::default()
+        };
+        match self.store.commit(batch, now).await {
+            Ok(CommitOutcome::Committed) => self.executor.wake(),
+            Ok(CommitOutcome::AlreadySeen) => tracing::info!("event already handled; ignoring the redelivery"),
+            // Not acknowledged as handled: the person sees nothing and may retry.
+            Err(err) => tracing::error!(error = %err, "cannot record the event; it was not handled"),
+        }
+        self.inbox.settled(&key);
+    }
+}
+
+fn event_span(event: &Event) -> tracing::Span {
+    match event {
+        Event::Command(command) => tracing::info_span!(
+            "command",
+            user = %command.user,
+            channel = %command.channel,
+            command = %first_word(&command.text),
+        ),
+        Event::Action(action) => tracing::info_span!(
+            "action",
+            user = %action.user,
+            channel = %action.channel,
+            action = %action.action_id,
+        ),
+    }
+}
+
+/// The subcommand only: the rest may hold a reason or other free text.
+fn first_word(text: &str) -> &str {
+    text.split_whitespace().next().unwrap_or("help")
+}

@@ -1,1 +1,84 @@
-//! clock
+//! The one clock. Everything that asks "what time is it" asks a [`Clock`], so that
+//! `LOCKSTEP_NOW` (RFC 3339) can pin time for tests and demos — a freeze window on a
+//! Friday evening must be reproducible on a Tuesday morning.
+
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+pub enum Clock {
+    /// Real wall-clock time.
+    System,
+    /// A fixed instant, from `LOCKSTEP_NOW` or a test.
+    Fixed(DateTime<Utc>),
+    /// A shared, settable instant for tests that move time forward.
+    Manual(Arc<std::sync::Mutex<DateTime<Utc>>>),
+}
+
+impl Clock {
+    /// Reads `LOCKSTEP_NOW`; an unset variable means the system clock.
+    pub fn from_env() -> anyhow::Result<Self> {
+        match std::env::var("LOCKSTEP_NOW") {
+            Ok(value) => Self::parse_fixed(&value),
+            Err(std::env::VarError::NotPresent) => Ok(Clock::System),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                anyhow::bail!("LOCKSTEP_NOW is not valid UTF-8; use an RFC 3339 time such as 2026-11-27T15:00:00+05:30")
+            }
+        }
+    }
+
+    pub fn parse_fixed(value: &str) -> anyhow::Result<Self> {
+        let instant = DateTime::parse_from_rfc3339(value.trim()).map_err(|err| {
+            anyhow::anyhow!(
+                "LOCKSTEP_NOW={value:?} is not an RFC 3339 time ({err}); use e.g. 2026-11-27T15:00:00+05:30"
+            )
+        })?;
+        Ok(Clock::Fixed(instant.with_timezone(&Utc)))
+    }
+
+    pub fn manual(start: DateTime<Utc>) -> Self {
+        Clock::Manual(Arc::new(std::sync::Mutex::new(start)))
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        match self {
+            Clock::System => Utc::now(),
+            Clock::Fixed(instant) => *instant,
+            Clock::Manual(shared) => *shared.lock().unwrap_or_else(|poison| poison.into_inner()),
+        }
+    }
+
+    /// Moves a manual clock forward; other clocks ignore it.
+    pub fn advance(&self, by: chrono::Duration) {
+        if let Clock::Manual(shared) = self {
+            let mut now = shared.lock().unwrap_or_else(|poison| poison.into_inner());
+            *now += by;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_clock_parses_offsets_into_utc() {
+        let clock = Clock::parse_fixed("2026-11-27T15:00:00+05:30").unwrap();
+        assert_eq!(clock.now().to_rfc3339(), "2026-11-27T09:30:00+00:00");
+    }
+
+    #[test]
+    fn bad_value_names_the_variable_and_an_example() {
+        let err = Clock::parse_fixed("friday").unwrap_err().to_string();
+        assert!(err.contains("LOCKSTEP_NOW"), "{err}");
+        assert!(err.contains("2026-11-27T15:00:00+05:30"), "{err}");
+    }
+
+    #[test]
+    fn manual_clock_moves_forward() {
+        let clock = Clock::manual(Utc::now());
+        let before = clock.now();
+        clock.advance(chrono::Duration::minutes(5));
+        assert_eq!(clock.now() - before, chrono::Duration::minutes(5));
+    }
+}

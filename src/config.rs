@@ -1,1 +1,422 @@
-//! config
+//! Configuration: the TOML file (`config/lockstep.example.toml` documents every key)
+//! plus secrets, which come only from the environment.
+//!
+//! Parsing is strict: an unknown key is an error naming the key and its line, and every
+//! value is checked once here so the rest of the bot can trust it. Secrets live in
+//! [`Secret`] and are never part of the file, so a config dump cannot leak them.
+
+use crate::ids::Principal;
+use crate::secret::Secret;
+use anyhow::Context;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use url::Url;
+
+pub const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api";
+pub const DEFAULT_COMMAND: &str = "/frappe-stack";
+
+/// The whole configuration: what the file says, plus the secrets from the environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub file: FileConfig,
+    pub secrets: Secrets,
+    /// Relative paths in the file are taken from here (the file's folder).
+    pub base_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub slack: SlackSection,
+    #[serde(default)]
+    pub store: StoreSection,
+    #[serde(default)]
+    pub access: AccessSection,
+    /// Frappe sites by name (`staging`, `prod`); secrets come from
+    /// `FRAPPE_<NAME>_API_KEY` / `FRAPPE_<NAME>_API_SECRET`.
+    #[serde(default)]
+    pub sites: BTreeMap<String, SiteSection>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackSection {
+    /// Base URL of Slack's Web API; point it at a local server for tests and demos.
+    #[serde(default = "default_slack_api_url")]
+    pub api_url: Url,
+    /// The slash command the app registers (must match manifest.json).
+    #[serde(default = "default_command")]
+    pub command: String,
+    /// Where `ship` posts release notes (a channel id, e.g. C0RELEASES).
+    #[serde(default)]
+    pub release_channel: Option<String>,
+    /// How many times a rate-limited (429) Web API call is retried after `Retry-After`.
+    #[serde(default = "default_rate_limit_retries")]
+    pub rate_limit_retries: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// The sled database folder; relative paths are taken from the config file's folder.
+    #[serde(default = "default_store_path")]
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessSection {
+    /// Who may run `promote` (user ids `U…` or user-group ids `S…`).
+    #[serde(default)]
+    pub promoters: Vec<Principal>,
+    /// Who may press [Merge & deploy] / [Hold] (never the promotion's own author).
+    #[serde(default)]
+    pub approvers: Vec<Principal>,
+    /// Who may `unlock` an environment.
+    #[serde(default)]
+    pub admins: Vec<Principal>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SiteRole {
+    Staging,
+    Production,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteSection {
+    pub url: Url,
+    pub role: SiteRole,
+    /// Concurrent requests when reading every blueprint of the site.
+    #[serde(default = "default_site_concurrency")]
+    pub concurrency: usize,
+    #[serde(default = "default_site_timeout_secs")]
+    pub timeout_secs: u64,
+}
+
+/// Secrets read from the environment, never from the file.
+#[derive(Debug, Clone)]
+pub struct Secrets {
+    pub slack_app_token: Secret,
+    pub slack_bot_token: Secret,
+    pub sites: BTreeMap<String, SiteCredentials>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SiteCredentials {
+    pub api_key: Secret,
+    pub api_secret: Secret,
+}
+
+fn default_slack_api_url() -> Url {
+    Url::parse(DEFAULT_SLACK_API_URL).expect("constant URL parses")
+}
+fn default_command() -> String {
+    DEFAULT_COMMAND.to_string()
+}
+fn default_rate_limit_retries() -> u32 {
+    3
+}
+fn default_store_path() -> PathBuf {
+    PathBuf::from("lockstep.db")
+}
+fn default_site_concurrency() -> usize {
+    8
+}
+fn default_site_timeout_secs() -> u64 {
+    30
+}
+
+impl Default for SlackSection {
+    fn default() -> Self {
+        Self {
+            api_url: default_slack_api_url(),
+            command: default_command(),
+            release_channel: None,
+            rate_limit_retries: default_rate_limit_retries(),
+        }
+    }
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        Self {
+            path: default_store_path(),
+        }
+    }
+}
+
+/// Where environment variables come from: the process, or a map in tests.
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|value| !value.is_empty())
+    }
+}
+
+impl Env for BTreeMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
+    }
+}
+
+impl FileConfig {
+    /// Parses and checks the TOML text. `origin` names the file in messages.
+    pub fn parse(text: &str, origin: &str) -> anyhow::Result<Self> {
+        let file: FileConfig = toml::from_str(text)
+            .map_err(|err| anyhow::anyhow!("{origin}: {}", err.to_string().trim_end()))?;
+        file.check().map_err(|problem| anyhow::anyhow!("{origin}: {problem}"))?;
+        Ok(file)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        check_command_name(&self.slack.command)?;
+        if !matches!(self.slack.api_url.scheme(), "http" | "https") {
+            return Err(format!(
+                "slack.api_url must be an http(s) URL, got {}",
+                self.slack.api_url
+            ));
+        }
+        for (name, site) in &self.sites {
+            check_site_name(name)?;
+            if site.concurrency == 0 || site.concurrency > 64 {
+                return Err(format!(
+                    "sites.{name}.concurrency must be between 1 and 64, got {}",
+                    site.concurrency
+                ));
+            }
+            if site.timeout_secs == 0 {
+                return Err(format!("sites.{name}.timeout_secs must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Slack's own rule for a slash command: a leading `/`, 2–32 characters, lowercase,
+/// no spaces.
+fn check_command_name(command: &str) -> Result<(), String> {
+    let body = command.strip_prefix('/').unwrap_or("");
+    let valid = command.starts_with('/')
+        && (2..=32).contains(&command.len())
+        && body
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "slack.command must look like \"/frappe-stack\" (a leading '/', 2-32 lowercase letters, digits, '-' or '_'), got {command:?}"
+        ))
+    }
+}
+
+/// Site names become part of environment variable names, so keep them simple.
+fn check_site_name(name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= 32
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "[sites.{name}]: a site name must be lowercase letters, digits or '_' (it becomes FRAPPE_<NAME>_API_KEY)"
+        ))
+    }
+}
+
+/// The environment variable holding a site's API key or secret.
+pub fn site_env_var(site: &str, part: &str) -> String {
+    format!("FRAPPE_{}_API_{part}", site.to_ascii_uppercase())
+}
+
+impl Secrets {
+    /// Reads every secret the file calls for; each missing or malformed one is named.
+    pub fn from_env(file: &FileConfig, env: &dyn Env) -> anyhow::Result<Self> {
+        let mut problems = Vec::new();
+        let slack_app_token = token(env, "SLACK_APP_TOKEN", "xapp-", &mut problems);
+        let slack_bot_token = token(env, "SLACK_BOT_TOKEN", "xoxb-", &mut problems);
+        let mut sites = BTreeMap::new();
+        for name in file.sites.keys() {
+            let key_var = site_env_var(name, "KEY");
+            let secret_var = site_env_var(name, "SECRET");
+            match (env.var(&key_var), env.var(&secret_var)) {
+                (Some(key), Some(secret)) => {
+                    sites.insert(
+                        name.clone(),
+                        SiteCredentials {
+                            api_key: Secret::new(key),
+                            api_secret: Secret::new(secret),
+                        },
+                    );
+                }
+                (key, _) => {
+                    let missing = if key.is_none() { key_var } else { secret_var };
+                    problems.push(format!("{missing} is not set (site `{name}`)"));
+                }
+            }
+        }
+        if !problems.is_empty() {
+            anyhow::bail!(
+                "missing or malformed secrets in the environment:\n  - {}",
+                problems.join("\n  - ")
+            );
+        }
+        Ok(Self {
+            slack_app_token,
+            slack_bot_token,
+            sites,
+        })
+    }
+}
+
+fn token(env: &dyn Env, name: &str, prefix: &str, problems: &mut Vec<String>) -> Secret {
+    match env.var(name) {
+        Some(value) if value.starts_with(prefix) => Secret::new(value),
+        Some(_) => {
+            problems.push(format!(
+                "{name} does not start with `{prefix}` (is it the other Slack token?)"
+            ));
+            Secret::new("")
+        }
+        None => {
+            problems.push(format!("{name} is not set (a `{prefix}…` token)"));
+            Secret::new("")
+        }
+    }
+}
+
+impl Config {
+    /// Loads the file at `path` and the secrets from `env`.
+    pub fn load(path: &Path, env: &dyn Env) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the config file {}", path.display()))?;
+        let file = FileConfig::parse(&text, &path.display().to_string())?;
+        let secrets = Secrets::from_env(&file, env)?;
+        let base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Ok(Self {
+            file,
+            secrets,
+            base_dir,
+        })
+    }
+
+    /// The store folder, resolved against the config file's folder.
+    pub fn store_path(&self) -> PathBuf {
+        if self.file.store.path.is_absolute() {
+            self.file.store.path.clone()
+        } else {
+            self.base_dir.join(&self.file.store.path)
+        }
+    }
+
+    pub fn command_name(&self) -> &str {
+        &self.file.slack.command
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_example_config_parses() {
+        let text = include_str!("../config/lockstep.example.toml");
+        let file = FileConfig::parse(text, "lockstep.example.toml").unwrap();
+        assert_eq!(file.slack.command, "/frappe-stack");
+        assert!(file.sites.contains_key("staging"));
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_their_line() {
+        let text = "[slack]\ncommand = \"/frappe-stack\"\ncomand = \"/x\"\n";
+        let err = FileConfig::parse(text, "bad.toml").unwrap_err().to_string();
+        assert!(err.contains("bad.toml"), "{err}");
+        assert!(err.contains("comand"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let err = FileConfig::parse("[slack]\ncommand = \"frappe\"\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("slack.command"), "{err}");
+
+        let err = FileConfig::parse("[access]\npromoters = [\"priya\"]\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"priya\""), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_checked_and_named_without_their_values() {
+        let file = FileConfig::parse(
+            "[sites.staging]\nurl = \"http://127.0.0.1:1\"\nrole = \"staging\"\n",
+            "c.toml",
+        )
+        .unwrap();
+        let err = Secrets::from_env(
+            &file,
+            &env(&[
+                ("SLACK_APP_TOKEN", "xoxb-swapped-secret"),
+                ("SLACK_BOT_TOKEN", "xoxb-fine"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("SLACK_APP_TOKEN does not start with `xapp-`"), "{err}");
+        assert!(err.contains("FRAPPE_STAGING_API_KEY is not set"), "{err}");
+        assert!(!err.contains("swapped-secret"), "{err}");
+    }
+
+    #[test]
+    fn secrets_load_and_stay_hidden() {
+        let file = FileConfig::parse("", "c.toml").unwrap();
+        let secrets = Secrets::from_env(
+            &file,
+            &env(&[
+                ("SLACK_APP_TOKEN", "xapp-1-secret"),
+                ("SLACK_BOT_TOKEN", "xoxb-secret"),
+            ]),
+        )
+        .unwrap();
+        assert!(!format!("{secrets:?}").contains("secret\""));
+        assert_eq!(secrets.slack_bot_token.expose(), "xoxb-secret");
+    }
+
+    #[test]
+    fn store_path_is_relative_to_the_config_file() {
+        let config = Config {
+            file: FileConfig::parse("[store]\npath = \"data/db\"\n", "c.toml").unwrap(),
+            secrets: Secrets {
+                slack_app_token: Secret::new("xapp-"),
+                slack_bot_token: Secret::new("xoxb-"),
+                sites: BTreeMap::new(),
+            },
+            base_dir: PathBuf::from("/etc/lockstep"),
+        };
+        assert_eq!(config.store_path(), PathBuf::from("/etc/lockstep/data/db"));
+    }
+}

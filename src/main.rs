@@ -1,1 +1,118 @@
-fn main() {}
+//! The `lockstep` binary: parse the command line, load configuration, hand over to
+//! the library. Nothing else lives here.
+
+use clap::{Parser, Subcommand};
+use lockstep::{app, clock::Clock, config, slack, tls};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "lockstep", version, about = "Promote Frappe configuration from staging to production through GitHub pull requests, driven from Slack.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Connect to Slack over Socket Mode and serve the slash command. Without
+    /// --config and without SLACK_APP_TOKEN, runs the embedded local demo instead.
+    Run {
+        /// The TOML configuration (see config/lockstep.example.toml).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Run the real bot against local Slack-compatible servers: no credentials needed.
+    Demo(lockstep::demo::DemoArgs),
+    /// Validate the configuration and reach every endpoint it names.
+    Check {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    tls::install_crypto_provider();
+    init_logging();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run { config: Some(path) } => {
+            let config = config::Config::load(&path, &config::ProcessEnv)?;
+            app::run_until_signal(config, Clock::from_env()?).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { config: None } => {
+            use config::Env;
+            if config::ProcessEnv.var("SLACK_APP_TOKEN").is_some() {
+                anyhow::bail!("SLACK_APP_TOKEN is set but no --config was given; pass --config <file> (see config/lockstep.example.toml)");
+            }
+            eprintln!("No --config and no Slack credentials: running the embedded local demo (lockstep demo).");
+            lockstep::demo::run(lockstep::demo::DemoArgs { script_only: false, store: None }).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo(args) => {
+            lockstep::demo::run(args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { config } => check(&config).await,
+    }
+}
+
+/// `lockstep check`: one line per thing checked, failures named, exit 1 if any.
+async fn check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let config = match config::Config::load(path, &config::ProcessEnv) {
+        Ok(config) => {
+            println!("ok    config   {}", path.display());
+            config
+        }
+        Err(err) => {
+            println!("FAIL  config   {err:#}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    Clock::from_env()?;
+    let api = slack::api::SlackApi::new(&config);
+    let api_url = &config.file.slack.api_url;
+    let mut failed = false;
+    match api.auth_test().await {
+        Ok(who) => println!("ok    slack    auth.test at {api_url}: {who}"),
+        Err(err) => {
+            failed = true;
+            println!("FAIL  slack    auth.test at {api_url}: {err} (check SLACK_BOT_TOKEN and slack.api_url)");
+        }
+    }
+    match api.check_socket_mode().await {
+        Ok(()) => println!("ok    socket   apps.connections.open: Socket Mode is enabled"),
+        Err(err) => {
+            failed = true;
+            println!("FAIL  socket   apps.connections.open: {err} (check SLACK_APP_TOKEN has connections:write and Socket Mode is on)");
+        }
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,slack_morphism=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,15 @@
+//! `help [subcommand]`: usage, generated from the grammar's own table.
+
+use super::{Context, Outcome};
+use crate::command::{self, Subcommand};
+use crate::slack::listener::CommandEvent;
+use crate::workflow::effect::Message;
+
+pub fn handle(ctx: &Context, event: &CommandEvent, topic: Option<Subcommand>) -> Outcome {
+    let name = ctx.config.command_name();
+    let headline = match topic {
+        Some(topic) => format!("*{name} {}*", topic.name()),
+        None => format!("*{name}*: promote Frappe configuration from staging to production through GitHub"),
+    };
+    Outcome::reply(event, Message::with_code(headline, command::help(topic, name)))
+}

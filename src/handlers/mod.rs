@@ -1,0 +1,117 @@
+//! One handler per subcommand. A handler reads what it needs (config, store, clock)
+//! and returns an [`Outcome`]: the effects to perform and the audit entries to keep.
+//! It never talks to Slack itself; the app commits its outcome and the executor acts.
+
+mod audit;
+mod help;
+mod status;
+mod unavailable;
+
+use crate::command::{self, Command};
+use crate::config::Config;
+use crate::slack::listener::{ActionEvent, CommandEvent};
+use crate::slack::render::escape;
+use crate::store::{AuditEntry, Store};
+use crate::workflow::effect::{Block, Effect, Message, Post, Requester};
+use chrono::{DateTime, Utc};
+
+/// What a handler sees.
+pub struct Context<'a> {
+    pub config: &'a Config,
+    pub store: &'a Store,
+    pub now: DateTime<Utc>,
+}
+
+/// What a handler decided.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub effects: Vec<Effect>,
+    pub audit: Vec<AuditEntry>,
+}
+
+impl Outcome {
+    /// A single reply that only the invoking person sees.
+    pub fn reply(event: &CommandEvent, message: Message) -> Self {
+        Self {
+            effects: vec![ephemeral(event, message)],
+            audit: Vec::new(),
+        }
+    }
+
+    /// A single message everyone in the channel sees, crediting who asked for it.
+    /// Keyed by the command's trigger id, so a replay edits instead of reposting.
+    pub fn announce(event: &CommandEvent, mut message: Message) -> Self {
+        message
+            .blocks
+            .push(Block::Context(format!("Requested by <@{}>", event.user)));
+        Self {
+            effects: vec![Effect::Post(Post {
+                key: format!("command/{}/reply", event.trigger_id),
+                channel: event.channel.clone(),
+                thread_of: None,
+                message,
+                on_refusal: Some(requester(event)),
+            })],
+            audit: Vec::new(),
+        }
+    }
+}
+
+fn requester(event: &CommandEvent) -> Requester {
+    Requester {
+        response_url: event.response_url.clone(),
+        channel: event.channel.clone(),
+        user: event.user.clone(),
+    }
+}
+
+fn ephemeral(event: &CommandEvent, message: Message) -> Effect {
+    Effect::Respond(requester(event).reply(message))
+}
+
+/// Parses the command text and runs its handler. Never fails: a usage error or an
+/// internal error becomes a reply to the person.
+pub fn handle_command(ctx: &Context, event: &CommandEvent) -> Outcome {
+    let command = match command::parse(&event.text, ctx.config.command_name()) {
+        Ok(command) => command,
+        Err(usage) => return Outcome::reply(event, usage_error_message(&usage)),
+    };
+    let result = match &command {
+        Command::Help { topic } => Ok(help::handle(ctx, event, *topic)),
+        Command::Status => status::handle(ctx, event),
+        Command::Audit { n } => audit::handle(ctx, event, *n),
+        other => Ok(unavailable::handle(ctx, event, other)),
+    };
+    result.unwrap_or_else(|err| Outcome::reply(event, Message::text(crate::error::user_facing(&err))))
+}
+
+/// A button press. No message the bot posts carries buttons yet, so any press is
+/// for a message from another version or a run that has finished.
+pub fn handle_action(_ctx: &Context, action: &ActionEvent) -> Outcome {
+    let message = Message::text(
+        "That button belongs to a request that is no longer active, so nothing was done. \
+         Run the command again to get fresh buttons.",
+    );
+    let effects = match &action.response_url {
+        Some(url) => vec![Effect::Respond(
+            Requester {
+                response_url: url.clone(),
+                channel: action.channel.clone(),
+                user: action.user.clone(),
+            }
+            .reply(message),
+        )],
+        None => Vec::new(),
+    };
+    Outcome {
+        effects,
+        audit: Vec::new(),
+    }
+}
+
+fn usage_error_message(usage: &command::UsageError) -> Message {
+    Message::with_code(
+        format!(":warning: {}", escape(&usage.message)),
+        format!("Usage: {}", usage.usage),
+    )
+}

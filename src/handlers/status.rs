@@ -1,0 +1,46 @@
+//! `status`: runs in flight, environment locks, the last promotion and release.
+
+use super::{Context, Outcome};
+use crate::slack::listener::CommandEvent;
+use crate::slack::render::escape;
+use crate::store::EnvLock;
+use crate::workflow::effect::{Block, Message};
+
+pub fn handle(ctx: &Context, event: &CommandEvent) -> anyhow::Result<Outcome> {
+    let runs = ctx.store.runs()?;
+    let locks = ctx.store.locks()?;
+    let mut lines = vec!["*lockstep status*".to_string()];
+    if runs.is_empty() {
+        lines.push("Runs in flight: none.".to_string());
+    } else {
+        lines.push(format!("Runs in flight: {}", runs.len()));
+        lines.extend(runs.iter().map(|(id, _)| format!("  • `{}`", escape(&id.0))));
+    }
+    if locks.is_empty() {
+        lines.push("Environment locks: none.".to_string());
+    } else {
+        lines.push("Environment locks:".to_string());
+        lines.extend(locks.iter().map(|(env, lock)| lock_line(env, lock)));
+    }
+    // Promotions and releases are recorded by the promote and ship workflows.
+    lines.push("Last promote: none yet.".to_string());
+    lines.push("Last release: none yet.".to_string());
+    let text = lines.join("\n");
+    Ok(Outcome::announce(
+        event,
+        Message {
+            text: "lockstep status".to_string(),
+            blocks: vec![Block::Section(text)],
+        },
+    ))
+}
+
+fn lock_line(env: &str, lock: &EnvLock) -> String {
+    format!(
+        "  • `{}` held by run `{}` for <@{}> since {}",
+        escape(env),
+        escape(&lock.run_id.0),
+        lock.holder,
+        lock.since.format("%Y-%m-%d %H:%M UTC")
+    )
+}

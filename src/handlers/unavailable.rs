@@ -1,0 +1,29 @@
+//! Subcommands the grammar knows but this version cannot carry out yet. They are
+//! answered honestly, by name, and the request is audited like any other.
+
+use super::{Context, Outcome};
+use crate::command::Command;
+use crate::slack::listener::CommandEvent;
+use crate::store::AuditEntry;
+use crate::workflow::effect::Message;
+
+pub fn handle(ctx: &Context, event: &CommandEvent, command: &Command) -> Outcome {
+    let name = command.subcommand().name();
+    let mut outcome = Outcome::reply(
+        event,
+        Message::text(format!(
+            "`{} {name}` is not available yet in this version of lockstep, so nothing was done. \
+             `{} help` lists what is.",
+            ctx.config.command_name(),
+            ctx.config.command_name()
+        )),
+    );
+    outcome.audit.push(AuditEntry {
+        at: ctx.now,
+        actor: event.user.clone(),
+        action: name.to_string(),
+        detail: "refused: not available yet".to_string(),
+        run_id: None,
+    });
+    outcome
+}

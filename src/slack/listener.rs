@@ -1,0 +1,294 @@
+//! The Socket Mode listener: turns Slack envelopes into [`Event`]s on a queue.
+//!
+//! slack-morphism sends the acknowledgement only after a callback returns, and reads
+//! a connection's envelopes one after another, so the callbacks here do four cheap
+//! things and nothing else: validate, deduplicate (by `trigger_id`, which a redelivered
+//! envelope repeats), enqueue, ack. All real work happens in the consumer task.
+//! Reconnection on every `disconnect` reason is slack-morphism's job.
+
+use crate::slack::api::{Client, Connector, SlackApi};
+use crate::store::Store;
+use slack_morphism::prelude::*;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+
+/// Something a person did in Slack that the bot must handle.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Command(CommandEvent),
+    Action(ActionEvent),
+}
+
+impl Event {
+    /// The key under which the event is recorded as handled.
+    pub fn dedup_key(&self) -> String {
+        match self {
+            Event::Command(command) => format!("trigger:{}", command.trigger_id),
+            Event::Action(action) => format!("trigger:{}", action.trigger_id),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandEvent {
+    pub trigger_id: String,
+    pub user: String,
+    pub channel: String,
+    pub command: String,
+    pub text: String,
+    pub response_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionEvent {
+    pub trigger_id: String,
+    pub user: String,
+    pub channel: String,
+    pub message_ts: String,
+    pub action_id: String,
+    pub value: String,
+    pub response_url: Option<String>,
+}
+
+/// The queue between the callbacks and the consumer, plus what the callbacks need
+/// to deduplicate. Stored in slack-morphism's user state (callbacks are fn pointers).
+pub struct Inbox {
+    sender: mpsc::Sender<Event>,
+    store: Store,
+    command_name: String,
+    /// Keys enqueued but not yet committed by the consumer: a redelivery that
+    /// arrives before the commit is caught here, one after it by the store.
+    in_flight: Mutex<HashSet<String>>,
+}
+
+/// What the callback decided, for the acknowledgement it sends.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Admission {
+    Queued,
+    Duplicate,
+    /// Not ours (another slash command); the text explains.
+    Rejected(String),
+    /// The queue is full; the text asks the person to retry.
+    Busy(String),
+}
+
+impl Inbox {
+    pub fn new(sender: mpsc::Sender<Event>, store: Store, command_name: &str) -> Self {
+        Self {
+            sender,
+            store,
+            command_name: command_name.to_string(),
+            in_flight: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Validate, deduplicate, enqueue. Never blocks: the caller is about to ack.
+    pub fn admit(&self, event: Event) -> Admission {
+        if let Event::Command(command) = &event {
+            if command.command != self.command_name {
+                return Admission::Rejected(format!(
+                    "This app answers `{}`, not `{}`.",
+                    self.command_name, command.command
+                ));
+            }
+        }
+        let key = event.dedup_key();
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|poison| poison.into_inner());
+        if in_flight.contains(&key) || self.store.is_seen(&key).unwrap_or(false) {
+            return Admission::Duplicate;
+        }
+        match self.sender.try_send(event) {
+            Ok(()) => {
+                in_flight.insert(key);
+                Admission::Queued
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => Admission::Busy(
+                "lockstep is busy with a burst of requests; nothing was done. Please try again in a minute.".into(),
+            ),
+            Err(mpsc::error::TrySendError::Closed(_)) => Admission::Busy(
+                "lockstep is shutting down; nothing was done. Please try again in a minute.".into(),
+            ),
+        }
+    }
+
+    /// Called by the consumer once the event's key is durable in the store.
+    pub fn settled(&self, key: &str) {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .remove(key);
+    }
+}
+
+async fn inbox_of(state: &SlackClientEventsUserState) -> Option<Arc<Inbox>> {
+    state.read().await.get_user_state::<Arc<Inbox>>().cloned()
+}
+
+async fn on_command(
+    event: SlackCommandEvent,
+    _client: Arc<Client>,
+    state: SlackClientEventsUserState,
+) -> UserCallbackResult<SlackCommandEventResponse> {
+    let Some(inbox) = inbox_of(&state).await else {
+        return Ok(ephemeral_ack("lockstep is starting up; please try again in a moment."));
+    };
+    let command = CommandEvent {
+        trigger_id: event.trigger_id.to_string(),
+        user: event.user_id.to_string(),
+        channel: event.channel_id.to_string(),
+        command: event.command.to_string(),
+        text: event.text.unwrap_or_default(),
+        response_url: event.response_url.value().to_string(),
+    };
+    Ok(match inbox.admit(Event::Command(command)) {
+        // An empty payload acks without showing anything; the reply follows.
+        Admission::Queued | Admission::Duplicate => SlackCommandEventResponse::new(SlackMessageContent::new()),
+        Admission::Rejected(text) | Admission::Busy(text) => ephemeral_ack(&text),
+    })
+}
+
+fn ephemeral_ack(text: &str) -> SlackCommandEventResponse {
+    SlackCommandEventResponse::new(SlackMessageContent::new().with_text(text.to_string()))
+        .with_response_type(SlackMessageResponseType::Ephemeral)
+}
+
+async fn on_interaction(
+    event: SlackInteractionEvent,
+    _client: Arc<Client>,
+    state: SlackClientEventsUserState,
+) -> UserCallbackResult<SlackInteractionResponse> {
+    let SlackInteractionEvent::BlockActions(actions) = event else {
+        return Ok(SlackInteractionResponse::Empty);
+    };
+    let Some(inbox) = inbox_of(&state).await else {
+        return Ok(SlackInteractionResponse::Empty);
+    };
+    for action in block_actions(&actions) {
+        let admission = inbox.admit(Event::Action(action));
+        if admission != Admission::Queued {
+            tracing::info!(?admission, "button press not queued");
+        }
+    }
+    Ok(SlackInteractionResponse::Empty)
+}
+
+/// The button presses in a block_actions payload, with the message they belong to.
+fn block_actions(event: &SlackInteractionBlockActionsEvent) -> Vec<ActionEvent> {
+    let SlackInteractionActionContainer::Message(container) = &event.container else {
+        return Vec::new();
+    };
+    let Some(user) = &event.user else {
+        return Vec::new();
+    };
+    let channel = container
+        .channel_id
+        .as_ref()
+        .map(|id| id.to_string())
+        .or_else(|| event.channel.as_ref().map(|c| c.id.to_string()))
+        .unwrap_or_default();
+    event
+        .actions
+        .iter()
+        .flatten()
+        .map(|action| ActionEvent {
+            // One trigger per press; several actions in one payload stay distinct.
+            trigger_id: format!("{}:{}", event.trigger_id, action.action_id),
+            user: user.id.to_string(),
+            channel: channel.clone(),
+            message_ts: container.message_ts.to_string(),
+            action_id: action.action_id.to_string(),
+            value: action.value.clone().unwrap_or_default(),
+            response_url: event.response_url.as_ref().map(|url| url.value().to_string()),
+        })
+        .collect()
+}
+
+fn on_error(err: Box<dyn std::error::Error + Send + Sync>, _client: Arc<Client>, _state: SlackClientEventsUserState) -> HttpStatusCode {
+    tracing::warn!(error = %err, "Slack listener error");
+    // 200 makes slack-morphism send a bare ack, so Slack does not redeliver an
+    // envelope we could not parse in a loop.
+    HttpStatusCode::OK
+}
+
+/// A running Socket Mode listener.
+pub struct Listener {
+    inner: SlackClientSocketModeListener<Connector>,
+}
+
+impl Listener {
+    /// Connects to Slack with the app token and starts delivering events to `inbox`.
+    pub async fn start(slack: &SlackApi, inbox: Arc<Inbox>) -> anyhow::Result<Self> {
+        let environment = Arc::new(
+            SlackClientEventsListenerEnvironment::new(slack.client())
+                .with_error_handler(on_error)
+                .with_user_state(inbox),
+        );
+        let callbacks = SlackSocketModeListenerCallbacks::new()
+            .with_command_events(on_command)
+            .with_interaction_events(on_interaction);
+        let inner = SlackClientSocketModeListener::new(&SlackClientSocketModeConfig::new(), environment, callbacks);
+        inner
+            .listen_for(slack.app_token())
+            .await
+            .map_err(|err| anyhow::anyhow!("cannot open a Socket Mode connection to Slack: {}", first_line(&err.to_string())))?;
+        inner.start().await;
+        Ok(Self { inner })
+    }
+
+    pub async fn shutdown(&self) {
+        self.inner.shutdown().await;
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn command(trigger: &str, name: &str) -> Event {
+        Event::Command(CommandEvent {
+            trigger_id: trigger.into(),
+            user: "U0PM".into(),
+            channel: "C0DEPLOY".into(),
+            command: name.into(),
+            text: "help".into(),
+            response_url: "http://127.0.0.1:1/response/1".into(),
+        })
+    }
+
+    #[tokio::test]
+    async fn admission_dedups_in_flight_and_stored_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (sender, mut receiver) = mpsc::channel(4);
+        let inbox = Inbox::new(sender, store.clone(), "/frappe-stack");
+
+        assert_eq!(inbox.admit(command("t1", "/frappe-stack")), Admission::Queued);
+        assert_eq!(inbox.admit(command("t1", "/frappe-stack")), Admission::Duplicate);
+        assert!(receiver.recv().await.is_some());
+
+        // Once committed, the store remembers it even after the in-flight set forgets.
+        let batch = crate::store::Batch {
+            dedup_key: Some("trigger:t1".into()),
+            ..Default::default()
+        };
+        store.commit(batch, chrono::Utc::now()).await.unwrap();
+        inbox.settled("trigger:t1");
+        assert_eq!(inbox.admit(command("t1", "/frappe-stack")), Admission::Duplicate);
+    }
+
+    #[tokio::test]
+    async fn other_commands_and_a_full_queue_are_answered_not_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (sender, _receiver) = mpsc::channel(1);
+        let inbox = Inbox::new(sender, store, "/frappe-stack");
+        assert!(matches!(inbox.admit(command("t1", "/other")), Admission::Rejected(text) if text.contains("/frappe-stack")));
+        assert_eq!(inbox.admit(command("t2", "/frappe-stack")), Admission::Queued);
+        assert!(matches!(inbox.admit(command("t3", "/frappe-stack")), Admission::Busy(_)));
+    }
+}

@@ -1,0 +1,138 @@
+//! Effects: the outside-world actions the bot has decided on, as plain serde data so
+//! they can wait in the store's outbox across a restart. Also the small message model
+//! the handlers write in; `slack::render` turns it into Block Kit.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Effect {
+    /// A reply only the invoking person sees, through the command's `response_url`
+    /// (falling back to `chat.postEphemeral` when the URL has expired).
+    Respond(Reply),
+    /// A message in a channel or thread, posted once under `key`: if the effect runs
+    /// again after a crash, the message already posted under that key is edited instead.
+    Post(Post),
+    /// New content for the message posted earlier under `key`.
+    Update(Update),
+}
+
+impl Effect {
+    /// A short name for logs (never the message text, which may quote user input).
+    pub fn describe(&self) -> String {
+        match self {
+            Effect::Respond(reply) => format!("ephemeral reply to {} in {}", reply.user, reply.channel),
+            Effect::Post(post) => format!("post `{}` in {}", post.key, post.channel),
+            Effect::Update(update) => format!("update `{}`", update.key),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reply {
+    pub response_url: String,
+    pub channel: String,
+    pub user: String,
+    pub message: Message,
+    #[serde(default)]
+    pub replace_original: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Post {
+    /// Idempotency key, unique per message: `<run>/<step>/<n>`.
+    pub key: String,
+    pub channel: String,
+    /// Key of an earlier post to reply under, making this a thread reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_of: Option<String>,
+    pub message: Message,
+    /// Who to tell, privately, if Slack refuses the post for good (the bot is not
+    /// in the channel, the channel is archived…), so a refusal is never silent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_refusal: Option<Requester>,
+}
+
+/// The person who asked, and how to answer them privately.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Requester {
+    pub response_url: String,
+    pub channel: String,
+    pub user: String,
+}
+
+impl Requester {
+    pub fn reply(&self, message: Message) -> Reply {
+        Reply {
+            response_url: self.response_url.clone(),
+            channel: self.channel.clone(),
+            user: self.user.clone(),
+            message,
+            replace_original: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Update {
+    pub key: String,
+    pub message: Message,
+}
+
+/// What a message says: a plain-text fallback (notifications, screen readers) and
+/// the blocks people see.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub text: String,
+    #[serde(default)]
+    pub blocks: Vec<Block>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Block {
+    /// Slack mrkdwn text.
+    Section(String),
+    /// Monospaced text (a report, a usage line), shown in a code block.
+    Code(String),
+    /// Small grey print under the main content.
+    Context(String),
+    Divider,
+    Buttons(Vec<Button>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Button {
+    pub action_id: String,
+    pub text: String,
+    pub value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub style: Option<ButtonStyle>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ButtonStyle {
+    Primary,
+    Danger,
+}
+
+impl Message {
+    /// A message that is one paragraph of mrkdwn.
+    pub fn text(text: impl Into<String>) -> Self {
+        let text = text.into();
+        Self {
+            blocks: vec![Block::Section(text.clone())],
+            text,
+        }
+    }
+
+    /// A headline followed by a monospaced body (reports, help, usage errors).
+    pub fn with_code(headline: impl Into<String>, body: impl Into<String>) -> Self {
+        let headline = headline.into();
+        Self {
+            blocks: vec![Block::Section(headline.clone()), Block::Code(body.into())],
+            text: headline,
+        }
+    }
+}
