@@ -48,7 +48,9 @@ async fn run(count: usize) -> anyhow::Result<()> {
         base_dir: store_dir.path().to_path_buf(),
     };
     let bot = app::start(config, Clock::System).await?;
-    slack.wait_for_open_connections(1, Duration::from_secs(20)).await?;
+    slack
+        .wait_for_open_connections(1, Duration::from_secs(20))
+        .await?;
 
     let started = Instant::now();
     let sends = (0..count).map(|n| {
@@ -57,7 +59,10 @@ async fn run(count: usize) -> anyhow::Result<()> {
         let text = if n % 2 == 0 { "help" } else { "help promote" };
         slack.send_slash_command(user, CHANNEL, "/frappe-stack", text)
     });
-    let sent: Vec<_> = join_all(sends).await.into_iter().collect::<Result<_, _>>()?;
+    let sent: Vec<_> = join_all(sends)
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
     let acks = join_all(
         sent.iter()
             .map(|envelope| slack.wait_for_ack(&envelope.envelope_id, Duration::from_secs(30))),
@@ -70,14 +75,18 @@ async fn run(count: usize) -> anyhow::Result<()> {
 
     let mut cursor = 0;
     for _ in 0..count {
-        slack.next_output(&mut cursor, Duration::from_secs(60)).await?;
+        slack
+            .next_output(&mut cursor, Duration::from_secs(60))
+            .await?;
     }
     let all_replied = started.elapsed();
     bot.shutdown().await;
 
     let mut latencies: Vec<Duration> = acks.iter().map(|ack| ack.latency).collect();
     latencies.sort();
-    let at = |q: f64| latencies[((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1];
+    let at = |q: f64| {
+        latencies[((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1]
+    };
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!("ack latency for {count} concurrent slash commands (sim side, envelope sent -> ack received)");
     println!(
@@ -91,6 +100,9 @@ async fn run(count: usize) -> anyhow::Result<()> {
         "  all acked after {:.1} ms; replies delivered by then: {replies_when_acked}/{count} (the rest still queued)",
         ms(all_acked)
     );
-    println!("  all {count} replies delivered after {:.1} ms", ms(all_replied));
+    println!(
+        "  all {count} replies delivered after {:.1} ms",
+        ms(all_replied)
+    );
     Ok(())
 }

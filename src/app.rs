@@ -28,6 +28,7 @@ const QUEUE_CAPACITY: usize = 4_096;
 /// A started bot. Dropping it without [`RunningBot::shutdown`] leaves tasks running.
 pub struct RunningBot {
     listener: Listener,
+    inbox: Arc<Inbox>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     store: Store,
@@ -42,6 +43,7 @@ impl RunningBot {
     /// closes the store.
     pub async fn shutdown(self) {
         self.listener.shutdown().await;
+        self.inbox.close();
         let _ = self.stop.send(true);
         for task in self.tasks {
             let _ = task.await;
@@ -73,9 +75,10 @@ pub async fn start(config: Config, clock: Clock) -> anyhow::Result<RunningBot> {
     };
     let consumer_task = tokio::spawn(consumer.run(receiver, wait_for(stopped)));
 
-    let listener = match Listener::start(&slack, inbox).await {
+    let listener = match Listener::start(&slack, inbox.clone()).await {
         Ok(listener) => listener,
         Err(err) => {
+            inbox.close();
             let _ = stop.send(true);
             return Err(err);
         }
@@ -83,6 +86,7 @@ pub async fn start(config: Config, clock: Clock) -> anyhow::Result<RunningBot> {
     tracing::info!(command = config.command_name(), "lockstep is listening");
     Ok(RunningBot {
         listener,
+        inbox,
         stop,
         tasks: vec![consumer_task, executor_task],
         store,
@@ -102,13 +106,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -132,19 +137,33 @@ struct Consumer {
 }
 
 impl Consumer {
-    async fn run(self, mut receiver: mpsc::Receiver<Event>, shutdown: impl std::future::Future<Output = ()>) {
+    async fn run(
+        self,
+        mut receiver: mpsc::Receiver<Event>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
         tokio::pin!(shutdown);
         loop {
             let event = tokio::select! {
-                _ = &mut shutdown => return,
+                _ = &mut shutdown => break,
                 event = receiver.recv() => match event {
                     Some(event) => event,
                     None => return,
                 },
             };
-            let span = event_span(&event);
-            self.consume(event).instrument(span).await;
+            self.consume_in_span(event).await;
         }
+        // Everything queued was acked to Slack, which will not send it again:
+        // record it before stopping (its effects run at the next start if need be).
+        receiver.close();
+        while let Some(event) = receiver.recv().await {
+            self.consume_in_span(event).await;
+        }
+    }
+
+    async fn consume_in_span(&self, event: Event) {
+        let span = event_span(&event);
+        self.consume(event).instrument(span).await;
     }
 
     async fn consume(&self, event: Event) {
@@ -168,9 +187,13 @@ impl Consumer {
         };
         match self.store.commit(batch, now).await {
             Ok(CommitOutcome::Committed) => self.executor.wake(),
-            Ok(CommitOutcome::AlreadySeen) => tracing::info!("event already handled; ignoring the redelivery"),
+            Ok(CommitOutcome::AlreadySeen) => {
+                tracing::info!("event already handled; ignoring the redelivery")
+            }
             // Not acknowledged as handled: the person sees nothing and may retry.
-            Err(err) => tracing::error!(error = %err, "cannot record the event; it was not handled"),
+            Err(err) => {
+                tracing::error!(error = %err, "cannot record the event; it was not handled")
+            }
         }
         self.inbox.settled(&key);
     }

@@ -174,7 +174,8 @@ impl FileConfig {
     pub fn parse(text: &str, origin: &str) -> anyhow::Result<Self> {
         let file: FileConfig = toml::from_str(text)
             .map_err(|err| anyhow::anyhow!("{origin}: {}", err.to_string().trim_end()))?;
-        file.check().map_err(|problem| anyhow::anyhow!("{origin}: {problem}"))?;
+        file.check()
+            .map_err(|problem| anyhow::anyhow!("{origin}: {problem}"))?;
         Ok(file)
     }
 
@@ -386,7 +387,10 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("SLACK_APP_TOKEN does not start with `xapp-`"), "{err}");
+        assert!(
+            err.contains("SLACK_APP_TOKEN does not start with `xapp-`"),
+            "{err}"
+        );
         assert!(err.contains("FRAPPE_STAGING_API_KEY is not set"), "{err}");
         assert!(!err.contains("swapped-secret"), "{err}");
     }

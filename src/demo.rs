@@ -34,10 +34,17 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let slack = SlackSim::start(SimConfig::default()).await?;
     let temp = tempfile::tempdir()?;
     let store_path = args.store.unwrap_or_else(|| temp.path().join("store"));
-    let bot = app::start(local_config(&slack, store_path, temp.path())?, Clock::from_env()?).await?;
+    let bot = app::start(
+        local_config(&slack, store_path, temp.path())?,
+        Clock::from_env()?,
+    )
+    .await?;
     slack.wait_for_open_connections(1, REPLY_WAIT).await?;
 
-    println!("lockstep demo: the real bot, connected over Socket Mode to a local Slack at {}", slack.base_url());
+    println!(
+        "lockstep demo: the real bot, connected over Socket Mode to a local Slack at {}",
+        slack.base_url()
+    );
     println!("You are <@{USER}> in #deploy.\n");
     let mut cursor = 0;
     for text in TOUR {
@@ -51,7 +58,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 }
 
 /// The embedded local default: the sim's URL and tokens, nothing from the environment.
-fn local_config(slack: &SlackSim, store_path: std::path::PathBuf, base_dir: &std::path::Path) -> anyhow::Result<Config> {
+fn local_config(
+    slack: &SlackSim,
+    store_path: std::path::PathBuf,
+    base_dir: &std::path::Path,
+) -> anyhow::Result<Config> {
     let mut file = FileConfig::parse("", "embedded demo config")?;
     file.slack.api_url = slack.api_url().parse()?;
     file.store.path = store_path;
@@ -68,7 +79,9 @@ fn local_config(slack: &SlackSim, store_path: std::path::PathBuf, base_dir: &std
 
 async fn type_command(slack: &SlackSim, cursor: &mut usize, text: &str) -> anyhow::Result<()> {
     println!("> {COMMAND} {text}");
-    slack.send_slash_command(USER, CHANNEL, COMMAND, text).await?;
+    slack
+        .send_slash_command(USER, CHANNEL, COMMAND, text)
+        .await?;
     let output = slack.next_output(cursor, REPLY_WAIT).await?;
     println!("{}\n", indent(&terminal_text(&output)));
     Ok(())
@@ -87,7 +100,9 @@ async fn prompt_loop(slack: &SlackSim, cursor: &mut usize) -> anyhow::Result<()>
         if text.is_empty() {
             return Ok(());
         }
-        slack.send_slash_command(USER, CHANNEL, COMMAND, text).await?;
+        slack
+            .send_slash_command(USER, CHANNEL, COMMAND, text)
+            .await?;
         let output = slack.next_output(cursor, REPLY_WAIT).await?;
         println!("{}\n", indent(&terminal_text(&output)));
     }
@@ -101,6 +116,7 @@ fn terminal_text(output: &BotOutput) -> String {
         BotOutput::Ephemeral { text, blocks, .. } => ("only you can see this", text, blocks),
         BotOutput::ResponseInChannel { text, blocks, .. } => ("in #deploy", text, blocks),
         BotOutput::ResponseReplaced { text, blocks, .. } => ("replaced", text, blocks),
+        BotOutput::ResponseDeleted { .. } => return "[a message was deleted]".to_string(),
     };
     format!("[{label}]\n{}", blocks_text(text, blocks))
 }
@@ -115,13 +131,26 @@ fn blocks_text(text: &str, blocks: &[serde_json::Value]) -> String {
             block["text"]["text"]
                 .as_str()
                 .map(str::to_string)
-                .or_else(|| block["elements"][0]["text"].as_str().map(|t| format!("({t})")))
+                .or_else(|| {
+                    block["elements"][0]["text"]
+                        .as_str()
+                        .map(|t| format!("({t})"))
+                })
         })
-        .map(|text| text.replace("```\n", "").replace("\n```", "").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+        .map(|text| {
+            text.replace("```\n", "")
+                .replace("\n```", "")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&")
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
 
 fn indent(text: &str) -> String {
-    text.lines().map(|line| format!("  {line}")).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(|line| format!("  {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

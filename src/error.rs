@@ -69,7 +69,10 @@ mod tests {
 
         let internal = anyhow::anyhow!("sled said no: /secret/path");
         let shown = user_facing(&internal);
-        assert!(shown.starts_with("Something went wrong on our side (ref `"), "{shown}");
+        assert!(
+            shown.starts_with("Something went wrong on our side (ref `"),
+            "{shown}"
+        );
         assert!(!shown.contains("/secret/path"), "{shown}");
     }
 

@@ -85,9 +85,9 @@ impl Principal {
         if value.starts_with('S') {
             SlackGroupId::parse(value).map(Principal::Group)
         } else {
-            SlackUserId::parse(value)
-                .map(Principal::User)
-                .map_err(|_| format!("{value:?} is neither a Slack user id (U…/W…) nor a user group id (S…)"))
+            SlackUserId::parse(value).map(Principal::User).map_err(|_| {
+                format!("{value:?} is neither a Slack user id (U…/W…) nor a user group id (S…)")
+            })
         }
     }
 }

@@ -24,7 +24,7 @@ pub mod blueprint;
 pub mod clock;
 pub mod command;
 pub mod config;
-//TMP pub mod demo;
+pub mod demo;
 pub mod error;
 pub mod frappe;
 pub mod handlers;

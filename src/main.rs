@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "lockstep", version, about = "Promote Frappe configuration from staging to production through GitHub pull requests, driven from Slack.")]
+#[command(
+    name = "lockstep",
+    version,
+    about = "Promote Frappe configuration from staging to production through GitHub pull requests, driven from Slack."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -64,7 +68,11 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("SLACK_APP_TOKEN is set but no --config was given; pass --config <file> (see config/lockstep.example.toml)");
             }
             eprintln!("No --config and no Slack credentials: running the embedded local demo (lockstep demo).");
-            lockstep::demo::run(lockstep::demo::DemoArgs { script_only: false, store: None }).await?;
+            lockstep::demo::run(lockstep::demo::DemoArgs {
+                script_only: false,
+                store: None,
+            })
+            .await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo(args) => {
@@ -105,7 +113,11 @@ async fn check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
             println!("FAIL  socket   apps.connections.open: {err} (check SLACK_APP_TOKEN has connections:write and Socket Mode is on)");
         }
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn init_logging() {

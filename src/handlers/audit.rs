@@ -16,7 +16,11 @@ pub fn handle(ctx: &Context, event: &CommandEvent, n: Option<u32>) -> anyhow::Re
         Message::text("The audit log is empty: nothing has been done through lockstep yet.")
     } else {
         let headline = format!("*Audit log*: the last {} of {total} entries", entries.len());
-        let body = entries.iter().map(entry_line).collect::<Vec<_>>().join("\n");
+        let body = entries
+            .iter()
+            .map(entry_line)
+            .collect::<Vec<_>>()
+            .join("\n");
         Message {
             text: headline.clone(),
             blocks: vec![Block::Section(headline), Block::Section(body)],

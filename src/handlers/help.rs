@@ -9,7 +9,12 @@ pub fn handle(ctx: &Context, event: &CommandEvent, topic: Option<Subcommand>) ->
     let name = ctx.config.command_name();
     let headline = match topic {
         Some(topic) => format!("*{name} {}*", topic.name()),
-        None => format!("*{name}*: promote Frappe configuration from staging to production through GitHub"),
+        None => format!(
+            "*{name}*: promote Frappe configuration from staging to production through GitHub"
+        ),
     };
-    Outcome::reply(event, Message::with_code(headline, command::help(topic, name)))
+    Outcome::reply(
+        event,
+        Message::with_code(headline, command::help(topic, name)),
+    )
 }

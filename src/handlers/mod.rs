@@ -82,7 +82,8 @@ pub fn handle_command(ctx: &Context, event: &CommandEvent) -> Outcome {
         Command::Audit { n } => audit::handle(ctx, event, *n),
         other => Ok(unavailable::handle(ctx, event, other)),
     };
-    result.unwrap_or_else(|err| Outcome::reply(event, Message::text(crate::error::user_facing(&err))))
+    result
+        .unwrap_or_else(|err| Outcome::reply(event, Message::text(crate::error::user_facing(&err))))
 }
 
 /// A button press. No message the bot posts carries buttons yet, so any press is

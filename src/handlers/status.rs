@@ -14,7 +14,10 @@ pub fn handle(ctx: &Context, event: &CommandEvent) -> anyhow::Result<Outcome> {
         lines.push("Runs in flight: none.".to_string());
     } else {
         lines.push(format!("Runs in flight: {}", runs.len()));
-        lines.extend(runs.iter().map(|(id, _)| format!("  • `{}`", escape(&id.0))));
+        lines.extend(
+            runs.iter()
+                .map(|(id, _)| format!("  • `{}`", escape(&id.0))),
+        );
     }
     if locks.is_empty() {
         lines.push("Environment locks: none.".to_string());

@@ -15,7 +15,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub type Connector = SlackClientHyperConnector<hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>>;
+pub type Connector = SlackClientHyperConnector<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+>;
 pub type Client = SlackClient<Connector>;
 
 /// Longest wait we accept from a `Retry-After` before giving up on a call.
@@ -32,13 +34,19 @@ pub enum SlackApiError {
     #[error("the response URL is no longer usable ({status})")]
     ResponseUrlGone { status: u16 },
     #[error("cannot reach Slack for {method}: {detail}")]
-    Transport { method: &'static str, detail: String },
+    Transport {
+        method: &'static str,
+        detail: String,
+    },
 }
 
 impl SlackApiError {
     /// Whether trying again later may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, SlackApiError::RateLimited { .. } | SlackApiError::Transport { .. })
+        matches!(
+            self,
+            SlackApiError::RateLimited { .. } | SlackApiError::Transport { .. }
+        )
     }
 }
 
@@ -67,7 +75,8 @@ pub fn connector(api_url: &url::Url) -> Connector {
         .enable_http2()
         .build();
     // slack-morphism joins `{base}/{method}`, so the base must not end in '/'.
-    SlackClientHyperConnector::with_connector(https).with_slack_api_url(api_url.as_str().trim_end_matches('/'))
+    SlackClientHyperConnector::with_connector(https)
+        .with_slack_api_url(api_url.as_str().trim_end_matches('/'))
 }
 
 impl SlackApi {
@@ -81,7 +90,12 @@ impl SlackApi {
         )
     }
 
-    pub fn with_client(client: Arc<Client>, bot_token: &Secret, app_token: &Secret, rate_limit_retries: u32) -> Self {
+    pub fn with_client(
+        client: Arc<Client>,
+        bot_token: &Secret,
+        app_token: &Secret,
+        rate_limit_retries: u32,
+    ) -> Self {
         Self {
             client,
             bot_token: SlackApiToken::new(bot_token.expose().into()),
@@ -99,7 +113,11 @@ impl SlackApi {
     }
 
     /// Runs one Web API call, waiting out 429s as Slack asks.
-    async fn call<T, F, Fut>(&self, method: &'static str, mut attempt: F) -> Result<T, SlackApiError>
+    async fn call<T, F, Fut>(
+        &self,
+        method: &'static str,
+        mut attempt: F,
+    ) -> Result<T, SlackApiError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = ClientResult<T>>,
@@ -109,9 +127,18 @@ impl SlackApi {
             tries += 1;
             match attempt().await {
                 Ok(value) => return Ok(value),
-                Err(SlackClientError::RateLimitError(limit)) if tries <= self.rate_limit_retries => {
-                    let wait = limit.retry_after.unwrap_or(Duration::from_secs(1)).min(MAX_RETRY_AFTER);
-                    tracing::warn!(method, wait_secs = wait.as_secs_f32(), "rate limited by Slack; waiting as asked");
+                Err(SlackClientError::RateLimitError(limit))
+                    if tries <= self.rate_limit_retries =>
+                {
+                    let wait = limit
+                        .retry_after
+                        .unwrap_or(Duration::from_secs(1))
+                        .min(MAX_RETRY_AFTER);
+                    tracing::warn!(
+                        method,
+                        wait_secs = wait.as_secs_f32(),
+                        "rate limited by Slack; waiting as asked"
+                    );
                     tokio::time::sleep(wait).await;
                 }
                 Err(err) => return Err(classify(method, err, tries)),
@@ -119,35 +146,67 @@ impl SlackApi {
         }
     }
 
-    pub async fn post_message(&self, channel: &str, thread_ts: Option<&str>, message: &Message) -> Result<Posted, SlackApiError> {
-        let mut request = SlackApiChatPostMessageRequest::new(channel.into(), message_content(message));
+    pub async fn post_message(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        message: &Message,
+    ) -> Result<Posted, SlackApiError> {
+        let mut request =
+            SlackApiChatPostMessageRequest::new(channel.into(), message_content(message));
         if let Some(thread_ts) = thread_ts {
             request = request.with_thread_ts(thread_ts.into());
         }
         let session = self.client.open_session(&self.bot_token);
-        let response = self.call("chat.postMessage", || session.chat_post_message(&request)).await?;
+        let response = self
+            .call("chat.postMessage", || session.chat_post_message(&request))
+            .await?;
         Ok(Posted {
             channel: response.channel.to_string(),
             ts: response.ts.to_string(),
         })
     }
 
-    pub async fn update_message(&self, channel: &str, ts: &str, message: &Message) -> Result<(), SlackApiError> {
-        let request = SlackApiChatUpdateRequest::new(channel.into(), message_content(message), ts.into());
+    pub async fn update_message(
+        &self,
+        channel: &str,
+        ts: &str,
+        message: &Message,
+    ) -> Result<(), SlackApiError> {
+        let request =
+            SlackApiChatUpdateRequest::new(channel.into(), message_content(message), ts.into());
         let session = self.client.open_session(&self.bot_token);
-        self.call("chat.update", || session.chat_update(&request)).await?;
+        self.call("chat.update", || session.chat_update(&request))
+            .await?;
         Ok(())
     }
 
-    pub async fn post_ephemeral(&self, channel: &str, user: &str, message: &Message) -> Result<(), SlackApiError> {
-        let request = SlackApiChatPostEphemeralRequest::new(channel.into(), user.into(), message_content(message));
+    pub async fn post_ephemeral(
+        &self,
+        channel: &str,
+        user: &str,
+        message: &Message,
+    ) -> Result<(), SlackApiError> {
+        let request = SlackApiChatPostEphemeralRequest::new(
+            channel.into(),
+            user.into(),
+            message_content(message),
+        );
         let session = self.client.open_session(&self.bot_token);
-        self.call("chat.postEphemeral", || session.chat_post_ephemeral(&request)).await?;
+        self.call("chat.postEphemeral", || {
+            session.chat_post_ephemeral(&request)
+        })
+        .await?;
         Ok(())
     }
 
     /// Replies through a command's or a button's `response_url` (ephemeral by default).
-    pub async fn respond(&self, response_url: &str, message: &Message, replace_original: bool) -> Result<(), SlackApiError> {
+    pub async fn respond(
+        &self,
+        response_url: &str,
+        message: &Message,
+        replace_original: bool,
+    ) -> Result<(), SlackApiError> {
         let url = url::Url::parse(response_url).map_err(|err| SlackApiError::Transport {
             method: "response_url",
             detail: format!("malformed response URL: {err}"),
@@ -157,7 +216,10 @@ impl SlackApi {
         if replace_original {
             request = request.with_replace_original(true);
         }
-        self.call("response_url", || self.client.respond_to_event(&url, &request)).await?;
+        self.call("response_url", || {
+            self.client.respond_to_event(&url, &request)
+        })
+        .await?;
         Ok(())
     }
 
@@ -168,7 +230,11 @@ impl SlackApi {
         Ok(format!(
             "bot user {} in team {}",
             response.user_id,
-            if response.team.is_empty() { response.team_id.to_string() } else { response.team }
+            if response.team.is_empty() {
+                response.team_id.to_string()
+            } else {
+                response.team
+            }
         ))
     }
 
@@ -177,16 +243,27 @@ impl SlackApi {
     pub async fn check_socket_mode(&self) -> Result<(), SlackApiError> {
         let session = self.client.open_session(&self.app_token);
         let request = SlackApiAppsConnectionOpenRequest::new();
-        self.call("apps.connections.open", || session.apps_connections_open(&request)).await?;
+        self.call("apps.connections.open", || {
+            session.apps_connections_open(&request)
+        })
+        .await?;
         Ok(())
     }
 }
 
 fn classify(method: &'static str, err: SlackClientError, tries: u32) -> SlackApiError {
     match err {
-        SlackClientError::ApiError(api) => SlackApiError::Refused { method, code: api.code },
-        SlackClientError::RateLimitError(_) => SlackApiError::RateLimited { method, attempts: tries },
-        SlackClientError::HttpError(http) if method == "response_url" && matches!(http.status_code.as_u16(), 404 | 410) => {
+        SlackClientError::ApiError(api) => SlackApiError::Refused {
+            method,
+            code: api.code,
+        },
+        SlackClientError::RateLimitError(_) => SlackApiError::RateLimited {
+            method,
+            attempts: tries,
+        },
+        SlackClientError::HttpError(http)
+            if method == "response_url" && matches!(http.status_code.as_u16(), 404 | 410) =>
+        {
             SlackApiError::ResponseUrlGone {
                 status: http.status_code.as_u16(),
             }
@@ -198,7 +275,12 @@ fn classify(method: &'static str, err: SlackClientError, tries: u32) -> SlackApi
         other => SlackApiError::Transport {
             method,
             // slack-morphism's messages carry the response body, never our token.
-            detail: other.to_string().lines().next().unwrap_or_default().to_string(),
+            detail: other
+                .to_string()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
         },
     }
 }

@@ -55,12 +55,17 @@ pub struct ActionEvent {
 /// to deduplicate. Stored in slack-morphism's user state (callbacks are fn pointers).
 pub struct Inbox {
     sender: mpsc::Sender<Event>,
-    store: Store,
+    /// `None` once closed: slack-morphism may keep the listener's state alive after
+    /// shutdown, and the store must be free to reopen.
+    store: Mutex<Option<Store>>,
     command_name: String,
     /// Keys enqueued but not yet committed by the consumer: a redelivery that
     /// arrives before the commit is caught here, one after it by the store.
     in_flight: Mutex<HashSet<String>>,
 }
+
+const SHUTTING_DOWN: &str =
+    "lockstep is shutting down; nothing was done. Please try again in a minute.";
 
 /// What the callback decided, for the acknowledgement it sends.
 #[derive(Debug, PartialEq, Eq)]
@@ -77,7 +82,7 @@ impl Inbox {
     pub fn new(sender: mpsc::Sender<Event>, store: Store, command_name: &str) -> Self {
         Self {
             sender,
-            store,
+            store: Mutex::new(Some(store)),
             command_name: command_name.to_string(),
             in_flight: Mutex::new(HashSet::new()),
         }
@@ -94,8 +99,19 @@ impl Inbox {
             }
         }
         let key = event.dedup_key();
-        let mut in_flight = self.in_flight.lock().unwrap_or_else(|poison| poison.into_inner());
-        if in_flight.contains(&key) || self.store.is_seen(&key).unwrap_or(false) {
+        let seen = match &*self
+            .store
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+        {
+            Some(store) => store.is_seen(&key).unwrap_or(false),
+            None => return Admission::Busy(SHUTTING_DOWN.into()),
+        };
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if seen || in_flight.contains(&key) {
             return Admission::Duplicate;
         }
         match self.sender.try_send(event) {
@@ -106,10 +122,16 @@ impl Inbox {
             Err(mpsc::error::TrySendError::Full(_)) => Admission::Busy(
                 "lockstep is busy with a burst of requests; nothing was done. Please try again in a minute.".into(),
             ),
-            Err(mpsc::error::TrySendError::Closed(_)) => Admission::Busy(
-                "lockstep is shutting down; nothing was done. Please try again in a minute.".into(),
-            ),
+            Err(mpsc::error::TrySendError::Closed(_)) => Admission::Busy(SHUTTING_DOWN.into()),
         }
+    }
+
+    /// Stops admitting events and lets go of the store.
+    pub fn close(&self) {
+        self.store
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .take();
     }
 
     /// Called by the consumer once the event's key is durable in the store.
@@ -131,7 +153,9 @@ async fn on_command(
     state: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackCommandEventResponse> {
     let Some(inbox) = inbox_of(&state).await else {
-        return Ok(ephemeral_ack("lockstep is starting up; please try again in a moment."));
+        return Ok(ephemeral_ack(
+            "lockstep is starting up; please try again in a moment.",
+        ));
     };
     let command = CommandEvent {
         trigger_id: event.trigger_id.to_string(),
@@ -143,7 +167,9 @@ async fn on_command(
     };
     Ok(match inbox.admit(Event::Command(command)) {
         // An empty payload acks without showing anything; the reply follows.
-        Admission::Queued | Admission::Duplicate => SlackCommandEventResponse::new(SlackMessageContent::new()),
+        Admission::Queued | Admission::Duplicate => {
+            SlackCommandEventResponse::new(SlackMessageContent::new())
+        }
         Admission::Rejected(text) | Admission::Busy(text) => ephemeral_ack(&text),
     })
 }
@@ -199,12 +225,19 @@ fn block_actions(event: &SlackInteractionBlockActionsEvent) -> Vec<ActionEvent> 
             message_ts: container.message_ts.to_string(),
             action_id: action.action_id.to_string(),
             value: action.value.clone().unwrap_or_default(),
-            response_url: event.response_url.as_ref().map(|url| url.value().to_string()),
+            response_url: event
+                .response_url
+                .as_ref()
+                .map(|url| url.value().to_string()),
         })
         .collect()
 }
 
-fn on_error(err: Box<dyn std::error::Error + Send + Sync>, _client: Arc<Client>, _state: SlackClientEventsUserState) -> HttpStatusCode {
+fn on_error(
+    err: Box<dyn std::error::Error + Send + Sync>,
+    _client: Arc<Client>,
+    _state: SlackClientEventsUserState,
+) -> HttpStatusCode {
     tracing::warn!(error = %err, "Slack listener error");
     // 200 makes slack-morphism send a bare ack, so Slack does not redeliver an
     // envelope we could not parse in a loop.
@@ -227,11 +260,17 @@ impl Listener {
         let callbacks = SlackSocketModeListenerCallbacks::new()
             .with_command_events(on_command)
             .with_interaction_events(on_interaction);
-        let inner = SlackClientSocketModeListener::new(&SlackClientSocketModeConfig::new(), environment, callbacks);
-        inner
-            .listen_for(slack.app_token())
-            .await
-            .map_err(|err| anyhow::anyhow!("cannot open a Socket Mode connection to Slack: {}", first_line(&err.to_string())))?;
+        let inner = SlackClientSocketModeListener::new(
+            &SlackClientSocketModeConfig::new(),
+            environment,
+            callbacks,
+        );
+        inner.listen_for(slack.app_token()).await.map_err(|err| {
+            anyhow::anyhow!(
+                "cannot open a Socket Mode connection to Slack: {}",
+                first_line(&err.to_string())
+            )
+        })?;
         inner.start().await;
         Ok(Self { inner })
     }
@@ -267,8 +306,14 @@ mod tests {
         let (sender, mut receiver) = mpsc::channel(4);
         let inbox = Inbox::new(sender, store.clone(), "/frappe-stack");
 
-        assert_eq!(inbox.admit(command("t1", "/frappe-stack")), Admission::Queued);
-        assert_eq!(inbox.admit(command("t1", "/frappe-stack")), Admission::Duplicate);
+        assert_eq!(
+            inbox.admit(command("t1", "/frappe-stack")),
+            Admission::Queued
+        );
+        assert_eq!(
+            inbox.admit(command("t1", "/frappe-stack")),
+            Admission::Duplicate
+        );
         assert!(receiver.recv().await.is_some());
 
         // Once committed, the store remembers it even after the in-flight set forgets.
@@ -278,7 +323,10 @@ mod tests {
         };
         store.commit(batch, chrono::Utc::now()).await.unwrap();
         inbox.settled("trigger:t1");
-        assert_eq!(inbox.admit(command("t1", "/frappe-stack")), Admission::Duplicate);
+        assert_eq!(
+            inbox.admit(command("t1", "/frappe-stack")),
+            Admission::Duplicate
+        );
     }
 
     #[tokio::test]
@@ -287,8 +335,16 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let (sender, _receiver) = mpsc::channel(1);
         let inbox = Inbox::new(sender, store, "/frappe-stack");
-        assert!(matches!(inbox.admit(command("t1", "/other")), Admission::Rejected(text) if text.contains("/frappe-stack")));
-        assert_eq!(inbox.admit(command("t2", "/frappe-stack")), Admission::Queued);
-        assert!(matches!(inbox.admit(command("t3", "/frappe-stack")), Admission::Busy(_)));
+        assert!(
+            matches!(inbox.admit(command("t1", "/other")), Admission::Rejected(text) if text.contains("/frappe-stack"))
+        );
+        assert_eq!(
+            inbox.admit(command("t2", "/frappe-stack")),
+            Admission::Queued
+        );
+        assert!(matches!(
+            inbox.admit(command("t3", "/frappe-stack")),
+            Admission::Busy(_)
+        ));
     }
 }

@@ -17,7 +17,9 @@ pub fn message_content(message: &Message) -> SlackMessageContent {
     let mut blocks: Vec<SlackBlock> = message.blocks.iter().flat_map(render_block).collect();
     if blocks.len() > MAX_BLOCKS {
         blocks.truncate(MAX_BLOCKS - 1);
-        blocks.push(context_block("…the rest was cut to fit Slack's 50-block limit."));
+        blocks.push(context_block(
+            "…the rest was cut to fit Slack's 50-block limit.",
+        ));
     }
     SlackMessageContent::new()
         .with_text(truncate_chars(&message.text, TEXT_LIMIT))
@@ -49,15 +51,19 @@ fn section_block(mrkdwn: &str) -> SlackBlock {
 }
 
 fn context_block(mrkdwn: &str) -> SlackBlock {
-    SlackBlock::Context(SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(
-        SlackBlockMarkDownText::new(truncate_chars(mrkdwn, SECTION_LIMIT)),
-    )]))
+    SlackBlock::Context(SlackContextBlock::new(vec![
+        SlackContextBlockElement::MarkDown(SlackBlockMarkDownText::new(truncate_chars(
+            mrkdwn,
+            SECTION_LIMIT,
+        ))),
+    ]))
 }
 
 fn button_element(button: &Button) -> SlackActionBlockElement {
-    let mut element = SlackBlockButtonElement::new(SlackBlockPlainTextOnly::from(button.text.as_str()))
-        .with_action_id(button.action_id.clone().into())
-        .with_value(button.value.clone());
+    let mut element =
+        SlackBlockButtonElement::new(SlackBlockPlainTextOnly::from(button.text.as_str()))
+            .with_action_id(button.action_id.clone().into())
+            .with_value(button.value.clone());
     if let Some(style) = button.style {
         element = element.with_style(match style {
             ButtonStyle::Primary => SlackBlockButtonStyle::Primary,
@@ -146,7 +152,9 @@ mod tests {
 
     #[test]
     fn long_code_is_split_into_sections_under_the_limit() {
-        let code: String = (0..400).map(|n| format!("line {n:04} of a long report\n")).collect();
+        let code: String = (0..400)
+            .map(|n| format!("line {n:04} of a long report\n"))
+            .collect();
         let blocks = render_block(&Block::Code(code));
         assert!(blocks.len() > 1);
         for block in blocks {
@@ -159,20 +167,28 @@ mod tests {
 
     #[test]
     fn user_text_cannot_forge_mentions() {
-        assert_eq!(escape("<!channel> & <@U1>"), "&lt;!channel&gt; &amp; &lt;@U1&gt;");
+        assert_eq!(
+            escape("<!channel> & <@U1>"),
+            "&lt;!channel&gt; &amp; &lt;@U1&gt;"
+        );
     }
 
     #[test]
     fn a_single_overlong_line_is_cut() {
         let chunks = split_at_lines(&"x".repeat(7_000), 3_000);
-        assert_eq!(chunks.iter().map(|c| c.len()).collect::<Vec<_>>(), [3_000, 3_000, 1_000]);
+        assert_eq!(
+            chunks.iter().map(|c| c.len()).collect::<Vec<_>>(),
+            [3_000, 3_000, 1_000]
+        );
     }
 
     #[test]
     fn too_many_blocks_are_cut_with_a_note() {
         let message = Message {
             text: "many".into(),
-            blocks: (0..80).map(|n| Block::Section(format!("row {n}"))).collect(),
+            blocks: (0..80)
+                .map(|n| Block::Section(format!("row {n}")))
+                .collect(),
         };
         let content = message_content(&message);
         let blocks = content.blocks.unwrap();

@@ -40,10 +40,17 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("store records always encode as JSON")
 }
 
-pub fn decode<T: DeserializeOwned>(tree: &'static str, key: &[u8], value: &[u8]) -> Result<T, Corrupt> {
+pub fn decode<T: DeserializeOwned>(
+    tree: &'static str,
+    key: &[u8],
+    value: &[u8],
+) -> Result<T, Corrupt> {
     serde_json::from_slice(value).map_err(|err| {
         let key = if key.len() == 8 && !key.iter().all(u8::is_ascii_graphic) {
-            format!("#{}", u64::from_be_bytes(key.try_into().expect("length checked")))
+            format!(
+                "#{}",
+                u64::from_be_bytes(key.try_into().expect("length checked"))
+            )
         } else {
             String::from_utf8_lossy(key).into_owned()
         };

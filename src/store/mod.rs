@@ -179,7 +179,11 @@ impl Store {
 
     /// Writes the batch atomically, then flushes it to disk. Returns only once the
     /// data is durable; only then may its effects run.
-    pub async fn commit(&self, batch: Batch, now: DateTime<Utc>) -> Result<CommitOutcome, StoreError> {
+    pub async fn commit(
+        &self,
+        batch: Batch,
+        now: DateTime<Utc>,
+    ) -> Result<CommitOutcome, StoreError> {
         let outcome = self.commit_in_memory(&batch, now)?;
         if outcome == CommitOutcome::Committed {
             self.db.flush_async().await?;
@@ -187,7 +191,11 @@ impl Store {
         Ok(outcome)
     }
 
-    fn commit_in_memory(&self, batch: &Batch, now: DateTime<Utc>) -> Result<CommitOutcome, StoreError> {
+    fn commit_in_memory(
+        &self,
+        batch: &Batch,
+        now: DateTime<Utc>,
+    ) -> Result<CommitOutcome, StoreError> {
         // Ids are taken before the transaction: sled may re-run the closure on conflict,
         // and ids must not change between attempts. Gaps in the sequence are harmless.
         let effect_ids = (0..batch.effects.len())
@@ -198,8 +206,14 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         let seen_at = encode(&now);
 
-        let result = (&self.seen, &self.runs, &self.outbox, &self.audit, &self.locks).transaction(
-            |(seen, runs, outbox, audit, locks)| {
+        let result = (
+            &self.seen,
+            &self.runs,
+            &self.outbox,
+            &self.audit,
+            &self.locks,
+        )
+            .transaction(|(seen, runs, outbox, audit, locks)| {
                 if let Some(key) = &batch.dedup_key {
                     if seen.get(key.as_bytes())?.is_some() {
                         return Ok(CommitOutcome::AlreadySeen);
@@ -225,8 +239,7 @@ impl Store {
                     };
                 }
                 Ok::<_, ConflictableTransactionError<()>>(CommitOutcome::Committed)
-            },
-        );
+            });
         match result {
             Ok(outcome) => Ok(outcome),
             Err(TransactionError::Storage(err)) => Err(StoreError::Io(err)),
@@ -333,10 +346,19 @@ impl Store {
 fn u64_key(key: &[u8], tree: &'static str) -> Result<u64, Corrupt> {
     <[u8; 8]>::try_from(key)
         .map(u64::from_be_bytes)
-        .map_err(|_| Corrupt::new(tree, &String::from_utf8_lossy(key), "key is not an 8-byte sequence number"))
+        .map_err(|_| {
+            Corrupt::new(
+                tree,
+                &String::from_utf8_lossy(key),
+                "key is not an 8-byte sequence number",
+            )
+        })
 }
 
-fn verify_tree<T: serde::de::DeserializeOwned>(tree: &sled::Tree, name: &'static str) -> Result<(), Corrupt> {
+fn verify_tree<T: serde::de::DeserializeOwned>(
+    tree: &sled::Tree,
+    name: &'static str,
+) -> Result<(), Corrupt> {
     for item in tree.iter() {
         let (key, value) = item.map_err(|err| Corrupt::new(name, "?", &err.to_string()))?;
         decode::<T>(name, &key, &value)?;
@@ -395,8 +417,14 @@ mod tests {
             audit: vec![audit("help")],
             ..Batch::default()
         };
-        assert_eq!(store.commit(batch(), Utc::now()).await.unwrap(), CommitOutcome::Committed);
-        assert_eq!(store.commit(batch(), Utc::now()).await.unwrap(), CommitOutcome::AlreadySeen);
+        assert_eq!(
+            store.commit(batch(), Utc::now()).await.unwrap(),
+            CommitOutcome::Committed
+        );
+        assert_eq!(
+            store.commit(batch(), Utc::now()).await.unwrap(),
+            CommitOutcome::AlreadySeen
+        );
         assert_eq!(store.pending_effects().unwrap().len(), 1);
         assert_eq!(store.audit_tail(10).unwrap().len(), 1);
         assert!(store.is_seen("trigger:1").unwrap());
@@ -455,7 +483,9 @@ mod tests {
         let err = StoreError::InUse {
             path: dir.path().to_path_buf(),
         };
-        assert!(err.to_string().contains("in use by another lockstep process"));
+        assert!(err
+            .to_string()
+            .contains("in use by another lockstep process"));
     }
 
     #[tokio::test]
@@ -463,7 +493,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = Store::open(dir.path()).unwrap();
-            store.audit.insert(7u64.to_be_bytes(), b"{not json".to_vec()).unwrap();
+            store
+                .audit
+                .insert(7u64.to_be_bytes(), b"{not json".to_vec())
+                .unwrap();
             store.db.flush().unwrap();
         }
         let err = Store::open(dir.path()).err().expect("damage is reported");

@@ -21,7 +21,9 @@ impl Effect {
     /// A short name for logs (never the message text, which may quote user input).
     pub fn describe(&self) -> String {
         match self {
-            Effect::Respond(reply) => format!("ephemeral reply to {} in {}", reply.user, reply.channel),
+            Effect::Respond(reply) => {
+                format!("ephemeral reply to {} in {}", reply.user, reply.channel)
+            }
             Effect::Post(post) => format!("post `{}` in {}", post.key, post.channel),
             Effect::Update(update) => format!("update `{}`", update.key),
         }

@@ -77,7 +77,9 @@ impl Executor {
         for PendingEffect { id, effect } in self.store.pending_effects()? {
             match self.perform(&effect).await {
                 Ok(Done::Performed(posted)) => {
-                    let posted = posted.as_ref().map(|(key, message)| (key.as_str(), message.clone()));
+                    let posted = posted
+                        .as_ref()
+                        .map(|(key, message)| (key.as_str(), message.clone()));
                     self.store.complete_effect(id, posted).await?;
                 }
                 Ok(Done::GaveUp) => self.store.complete_effect(id, None).await?,
@@ -98,7 +100,12 @@ impl Executor {
             Err(err) if err.is_transient() => Err(err),
             Err(err) => {
                 tracing::error!(effect = %effect.describe(), error = %err, "Slack refused an effect; dropping it");
-                if let Effect::Post(Post { channel, on_refusal: Some(requester), .. }) = effect {
+                if let Effect::Post(Post {
+                    channel,
+                    on_refusal: Some(requester),
+                    ..
+                }) = effect
+                {
                     self.explain_refusal(channel, requester, &err).await;
                 }
                 Ok(Done::GaveUp)
@@ -109,13 +116,19 @@ impl Executor {
     /// Tells the person privately why the channel did not get the message.
     async fn explain_refusal(&self, channel: &str, requester: &Requester, err: &SlackApiError) {
         let hint = match err {
-            SlackApiError::Refused { code, .. } if code == "not_in_channel" || code == "channel_not_found" => {
+            SlackApiError::Refused { code, .. }
+                if code == "not_in_channel" || code == "channel_not_found" =>
+            {
                 " Invite me with `/invite @lockstep` and try again."
             }
-            SlackApiError::Refused { code, .. } if code == "is_archived" => " The channel is archived.",
+            SlackApiError::Refused { code, .. } if code == "is_archived" => {
+                " The channel is archived."
+            }
             _ => "",
         };
-        let reply = requester.reply(Message::text(format!("I could not post in <#{channel}>: {err}.{hint}")));
+        let reply = requester.reply(Message::text(format!(
+            "I could not post in <#{channel}>: {err}.{hint}"
+        )));
         if let Err(second) = self.respond(&reply).await {
             tracing::error!(error = %second, "could not tell the person about a refused post either");
         }

@@ -65,7 +65,9 @@ impl Harness {
     /// Starts the bot and waits until it holds a Socket Mode connection.
     pub async fn start_bot(&mut self) {
         let opened = self.slack.connections_opened();
-        let bot = app::start(self.config(), Clock::System).await.expect("the bot starts");
+        let bot = app::start(self.config(), Clock::System)
+            .await
+            .expect("the bot starts");
         self.slack
             .wait_for_connections_opened(opened + 1, WAIT)
             .await
@@ -81,11 +83,6 @@ impl Harness {
         if let Some(bot) = self.bot.take() {
             bot.shutdown().await;
         }
-    }
-
-    pub async fn restart_bot(&mut self) {
-        self.stop_bot().await;
-        self.start_bot().await;
     }
 
     /// `user` types `/frappe-stack <text>` in the deploy channel; waits for the ack.
@@ -124,7 +121,10 @@ impl Harness {
     pub async fn expect_ephemeral_to(&mut self, user: &str) -> String {
         match self.next_output().await {
             BotOutput::Ephemeral {
-                user: to, blocks, text, ..
+                user: to,
+                blocks,
+                text,
+                ..
             } => {
                 assert_eq!(to, user, "the reply goes to the person who asked");
                 visible_text(&text, &blocks)
@@ -137,7 +137,11 @@ impl Harness {
     pub async fn expect_post(&mut self) -> (String, String) {
         match self.next_output().await {
             BotOutput::Posted {
-                channel, ts, text, blocks, ..
+                channel,
+                ts,
+                text,
+                blocks,
+                ..
             } => {
                 assert_eq!(channel, CHANNEL);
                 (ts, visible_text(&text, &blocks))
@@ -154,7 +158,10 @@ impl Harness {
     pub async fn finish(mut self) {
         self.stop_bot().await;
         let unread: Vec<BotOutput> = self.slack.outputs().into_iter().skip(self.cursor).collect();
-        assert!(unread.is_empty(), "the test left bot messages unread: {unread:#?}");
+        assert!(
+            unread.is_empty(),
+            "the test left bot messages unread: {unread:#?}"
+        );
     }
 }
 

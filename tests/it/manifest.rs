@@ -21,7 +21,11 @@ fn manifest_passes_slacks_schema() {
         .iter_errors(&manifest)
         .map(|err| format!("{} at {}", err, err.instance_path()))
         .collect();
-    assert!(errors.is_empty(), "manifest.json fails Slack's schema:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "manifest.json fails Slack's schema:\n{}",
+        errors.join("\n")
+    );
 }
 
 #[test]
@@ -30,11 +34,17 @@ fn the_schema_is_strict_enough_to_catch_mistakes() {
     let validator = schema();
     let mut manifest = load("manifest.json");
     manifest["features"]["slash_commands"][0]["command"] = Value::from("frappe-stack");
-    assert!(!validator.is_valid(&manifest), "a command without '/' must fail");
+    assert!(
+        !validator.is_valid(&manifest),
+        "a command without '/' must fail"
+    );
 
     let mut manifest = load("manifest.json");
     manifest["settings"]["surprise"] = Value::from(true);
-    assert!(!validator.is_valid(&manifest), "an unknown settings key must fail");
+    assert!(
+        !validator.is_valid(&manifest),
+        "an unknown settings key must fail"
+    );
 }
 
 #[test]

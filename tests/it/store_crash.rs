@@ -19,8 +19,13 @@ fn batch() -> Batch {
     };
     Batch {
         dedup_key: Some("trigger:crash-1".into()),
-        runs: vec![(RunId("run-1".into()), Some(serde_json::json!({"step": "checklist"})))],
-        effects: vec![Effect::Respond(requester.reply(Message::text("still here")))],
+        runs: vec![(
+            RunId("run-1".into()),
+            Some(serde_json::json!({"step": "checklist"})),
+        )],
+        effects: vec![Effect::Respond(
+            requester.reply(Message::text("still here")),
+        )],
         audit: vec![AuditEntry {
             at: Utc::now(),
             actor: "U0PM".into(),
@@ -58,17 +63,27 @@ async fn child_commits_then_aborts() {
         return; // Only meaningful as the child of the test below.
     };
     let store = Store::open(std::path::Path::new(&dir)).expect("child opens the store");
-    store.commit(batch(), Utc::now()).await.expect("child commits");
+    store
+        .commit(batch(), Utc::now())
+        .await
+        .expect("child commits");
     std::process::abort();
 }
 
 #[test]
 fn a_committed_batch_survives_a_crash() {
     let dir = tempfile::tempdir().unwrap();
-    let status = spawn_child("store_crash::child_commits_then_aborts", CHILD_DIR, dir.path())
-        .wait()
-        .expect("child runs");
-    assert!(!status.success(), "the child must have crashed, not exited cleanly");
+    let status = spawn_child(
+        "store_crash::child_commits_then_aborts",
+        CHILD_DIR,
+        dir.path(),
+    )
+    .wait()
+    .expect("child runs");
+    assert!(
+        !status.success(),
+        "the child must have crashed, not exited cleanly"
+    );
 
     let store = Store::open(dir.path()).expect("the store reopens after a crash");
     assert!(store.is_seen("trigger:crash-1").unwrap());
@@ -100,10 +115,15 @@ fn a_store_in_use_by_another_process_is_named_as_such() {
     // Wait (on the child's own word, not a timer) until it holds the store.
     assert!(lines.any(|line| line.map(|l| l.contains("holding")).unwrap_or(false)));
 
-    let err = Store::open(dir.path()).err().expect("a second process is refused");
+    let err = Store::open(dir.path())
+        .err()
+        .expect("a second process is refused");
     let text = err.to_string();
     drop(child.stdin.take());
     let _ = child.wait();
-    assert!(text.contains("in use by another lockstep process"), "{text}");
+    assert!(
+        text.contains("in use by another lockstep process"),
+        "{text}"
+    );
     assert!(text.contains(&dir.path().display().to_string()), "{text}");
 }

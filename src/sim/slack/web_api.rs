@@ -1,0 +1,543 @@
+//! The Slack Web API under `/api/<method>`: argument parsing (query string, JSON or
+//! form body), token checks, injected 429s, and the methods the bot uses
+//! (`apps.connections.open`, `auth.test`, `chat.postMessage`, `chat.update`,
+//! `chat.postEphemeral`, `users.info`, `usergroups.users.list`). Answers exactly as
+//! Slack does: HTTP 200 with `{"ok":false,"error":…}` for API errors, 429 with
+//! `Retry-After` for rate limits, always `application/json; charset=utf-8`.
+//! It owns no state of its own; it reads and writes `State` through `Shared`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State as AxumState};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+
+use super::payloads;
+use super::state::{
+    BotOutput, EphemeralMessage, EphemeralVia, RateLimit, Shared, SimMessage, State,
+};
+
+/// A Slack API error code, returned as `{"ok":false,"error":code}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ApiError(pub &'static str);
+
+type ApiResult = Result<Value, ApiError>;
+
+/// Which kind of token a method needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TokenKind {
+    Bot,
+    App,
+}
+
+/// The arguments of one call, merged from the query string and the body.
+#[derive(Debug, Default)]
+pub(crate) struct Params {
+    args: Map<String, Value>,
+    /// `token` given as an argument (query or form) rather than a header.
+    arg_token: Option<String>,
+}
+
+impl Params {
+    /// Parses query + body. JSON bodies must be objects; form bodies are
+    /// `application/x-www-form-urlencoded`; an empty body adds nothing.
+    pub(crate) fn parse(
+        query: Option<&str>,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<Self, ApiError> {
+        let mut params = Params::default();
+        if let Some(query) = query {
+            params.add_form(query.as_bytes());
+        }
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(params);
+        }
+        let mime = content_type
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        match mime.as_str() {
+            "application/json" => match serde_json::from_slice::<Value>(body) {
+                Ok(Value::Object(object)) => params.args.extend(object),
+                _ => return Err(ApiError("invalid_json")),
+            },
+            "application/x-www-form-urlencoded" | "" => params.add_form(body),
+            _ => return Err(ApiError("invalid_post_type")),
+        }
+        Ok(params)
+    }
+
+    fn add_form(&mut self, bytes: &[u8]) {
+        for (key, value) in url::form_urlencoded::parse(bytes) {
+            if key == "token" {
+                self.arg_token = Some(value.to_string());
+            } else {
+                self.args
+                    .insert(key.into_owned(), Value::String(value.into_owned()));
+            }
+        }
+    }
+
+    /// A non-empty string argument (numbers are accepted and stringified, as Slack does
+    /// for `ts` values sent as JSON numbers).
+    pub(crate) fn str(&self, key: &str) -> Option<String> {
+        match self.args.get(key)? {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn flag(&self, key: &str) -> bool {
+        match self.args.get(key) {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => s == "true" || s == "1",
+            Some(Value::Number(n)) => n.as_u64() == Some(1),
+            _ => false,
+        }
+    }
+
+    /// `blocks` as a JSON array, or a string holding one (form bodies); absent = `None`.
+    pub(crate) fn blocks(&self) -> Result<Option<Vec<Value>>, ApiError> {
+        let parsed = match self.args.get("blocks") {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::String(s)) if s.is_empty() => return Ok(None),
+            Some(Value::String(s)) => {
+                serde_json::from_str::<Value>(s).map_err(|_| ApiError("invalid_blocks_format"))?
+            }
+            Some(other) => other.clone(),
+        };
+        match parsed {
+            Value::Array(blocks)
+                if blocks
+                    .iter()
+                    .all(|b| b.get("type").is_some_and(Value::is_string)) =>
+            {
+                Ok(Some(blocks))
+            }
+            Value::Array(_) => Err(ApiError("invalid_blocks")),
+            _ => Err(ApiError("invalid_blocks_format")),
+        }
+    }
+}
+
+/// `ANY /api/{*method}`.
+pub(crate) async fn handle(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    // slack-morphism joins base and method with '/', so a base ending in '/' gives "//".
+    let method = method.trim_start_matches('/').to_string();
+    shared
+        .lock()
+        .api_calls
+        .entry(method.clone())
+        .and_modify(|n| *n += 1)
+        .or_insert(1);
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let params = match Params::parse(query.as_deref(), content_type, &body) {
+        Ok(params) => params,
+        Err(error) => return error_response(error),
+    };
+    let header_token = bearer_token(&headers);
+    let Some(kind) = token_kind_for(&method) else {
+        return json_response(
+            StatusCode::OK,
+            json!({"ok": false, "error": "unknown_method", "req_method": method}),
+            None,
+        );
+    };
+    if let Err(error) = authenticate(
+        &shared,
+        kind,
+        header_token.as_deref(),
+        params.arg_token.as_deref(),
+    ) {
+        return error_response(error);
+    }
+    if let Some(retry_after) = take_rate_limit(&shared, &method) {
+        return json_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({"ok": false, "error": "ratelimited"}),
+            Some(retry_after),
+        );
+    }
+    let result = call(&shared, &method, &params);
+    match result {
+        Ok(Value::Object(mut fields)) => {
+            let mut body = Map::new();
+            body.insert("ok".into(), Value::Bool(true));
+            body.append(&mut fields);
+            json_response(StatusCode::OK, Value::Object(body), None)
+        }
+        Ok(_) => json_response(StatusCode::OK, json!({"ok": true}), None),
+        Err(error) => error_response(error),
+    }
+}
+
+fn call(shared: &Shared, method: &str, params: &Params) -> ApiResult {
+    match method {
+        "apps.connections.open" => connections_open(shared),
+        "auth.test" => Ok(auth_test(shared)),
+        "chat.postMessage" => post_message(shared, params),
+        "chat.update" => update_message(shared, params),
+        "chat.postEphemeral" => post_ephemeral(shared, params),
+        "users.info" => users_info(shared, params),
+        "usergroups.users.list" => usergroup_users(shared, params),
+        _ => Err(ApiError("unknown_method")),
+    }
+}
+
+fn token_kind_for(method: &str) -> Option<TokenKind> {
+    match method {
+        "apps.connections.open" => Some(TokenKind::App),
+        "auth.test"
+        | "chat.postMessage"
+        | "chat.update"
+        | "chat.postEphemeral"
+        | "users.info"
+        | "usergroups.users.list" => Some(TokenKind::Bot),
+        _ => None,
+    }
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))?;
+    Some(token.trim().to_string()).filter(|t| !t.is_empty())
+}
+
+/// Slack: the app-level token of `apps.connections.open` must come in the header
+/// (as an argument it is refused); bot methods take the header or a `token` argument.
+fn authenticate(
+    shared: &Shared,
+    needed: TokenKind,
+    header_token: Option<&str>,
+    arg_token: Option<&str>,
+) -> Result<(), ApiError> {
+    let presented = match needed {
+        TokenKind::App => header_token,
+        TokenKind::Bot => header_token.or(arg_token),
+    };
+    let presented = presented.ok_or(ApiError("not_authed"))?;
+    let kind = if presented == shared.config.bot_token {
+        TokenKind::Bot
+    } else if presented == shared.config.app_token {
+        TokenKind::App
+    } else {
+        return Err(ApiError("invalid_auth"));
+    };
+    if kind == needed {
+        Ok(())
+    } else {
+        Err(ApiError("not_allowed_token_type"))
+    }
+}
+
+/// Consumes one injected 429 for `method`, returning its `Retry-After` seconds.
+fn take_rate_limit(shared: &Shared, method: &str) -> Option<u64> {
+    let mut state = shared.lock();
+    let limit: &mut RateLimit = state.rate_limits.get_mut(method)?;
+    if limit.remaining == 0 {
+        return None;
+    }
+    limit.remaining -= 1;
+    Some(limit.retry_after_secs)
+}
+
+fn json_response(status: StatusCode, body: Value, retry_after: Option<u64>) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    if let Some(seconds) = retry_after {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+fn error_response(error: ApiError) -> Response {
+    json_response(StatusCode::OK, json!({"ok": false, "error": error.0}), None)
+}
+
+fn connections_open(shared: &Shared) -> ApiResult {
+    let ticket = payloads::new_opaque_id();
+    shared.lock().tickets.insert(ticket.clone());
+    let ws_base = shared.base_url.replacen("http://", "ws://", 1);
+    Ok(json!({
+        "url": format!("{ws_base}/link/?ticket={ticket}&app_id={}", shared.config.app_id),
+    }))
+}
+
+fn auth_test(shared: &Shared) -> Value {
+    let config = &shared.config;
+    json!({
+        "url": format!("https://{}.slack.com/", config.team_domain),
+        "team": config.team_name,
+        "user": config.bot_name,
+        "team_id": config.team_id,
+        "user_id": config.bot_user_id,
+        "bot_id": config.bot_id,
+        "is_enterprise_install": false,
+    })
+}
+
+/// Text and blocks of a message; Slack refuses a message with neither.
+pub(crate) fn message_content(params: &Params) -> Result<(String, Vec<Value>), ApiError> {
+    let text = params.str("text").unwrap_or_default();
+    let mut blocks = params.blocks()?.unwrap_or_default();
+    if text.trim().is_empty() && blocks.is_empty() {
+        return Err(ApiError("no_text"));
+    }
+    payloads::normalise_blocks(&mut blocks);
+    Ok((text, blocks))
+}
+
+/// The root ts of the thread `thread_ts` names: a message in the channel, or the root
+/// of the thread a reply belongs to.
+pub(crate) fn thread_root(
+    state: &State,
+    channel: &str,
+    thread_ts: &str,
+) -> Result<String, ApiError> {
+    let message = state
+        .message(channel, thread_ts)
+        .ok_or(ApiError("thread_not_found"))?;
+    Ok(message
+        .thread_ts
+        .clone()
+        .unwrap_or_else(|| message.ts.clone()))
+}
+
+fn channel_id(shared: &Shared, params: &Params) -> Result<String, ApiError> {
+    let channel = params.str("channel").ok_or(ApiError("channel_not_found"))?;
+    shared
+        .config
+        .channel(&channel)
+        .map(|c| c.id.clone())
+        .ok_or(ApiError("channel_not_found"))
+}
+
+fn post_message(shared: &Shared, params: &Params) -> ApiResult {
+    let channel = channel_id(shared, params)?;
+    let (text, blocks) = message_content(params)?;
+    let mut state = shared.lock();
+    let thread_ts = match params.str("thread_ts") {
+        Some(ts) => Some(thread_root(&state, &channel, &ts)?),
+        None => None,
+    };
+    let reply_broadcast = thread_ts.is_some() && params.flag("reply_broadcast");
+    let ts = state.clock.next();
+    let message = SimMessage {
+        channel: channel.clone(),
+        ts: ts.clone(),
+        thread_ts: thread_ts.clone(),
+        user: shared.config.bot_user_id.clone(),
+        bot_id: Some(shared.config.bot_id.clone()),
+        text: text.clone(),
+        blocks: blocks.clone(),
+        edited_ts: None,
+        reply_broadcast,
+    };
+    let message_json = message.to_slack_json(&shared.config);
+    state.insert_message(message);
+    shared.record_output(
+        &mut state,
+        BotOutput::Posted {
+            channel: channel.clone(),
+            ts: ts.clone(),
+            thread_ts,
+            text,
+            blocks,
+            reply_broadcast,
+        },
+    );
+    Ok(json!({"channel": channel, "ts": ts, "message": message_json}))
+}
+
+fn update_message(shared: &Shared, params: &Params) -> ApiResult {
+    let channel = channel_id(shared, params)?;
+    let ts = params.str("ts").ok_or(ApiError("message_not_found"))?;
+    let text = params.str("text");
+    let mut blocks = params.blocks()?;
+    if text.is_none() && blocks.is_none() {
+        return Err(ApiError("no_text"));
+    }
+    if let Some(blocks) = blocks.as_mut() {
+        payloads::normalise_blocks(blocks);
+    }
+    let mut state = shared.lock();
+    let edited_ts = state.clock.next();
+    let message = state
+        .message_mut(&channel, &ts)
+        .ok_or(ApiError("message_not_found"))?;
+    if message.bot_id.as_deref() != Some(shared.config.bot_id.as_str()) {
+        return Err(ApiError("cant_update_message"));
+    }
+    // Slack keeps the fields a chat.update leaves out.
+    if let Some(text) = text {
+        message.text = text;
+    }
+    if let Some(blocks) = blocks {
+        message.blocks = blocks;
+    }
+    message.edited_ts = Some(edited_ts);
+    let updated = message.clone();
+    let mut message_json = updated.to_slack_json(&shared.config);
+    if let Some(fields) = message_json.as_object_mut() {
+        fields.remove("ts");
+    }
+    shared.record_output(
+        &mut state,
+        BotOutput::Updated {
+            channel: channel.clone(),
+            ts: ts.clone(),
+            text: updated.text.clone(),
+            blocks: updated.blocks.clone(),
+        },
+    );
+    Ok(json!({"channel": channel, "ts": ts, "text": updated.text, "message": message_json}))
+}
+
+fn post_ephemeral(shared: &Shared, params: &Params) -> ApiResult {
+    let channel = channel_id(shared, params)?;
+    let user = params.str("user").ok_or(ApiError("user_not_in_channel"))?;
+    if shared.config.user(&user).is_none() || !shared.config.is_member(&channel, &user) {
+        return Err(ApiError("user_not_in_channel"));
+    }
+    let (text, blocks) = message_content(params)?;
+    let thread_ts = params.str("thread_ts");
+    let mut state = shared.lock();
+    let ts = state.clock.next();
+    state.insert_ephemeral(EphemeralMessage {
+        channel: channel.clone(),
+        user: user.clone(),
+        ts: ts.clone(),
+        thread_ts: thread_ts.clone(),
+        text: text.clone(),
+        blocks: blocks.clone(),
+    });
+    shared.record_output(
+        &mut state,
+        BotOutput::Ephemeral {
+            channel,
+            user,
+            ts: ts.clone(),
+            text,
+            blocks,
+            via: EphemeralVia::PostEphemeral,
+            thread_ts,
+        },
+    );
+    Ok(json!({"message_ts": ts}))
+}
+
+fn users_info(shared: &Shared, params: &Params) -> ApiResult {
+    let id = params.str("user").ok_or(ApiError("user_not_found"))?;
+    let user = shared.config.user(&id).ok_or(ApiError("user_not_found"))?;
+    Ok(json!({
+        "user": {
+            "id": user.id,
+            "team_id": shared.config.team_id,
+            "name": user.name,
+            "real_name": user.real_name,
+            "deleted": user.deleted,
+            "is_admin": user.is_admin,
+            "is_owner": false,
+            "is_bot": user.is_bot,
+            "is_app_user": false,
+            "tz": user.tz,
+            "profile": {
+                "display_name": user.display_name,
+                "real_name": user.real_name,
+                "email": user.email,
+                "team": shared.config.team_id,
+            },
+        }
+    }))
+}
+
+fn usergroup_users(shared: &Shared, params: &Params) -> ApiResult {
+    let id = params.str("usergroup").ok_or(ApiError("no_such_subteam"))?;
+    let group = shared
+        .config
+        .usergroup(&id)
+        .ok_or(ApiError("no_such_subteam"))?;
+    Ok(json!({"users": group.users}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn params_merge_query_json_and_form() {
+        let p = Params::parse(
+            Some("user=U0PM&token=xoxb-q"),
+            Some("application/json; charset=utf-8"),
+            br#"{"channel":"C0DEPLOY","ts":1.5,"reply_broadcast":true}"#,
+        )
+        .unwrap();
+        assert_eq!(p.str("user").as_deref(), Some("U0PM"));
+        assert_eq!(p.arg_token.as_deref(), Some("xoxb-q"));
+        assert_eq!(p.str("ts").as_deref(), Some("1.5"));
+        assert!(p.flag("reply_broadcast"));
+
+        let form = Params::parse(
+            None,
+            Some("application/x-www-form-urlencoded"),
+            b"channel=C0DEPLOY&blocks=%5B%7B%22type%22%3A%22divider%22%7D%5D",
+        )
+        .unwrap();
+        assert_eq!(form.blocks().unwrap().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn bad_bodies_get_slack_errors() {
+        assert_eq!(
+            Params::parse(None, Some("application/json"), b"[1]").unwrap_err(),
+            ApiError("invalid_json")
+        );
+        assert_eq!(
+            Params::parse(None, Some("text/xml"), b"<x/>").unwrap_err(),
+            ApiError("invalid_post_type")
+        );
+        let p = Params::parse(
+            None,
+            Some("application/json"),
+            br#"{"blocks":[{"no":"type"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(p.blocks().unwrap_err(), ApiError("invalid_blocks"));
+        let p = Params::parse(None, Some("application/json"), br#"{"blocks":"nope"}"#).unwrap();
+        assert_eq!(p.blocks().unwrap_err(), ApiError("invalid_blocks_format"));
+        let p = Params::parse(None, Some("application/json"), br#"{"text":"  "}"#).unwrap();
+        assert_eq!(message_content(&p).unwrap_err(), ApiError("no_text"));
+    }
+
+    proptest! {
+        #[test]
+        fn params_parse_never_panics(query in ".{0,64}", ctype in "(application/json|application/x-www-form-urlencoded|text/plain|)", body in proptest::collection::vec(any::<u8>(), 0..128)) {
+            if let Ok(p) = Params::parse(Some(&query), Some(&ctype), &body) {
+                let _ = p.blocks();
+                let _ = p.str("channel");
+            }
+        }
+    }
+}
