@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use hyper_util::client::legacy::connect::HttpConnector;
-use lockstep::sim::slack::{BotOutput, DisconnectReason, EphemeralVia, SimConfig, SlackSim};
+use lockstep::sim::slack::{
+    BotOutput, DisconnectReason, EphemeralVia, SimChannel, SimConfig, SlackSim,
+};
 use serde_json::{json, Value};
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
@@ -198,6 +200,51 @@ async fn web_api_errors_are_slacks() {
         .await;
     assert_eq!(api_error_code(no_group), "no_such_subteam");
     assert!(sim.outputs().is_empty(), "refused calls leave no output");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn bot_needs_membership_and_cannot_edit_people() {
+    install_crypto();
+    let config = SimConfig::default()
+        .with_channel(SimChannel::new("C0QUIET", "quiet").with_members(&["U0PM"]));
+    let sim = SlackSim::start(config).await.unwrap();
+    let client = client(&sim);
+    let bot = token(sim.bot_token());
+    let session = client.open_session(&bot);
+
+    let outside = session
+        .chat_post_message(&SlackApiChatPostMessageRequest::new(
+            "C0QUIET".into(),
+            text_content("x"),
+        ))
+        .await;
+    assert_eq!(api_error_code(outside), "not_in_channel");
+
+    let human = sim
+        .post_user_message("U0PM", "C0DEPLOY", "please promote", None)
+        .unwrap();
+    let edit = session
+        .chat_update(&SlackApiChatUpdateRequest::new(
+            "C0DEPLOY".into(),
+            text_content("hijacked"),
+            human.clone().into(),
+        ))
+        .await;
+    assert_eq!(api_error_code(edit), "cant_update_message");
+    let reply = session
+        .chat_post_message(
+            &SlackApiChatPostMessageRequest::new("C0DEPLOY".into(), text_content("on it"))
+                .with_thread_ts(human.clone().into()),
+        )
+        .await
+        .unwrap();
+    let thread: Vec<_> = sim
+        .thread("C0DEPLOY", &human)
+        .into_iter()
+        .map(|m| m.ts)
+        .collect();
+    assert_eq!(thread, [human, reply.ts.to_string()]);
     sim.shutdown().await;
 }
 
@@ -717,5 +764,86 @@ async fn raw_socket_ack_and_warning_disconnect() {
     let closed = tokio::time::timeout(WAIT, socket.next()).await.unwrap();
     assert!(matches!(closed, Some(Ok(WsMessage::Close(_))) | None));
     sim.wait_for_open_connections(0, WAIT).await.unwrap();
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_listener_connections_share_the_envelopes() {
+    let sim = sim().await;
+    // slack-morphism's default: 2 connections, the second after its 5 s backoff.
+    let listener = start_listener(&sim, 2).await;
+    sim.wait_for_open_connections(2, Duration::from_secs(20))
+        .await
+        .unwrap();
+
+    let first = sim
+        .send_slash_command("U0PM", "C0DEPLOY", "/lockstep", "one")
+        .await
+        .unwrap();
+    let second = sim
+        .send_slash_command("U0PM", "C0DEPLOY", "/lockstep", "two")
+        .await
+        .unwrap();
+    assert_ne!(
+        first.connection_id, second.connection_id,
+        "envelopes go to either connection"
+    );
+    for sent in [&first, &second] {
+        let ack = sim.wait_for_ack(&sent.envelope_id, WAIT).await.unwrap();
+        assert_eq!(ack.connection_id, sent.connection_id);
+    }
+    listener.shutdown().await;
+    sim.shutdown().await;
+}
+
+// ---- Control surface (/_sim/) ---------------------------------------------------------
+
+#[tokio::test]
+async fn control_surface_drives_commands_clicks_and_reads_outputs() {
+    let sim = sim().await;
+    let listener = start_listener(&sim, 1).await;
+    let http = reqwest::Client::new();
+    let base = sim.base_url();
+
+    let sent: Value = http
+        .post(format!("{base}/_sim/command"))
+        .json(&json!({"user": "U0DEV", "channel": "C0DEPLOY", "command": "/lockstep", "text": "status"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let envelope_id = sent["envelope_id"]
+        .as_str()
+        .expect("envelope id in the answer");
+    sim.wait_for_ack(envelope_id, WAIT).await.unwrap();
+    let mut cursor = 0;
+    sim.next_output(&mut cursor, WAIT).await.unwrap();
+
+    let outputs: Value = http
+        .get(format!("{base}/_sim/outputs"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(outputs[0]["kind"], "Ephemeral");
+    assert_eq!(outputs[0]["text"], "U0DEV ran /lockstep status in C0DEPLOY");
+
+    let refused = http
+        .post(format!("{base}/_sim/click"))
+        .json(&json!({"user": "U0DEV", "channel": "C0DEPLOY", "message_ts": "1.000001", "action_id": "approve"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let why: Value = refused.json().await.unwrap();
+    assert!(why["error"]
+        .as_str()
+        .unwrap()
+        .contains("no message 1.000001 in C0DEPLOY"));
+    listener.shutdown().await;
     sim.shutdown().await;
 }

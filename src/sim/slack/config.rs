@@ -63,7 +63,9 @@ impl SimUser {
     }
 }
 
-/// A channel and its members (the bot is always treated as a member).
+/// A channel and its members. As on Slack, the bot can only post where it is a member:
+/// include the bot user (U0BOT by default) in `members`, or chat.postMessage answers
+/// `not_in_channel`. Slash commands and response URLs work either way.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SimChannel {
     pub id: String,
@@ -262,10 +264,8 @@ impl SimConfig {
     }
 
     pub fn is_member(&self, channel_id: &str, user_id: &str) -> bool {
-        user_id == self.bot_user_id
-            || self
-                .channel(channel_id)
-                .is_some_and(|c| c.members.iter().any(|m| m == user_id))
+        self.channel(channel_id)
+            .is_some_and(|c| c.members.iter().any(|m| m == user_id))
     }
 }
 

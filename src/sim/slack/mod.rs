@@ -282,6 +282,47 @@ impl SlackSim {
         Ok(output)
     }
 
+    /// A person posts `text` in a channel (a thread reply when `thread_ts` is given); returns
+    /// its ts. Not a bot output. Lets tests build threads under human messages and check
+    /// that the bot cannot edit them (`cant_update_message`).
+    pub fn post_user_message(
+        &self,
+        user_id: &str,
+        channel_id: &str,
+        text: &str,
+        thread_ts: Option<&str>,
+    ) -> anyhow::Result<String> {
+        let config = &self.shared.config;
+        let channel = config
+            .channel(channel_id)
+            .with_context(|| format!("unknown channel {channel_id}"))?;
+        anyhow::ensure!(
+            config.is_member(&channel.id, user_id),
+            "{user_id} is not a member of {channel_id}, so cannot post there"
+        );
+        let mut state = self.shared.lock();
+        let thread_ts = match thread_ts {
+            Some(ts) => Some(
+                web_api::thread_root(&state, &channel.id, ts)
+                    .map_err(|_| anyhow::anyhow!("no message {ts} in {channel_id} to reply to"))?,
+            ),
+            None => None,
+        };
+        let ts = state.clock.next();
+        state.insert_message(SimMessage {
+            channel: channel.id.clone(),
+            ts: ts.clone(),
+            thread_ts,
+            user: user_id.to_string(),
+            bot_id: None,
+            text: text.to_string(),
+            blocks: Vec::new(),
+            edited_ts: None,
+            reply_broadcast: false,
+        });
+        Ok(ts)
+    }
+
     /// A channel message as it is now (after edits); `None` if absent or deleted.
     pub fn message(&self, channel: &str, ts: &str) -> Option<SimMessage> {
         self.shared.lock().message(channel, ts).cloned()

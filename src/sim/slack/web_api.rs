@@ -335,6 +335,12 @@ fn channel_id(shared: &Shared, params: &Params) -> Result<String, ApiError> {
 
 fn post_message(shared: &Shared, params: &Params) -> ApiResult {
     let channel = channel_id(shared, params)?;
+    if !shared
+        .config
+        .is_member(&channel, &shared.config.bot_user_id)
+    {
+        return Err(ApiError("not_in_channel"));
+    }
     let (text, blocks) = message_content(params)?;
     let mut state = shared.lock();
     let thread_ts = match params.str("thread_ts") {
