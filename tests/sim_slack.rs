@@ -792,6 +792,17 @@ async fn two_listener_connections_share_the_envelopes() {
         let ack = sim.wait_for_ack(&sent.envelope_id, WAIT).await.unwrap();
         assert_eq!(ack.connection_id, sent.connection_id);
     }
+
+    // One connection told link_disabled: slack-morphism replaces just that one.
+    let ids = sim.open_connection_ids();
+    sim.disconnect_connection(ids[0], DisconnectReason::LinkDisabled)
+        .unwrap();
+    sim.wait_for_connections_opened(3, WAIT).await.unwrap();
+    sim.wait_for_open_connections(2, WAIT).await.unwrap();
+    assert!(!sim.open_connection_ids().contains(&ids[0]));
+    assert!(sim
+        .disconnect_connection(ids[0], DisconnectReason::Warning)
+        .is_err());
     listener.shutdown().await;
     sim.shutdown().await;
 }

@@ -349,6 +349,26 @@ impl SlackSim {
         socket::disconnect_all(&self.shared, reason, self.shared.config.warning_grace);
     }
 
+    /// Sends `disconnect` with `reason` to one connection (ids as in `Ack` and
+    /// `SentEnvelope`); errors if it is not open.
+    pub fn disconnect_connection(
+        &self,
+        connection_id: u64,
+        reason: DisconnectReason,
+    ) -> anyhow::Result<()> {
+        socket::disconnect_one(
+            &self.shared,
+            connection_id,
+            reason,
+            self.shared.config.warning_grace,
+        )
+    }
+
+    /// Ids of the connections open now, oldest first.
+    pub fn open_connection_ids(&self) -> Vec<u64> {
+        self.shared.lock().connections.keys().copied().collect()
+    }
+
     /// Socket Mode connections opened since start (including refused ones).
     pub fn connections_opened(&self) -> usize {
         self.shared.lock().connections_opened

@@ -13,8 +13,10 @@
 //! - neither text nor blocks → 400 `no_text`; unparseable body → 400 `invalid_payload`.
 //!
 //! For a click, "original" is the clicked message and `replace_original` defaults to
-//! true (Slack replaces the message unless told `replace_original: false`); for a slash
-//! command it is the last message sent through the same URL and defaults to false.
+//! true: Slack replaces the clicked message unless told `replace_original: false`
+//! (howdyai/botkit#446: an "ephemeral" reply to a click replaced the public message
+//! until they sent false). For a slash command, "original" is the last message sent
+//! through the same URL and the default is false.
 //! Records each use as a `BotOutput`. Must not touch Socket Mode or the Web API.
 
 use std::sync::Arc;

@@ -402,19 +402,38 @@ pub(crate) async fn redeliver(
 
 /// Tells every open connection to disconnect for `reason`.
 pub(crate) fn disconnect_all(shared: &Shared, reason: DisconnectReason, warning_grace: Duration) {
+    let ids: Vec<u64> = shared.lock().connections.keys().copied().collect();
+    for id in ids {
+        // A connection that closed meanwhile needs no disconnect.
+        let _ = disconnect_one(shared, id, reason, warning_grace);
+    }
+}
+
+/// Tells connection `connection_id` to disconnect for `reason`; the socket closes
+/// after `warning_grace` for `Warning` (Slack warns ahead of the refresh), at once
+/// otherwise.
+pub(crate) fn disconnect_one(
+    shared: &Shared,
+    connection_id: u64,
+    reason: DisconnectReason,
+    warning_grace: Duration,
+) -> anyhow::Result<()> {
     let grace = if reason == DisconnectReason::Warning {
         warning_grace
     } else {
         Duration::ZERO
     };
     let mut state = shared.lock();
-    for connection in state.connections.values_mut() {
-        connection.draining = true;
-        let _ = connection.tx.send(ConnCommand::Disconnect {
-            reason: reason.as_str().to_string(),
-            grace,
-        });
-    }
+    let connection = state
+        .connections
+        .get_mut(&connection_id)
+        .with_context(|| format!("Socket Mode connection {connection_id} is not open"))?;
+    connection.draining = true;
+    let _ = connection.tx.send(ConnCommand::Disconnect {
+        reason: reason.as_str().to_string(),
+        grace,
+    });
+    Ok(())
 }
 
 /// Closes every connection without a disconnect frame (sim shutdown).
