@@ -191,6 +191,27 @@ async fn web_api_errors_are_slacks() {
         ))
         .await;
     assert_eq!(api_error_code(outsider), "user_not_in_channel");
+    let oversized: Vec<SlackBlock> = serde_json::from_value(json!([
+        {"type": "section", "text": {"type": "mrkdwn", "text": "x".repeat(3001)}}
+    ]))
+    .unwrap();
+    let too_big = session
+        .chat_post_message(&SlackApiChatPostMessageRequest::new(
+            "C0DEPLOY".into(),
+            SlackMessageContent::new().with_blocks(oversized),
+        ))
+        .await;
+    match too_big {
+        Err(SlackClientError::ApiError(error)) => {
+            assert_eq!(error.code, "invalid_blocks");
+            let body = error.http_response_body.unwrap_or_default();
+            assert!(
+                body.contains("[json-pointer:/blocks/0/text/text]"),
+                "{body}"
+            );
+        }
+        other => panic!("expected invalid_blocks, got {other:?}"),
+    }
     let nobody = session
         .users_info(&SlackApiUsersInfoRequest::new("U0GHOST".into()))
         .await;

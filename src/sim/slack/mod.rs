@@ -7,6 +7,7 @@
 //! Everything a test waits for (acks, outputs, connections) is signalled through
 //! `watch` channels: no sleeping, no polling.
 
+mod blocks;
 mod cli;
 mod config;
 mod payloads;

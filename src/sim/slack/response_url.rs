@@ -27,7 +27,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::payloads;
+use super::blocks;
 use super::state::{
     BotOutput, EphemeralMessage, EphemeralVia, ResponseOrigin, Shared, SimMessage, State,
 };
@@ -77,7 +77,10 @@ impl HookRequest {
                 .map_err(|_| HookError(StatusCode::BAD_REQUEST, "invalid_blocks"))?,
             _ => Vec::new(),
         };
-        payloads::normalise_blocks(&mut blocks);
+        if blocks::validate(&blocks).is_err() {
+            return Err(HookError(StatusCode::BAD_REQUEST, "invalid_blocks"));
+        }
+        blocks::normalise(&mut blocks);
         Ok(HookRequest {
             text: fields
                 .get("text")

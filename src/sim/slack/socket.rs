@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::blocks;
 use super::payloads::{self, ClickedMessage, DeliveryIds};
 use super::state::{
     wait_until, Ack, ConnCommand, ConnectionHandle, Delivery, EnvelopeRecord, ResponseOrigin,
@@ -215,20 +216,23 @@ fn try_send(shared: &Shared, envelope_id: &str, original: &Value, text: &str) ->
         .filter(|(_, c)| !c.draining)
         .map(|(id, _)| *id)
         .collect();
-    // Round-robin: Slack sends each envelope to any one of the app's connections.
-    for offset in 0..live.len() {
-        let id = live[(state.round_robin + offset) % live.len()];
-        state
-            .envelopes
-            .entry(envelope_id.to_string())
-            .or_insert_with(|| EnvelopeRecord {
+    if live.is_empty() {
+        return None;
+    }
+    if !state.envelopes.contains_key(envelope_id) {
+        state.envelopes.insert(
+            envelope_id.to_string(),
+            EnvelopeRecord {
                 envelope: original.clone(),
                 deliveries: Vec::new(),
                 acks: Vec::new(),
-            });
-        if !state.envelope_order.iter().any(|e| e == envelope_id) {
-            state.envelope_order.push(envelope_id.to_string());
-        }
+            },
+        );
+        state.envelope_order.push(envelope_id.to_string());
+    }
+    // Round-robin: Slack sends each envelope to any one of the app's connections.
+    for offset in 0..live.len() {
+        let id = live[state.round_robin.wrapping_add(offset) % live.len()];
         let sent = state
             .connections
             .get(&id)
@@ -324,7 +328,7 @@ pub(crate) async fn click_button(
         .channel(channel_id)
         .with_context(|| format!("unknown channel {channel_id}"))?;
     let (message, blocks) = clicked_message(shared, &channel.id, user_id, message_ts)?;
-    let button = payloads::find_button(&blocks, action_id, value).with_context(|| {
+    let button = blocks::find_button(&blocks, action_id, value).with_context(|| {
         format!(
             "message {message_ts} in {channel_id} has no button with action_id {action_id:?}{}",
             value
