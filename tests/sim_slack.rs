@@ -445,25 +445,40 @@ async fn listener_receives_a_command_and_its_ack_is_recorded() {
     assert_eq!(sim.ack_latencies(), vec![ack.latency]);
     assert!(sim.unacked_envelopes().is_empty());
 
+    // The ack payload and the response-URL reply race, as on Slack.
     let mut cursor = 0;
-    let output = sim.next_output(&mut cursor, WAIT).await.unwrap();
-    match output {
-        BotOutput::Ephemeral {
-            channel,
-            user,
-            text,
-            via,
-            ..
-        } => {
-            assert_eq!((channel.as_str(), user.as_str()), ("C0DEPLOY", "U0PM"));
-            assert_eq!(text, "U0PM ran /lockstep status in C0DEPLOY");
-            assert_eq!(via, EphemeralVia::ResponseUrl);
-        }
-        other => panic!("expected an ephemeral reply, got {other:?}"),
-    }
+    let shown = command_outputs(&sim, &mut cursor).await;
+    assert_eq!(
+        shown,
+        [
+            (EphemeralVia::AckPayload, "Working on it".to_string()),
+            (
+                EphemeralVia::ResponseUrl,
+                "U0PM ran /lockstep status in C0DEPLOY".to_string()
+            ),
+        ]
+    );
+    assert!(sim.outputs().iter().all(|o| matches!(
+        o,
+        BotOutput::Ephemeral { channel, user, .. } if channel == "C0DEPLOY" && user == "U0PM"
+    )));
     assert_eq!(sim.connections_opened(), 1);
     listener.shutdown().await;
     sim.shutdown().await;
+}
+
+/// The two ephemerals `on_command` produces (ack payload, response-URL reply), sorted
+/// by how they were delivered, since their order is a race.
+async fn command_outputs(sim: &SlackSim, cursor: &mut usize) -> Vec<(EphemeralVia, String)> {
+    let mut shown = Vec::new();
+    for _ in 0..2 {
+        match sim.next_output(cursor, WAIT).await.unwrap() {
+            BotOutput::Ephemeral { via, text, .. } => shown.push((via, text)),
+            other => panic!("expected an ephemeral, got {other:?}"),
+        }
+    }
+    shown.sort_by_key(|(via, _)| format!("{via:?}"));
+    shown
 }
 
 #[tokio::test]
@@ -587,7 +602,7 @@ async fn response_urls_allow_five_uses_then_refuse_and_expire() {
         .await
         .unwrap();
     let mut cursor = 0;
-    sim.next_output(&mut cursor, WAIT).await.unwrap(); // the handler's own reply: use 1
+    command_outputs(&sim, &mut cursor).await; // the handler's reply is use 1
     listener.shutdown().await;
 
     let http = reqwest::Client::new();
@@ -775,6 +790,25 @@ async fn raw_socket_ack_and_warning_disconnect() {
     assert_eq!(again["envelope_id"], sent.envelope_id.as_str());
     assert_eq!(again["retry_attempt"], 2);
     assert_eq!(again["retry_reason"], "timeout");
+    let in_channel = json!({"envelope_id": sent.envelope_id,
+        "payload": {"text": "Auditing", "response_type": "in_channel"}});
+    socket
+        .send(WsMessage::Text(in_channel.to_string().into()))
+        .await
+        .unwrap();
+    let acks = sim.wait_for_acks(&sent.envelope_id, 2, WAIT).await.unwrap();
+    assert_eq!(acks[1].payload.as_ref().unwrap()["text"], "Auditing");
+    match &sim.outputs()[..] {
+        [BotOutput::ResponseInChannel {
+            channel,
+            text,
+            thread_ts: None,
+            ..
+        }] => {
+            assert_eq!((channel.as_str(), text.as_str()), ("C0DEPLOY", "Auditing"));
+        }
+        other => panic!("expected the ack payload shown in channel, got {other:?}"),
+    }
 
     sim.disconnect_all(DisconnectReason::Warning);
     let warning = next_json(&mut socket).await;
@@ -851,7 +885,7 @@ async fn control_surface_drives_commands_clicks_and_reads_outputs() {
         .expect("envelope id in the answer");
     sim.wait_for_ack(envelope_id, WAIT).await.unwrap();
     let mut cursor = 0;
-    sim.next_output(&mut cursor, WAIT).await.unwrap();
+    command_outputs(&sim, &mut cursor).await;
 
     let outputs: Value = http
         .get(format!("{base}/_sim/outputs"))
@@ -861,8 +895,14 @@ async fn control_surface_drives_commands_clicks_and_reads_outputs() {
         .json()
         .await
         .unwrap();
-    assert_eq!(outputs[0]["kind"], "Ephemeral");
-    assert_eq!(outputs[0]["text"], "U0DEV ran /lockstep status in C0DEPLOY");
+    let replies: Vec<_> = outputs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["kind"] == "Ephemeral" && o["via"] == "ResponseUrl")
+        .collect();
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0]["text"], "U0DEV ran /lockstep status in C0DEPLOY");
 
     let refused = http
         .post(format!("{base}/_sim/click"))

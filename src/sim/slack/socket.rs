@@ -18,12 +18,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::blocks;
 use super::payloads::{self, ClickedMessage, DeliveryIds};
 use super::state::{
     wait_until, Ack, ConnCommand, ConnectionHandle, Delivery, EnvelopeRecord, ResponseOrigin,
     ResponseUrlRecord, Shared,
 };
+use super::{blocks, response_url};
 
 /// Why Slack closes a Socket Mode connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,12 +180,30 @@ fn record_ack(shared: &Shared, connection_id: u64, text: &str) {
         .map(|d| d.sent_at)
         .find(|sent| *sent <= received_at)
         .unwrap_or(received_at);
+    let payload = parsed.as_ref().and_then(|v| v.get("payload")).cloned();
     record.acks.push(Ack {
         envelope_id: envelope_id.unwrap_or_default().to_string(),
         connection_id,
-        payload: parsed.as_ref().and_then(|v| v.get("payload")).cloned(),
+        payload: payload.clone(),
         latency: received_at.duration_since(sent_at),
     });
+    // Slack shows a slash command's ack payload to the user; interactive envelopes
+    // here say accepts_response_payload: false, so theirs is dropped.
+    let command_response_url = (record.envelope["type"] == "slash_commands")
+        .then(|| {
+            record.envelope["payload"]["response_url"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .flatten();
+    if let (Some(url), Some(payload)) = (command_response_url, payload) {
+        if let Err(refused) = response_url::show_ack_payload(shared, &mut state, &url, &payload) {
+            tracing::warn!(
+                error = refused.1,
+                "Slack sim: ack payload not shown to the user"
+            );
+        }
+    }
     drop(state);
     shared.acks_tx.send_modify(|n| *n += 1);
 }
