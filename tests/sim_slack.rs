@@ -816,6 +816,8 @@ async fn raw_socket_ack_and_warning_disconnect() {
         warning,
         json!({"type": "disconnect", "reason": "warning", "debug_info": {"host": "applink-sim-1"}})
     );
+    let refresh = next_json(&mut socket).await;
+    assert_eq!(refresh["reason"], "refresh_requested");
     let closed = tokio::time::timeout(WAIT, socket.next()).await.unwrap();
     assert!(matches!(closed, Some(Ok(WsMessage::Close(_))) | None));
     sim.wait_for_open_connections(0, WAIT).await.unwrap();

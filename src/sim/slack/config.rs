@@ -130,8 +130,8 @@ pub struct SimConfig {
     pub response_url_ttl: Duration,
     /// Slack: a response URL works 5 times.
     pub response_url_max_uses: u32,
-    /// How long a `warning` disconnect leaves the socket open before closing it
-    /// (Slack sends `warning` ahead of the refresh, ~10 s).
+    /// How long a `warning` disconnect leaves the socket open before the refresh
+    /// (`refresh_requested`, then close); Slack warns ~10 s ahead.
     pub warning_grace: Duration,
     /// How long `send_slash_command`/`click_button` wait for an open Socket Mode
     /// connection before giving up (Slack would show the user `dispatch_failed`).

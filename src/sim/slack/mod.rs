@@ -344,8 +344,8 @@ impl SlackSim {
         self.shared.lock().channel_messages(channel)
     }
 
-    /// Sends `disconnect` with `reason` to every open connection, then closes them
-    /// (after `SimConfig::warning_grace` for `Warning`, at once otherwise).
+    /// Sends `disconnect` with `reason` to every open connection, then closes them: at
+    /// once, or for `Warning` after `SimConfig::warning_grace` and a `refresh_requested`.
     pub fn disconnect_all(&self, reason: DisconnectReason) {
         socket::disconnect_all(&self.shared, reason, self.shared.config.warning_grace);
     }
@@ -493,4 +493,16 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/response/{id}", post(response_url::respond))
         .merge(cli::control_routes())
         .with_state(shared)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sim_can_be_shared_across_tasks() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<SlackSim>();
+        assert_send_sync::<BotOutput>();
+    }
 }

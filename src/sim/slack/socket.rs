@@ -29,7 +29,8 @@ use super::{blocks, response_url};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DisconnectReason {
-    /// Sent ~10 s before a refresh; the socket closes after `SimConfig::warning_grace`.
+    /// Sent ~10 s before a refresh: after `SimConfig::warning_grace` the sim sends
+    /// `refresh_requested` and closes (if the client has not left already).
     Warning,
     /// Routine refresh (every few hours on real Slack); closes at once.
     RefreshRequested,
@@ -116,7 +117,12 @@ async fn run_connection(shared: Arc<Shared>, socket: WebSocket) {
                 }
                 Some(ConnCommand::Close) | None => open = false,
             },
-            _ = sleep_until(close_at), if close_at.is_some() => open = false,
+            _ = sleep_until(close_at), if close_at.is_some() => {
+                // The refresh a warning announced.
+                let frame = payloads::disconnect(DisconnectReason::RefreshRequested.as_str());
+                let _ = sink.send(Message::Text(frame.to_string().into())).await;
+                open = false;
+            }
             frame = frames.next() => match frame {
                 Some(Ok(Message::Text(text))) => record_ack(&shared, connection_id, text.as_str()),
                 Some(Ok(Message::Ping(_))) => shared.lock().pings_received += 1,
