@@ -156,9 +156,10 @@ impl fmt::Debug for SimConfig {
 }
 
 impl Default for SimConfig {
-    /// Team T0SIM, app A0SIM, bot U0BOT (`lockstep`, bot id B0SIM); channel C0DEPLOY
-    /// `#deploy` with U0PM (pm, "Priya PM"), U0DEV (dev, "Dev Singh"), U0ADMIN (admin,
-    /// "Ada Admin", workspace admin); user group S0APPROVERS (`approvers`) = [U0DEV].
+    /// Team T0SIM, app A0SIM, bot U0BOT (`lockstep`, bot id B0SIM); channels C0DEPLOY
+    /// `#deploy` and C0RELEASES `#releases`, both with the bot, U0PM (pm, "Priya PM"),
+    /// U0DEV (dev, "Dev Singh") and U0ADMIN (admin, "Ada Admin", workspace admin), all
+    /// in Asia/Kolkata; user group S0APPROVERS (`approvers`) = [U0DEV].
     fn default() -> Self {
         Self {
             port: 0,
@@ -173,12 +174,18 @@ impl Default for SimConfig {
             bot_name: "lockstep".to_string(),
             users: vec![
                 SimUser::new("U0BOT", "lockstep", "lockstep").bot(),
-                SimUser::new("U0PM", "pm", "Priya PM"),
-                SimUser::new("U0DEV", "dev", "Dev Singh"),
-                SimUser::new("U0ADMIN", "admin", "Ada Admin").admin(),
+                SimUser::new("U0PM", "pm", "Priya PM").with_tz("Asia/Kolkata"),
+                SimUser::new("U0DEV", "dev", "Dev Singh").with_tz("Asia/Kolkata"),
+                SimUser::new("U0ADMIN", "admin", "Ada Admin")
+                    .admin()
+                    .with_tz("Asia/Kolkata"),
             ],
-            channels: vec![SimChannel::new("C0DEPLOY", "deploy")
-                .with_members(&["U0PM", "U0DEV", "U0ADMIN", "U0BOT"])],
+            channels: vec![
+                SimChannel::new("C0DEPLOY", "deploy")
+                    .with_members(&["U0PM", "U0DEV", "U0ADMIN", "U0BOT"]),
+                SimChannel::new("C0RELEASES", "releases")
+                    .with_members(&["U0PM", "U0DEV", "U0ADMIN", "U0BOT"]),
+            ],
             usergroups: vec![SimUserGroup::new("S0APPROVERS", "approvers", &["U0DEV"])],
             max_connections: 10,
             response_url_ttl: Duration::from_secs(30 * 60),
