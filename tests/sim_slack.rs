@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use hyper_util::client::legacy::connect::HttpConnector;
-use lockstep::sim::slack::{BotOutput, DisconnectReason, EphemeralVia, SimConfig, SlackSim};
+use lockstep::sim::slack::{
+    BotOutput, DisconnectReason, EphemeralVia, SimChannel, SimConfig, SlackSim,
+};
 use serde_json::{json, Value};
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
@@ -189,6 +191,27 @@ async fn web_api_errors_are_slacks() {
         ))
         .await;
     assert_eq!(api_error_code(outsider), "user_not_in_channel");
+    let oversized: Vec<SlackBlock> = serde_json::from_value(json!([
+        {"type": "section", "text": {"type": "mrkdwn", "text": "x".repeat(3001)}}
+    ]))
+    .unwrap();
+    let too_big = session
+        .chat_post_message(&SlackApiChatPostMessageRequest::new(
+            "C0DEPLOY".into(),
+            SlackMessageContent::new().with_blocks(oversized),
+        ))
+        .await;
+    match too_big {
+        Err(SlackClientError::ApiError(error)) => {
+            assert_eq!(error.code, "invalid_blocks");
+            let body = error.http_response_body.unwrap_or_default();
+            assert!(
+                body.contains("[json-pointer:/blocks/0/text/text]"),
+                "{body}"
+            );
+        }
+        other => panic!("expected invalid_blocks, got {other:?}"),
+    }
     let nobody = session
         .users_info(&SlackApiUsersInfoRequest::new("U0GHOST".into()))
         .await;
@@ -198,6 +221,51 @@ async fn web_api_errors_are_slacks() {
         .await;
     assert_eq!(api_error_code(no_group), "no_such_subteam");
     assert!(sim.outputs().is_empty(), "refused calls leave no output");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn bot_needs_membership_and_cannot_edit_people() {
+    install_crypto();
+    let config = SimConfig::default()
+        .with_channel(SimChannel::new("C0QUIET", "quiet").with_members(&["U0PM"]));
+    let sim = SlackSim::start(config).await.unwrap();
+    let client = client(&sim);
+    let bot = token(sim.bot_token());
+    let session = client.open_session(&bot);
+
+    let outside = session
+        .chat_post_message(&SlackApiChatPostMessageRequest::new(
+            "C0QUIET".into(),
+            text_content("x"),
+        ))
+        .await;
+    assert_eq!(api_error_code(outside), "not_in_channel");
+
+    let human = sim
+        .post_user_message("U0PM", "C0DEPLOY", "please promote", None)
+        .unwrap();
+    let edit = session
+        .chat_update(&SlackApiChatUpdateRequest::new(
+            "C0DEPLOY".into(),
+            text_content("hijacked"),
+            human.clone().into(),
+        ))
+        .await;
+    assert_eq!(api_error_code(edit), "cant_update_message");
+    let reply = session
+        .chat_post_message(
+            &SlackApiChatPostMessageRequest::new("C0DEPLOY".into(), text_content("on it"))
+                .with_thread_ts(human.clone().into()),
+        )
+        .await
+        .unwrap();
+    let thread: Vec<_> = sim
+        .thread("C0DEPLOY", &human)
+        .into_iter()
+        .map(|m| m.ts)
+        .collect();
+    assert_eq!(thread, [human, reply.ts.to_string()]);
     sim.shutdown().await;
 }
 
@@ -377,25 +445,40 @@ async fn listener_receives_a_command_and_its_ack_is_recorded() {
     assert_eq!(sim.ack_latencies(), vec![ack.latency]);
     assert!(sim.unacked_envelopes().is_empty());
 
+    // The ack payload and the response-URL reply race, as on Slack.
     let mut cursor = 0;
-    let output = sim.next_output(&mut cursor, WAIT).await.unwrap();
-    match output {
-        BotOutput::Ephemeral {
-            channel,
-            user,
-            text,
-            via,
-            ..
-        } => {
-            assert_eq!((channel.as_str(), user.as_str()), ("C0DEPLOY", "U0PM"));
-            assert_eq!(text, "U0PM ran /lockstep status in C0DEPLOY");
-            assert_eq!(via, EphemeralVia::ResponseUrl);
-        }
-        other => panic!("expected an ephemeral reply, got {other:?}"),
-    }
+    let shown = command_outputs(&sim, &mut cursor).await;
+    assert_eq!(
+        shown,
+        [
+            (EphemeralVia::AckPayload, "Working on it".to_string()),
+            (
+                EphemeralVia::ResponseUrl,
+                "U0PM ran /lockstep status in C0DEPLOY".to_string()
+            ),
+        ]
+    );
+    assert!(sim.outputs().iter().all(|o| matches!(
+        o,
+        BotOutput::Ephemeral { channel, user, .. } if channel == "C0DEPLOY" && user == "U0PM"
+    )));
     assert_eq!(sim.connections_opened(), 1);
     listener.shutdown().await;
     sim.shutdown().await;
+}
+
+/// The two ephemerals `on_command` produces (ack payload, response-URL reply), sorted
+/// by how they were delivered, since their order is a race.
+async fn command_outputs(sim: &SlackSim, cursor: &mut usize) -> Vec<(EphemeralVia, String)> {
+    let mut shown = Vec::new();
+    for _ in 0..2 {
+        match sim.next_output(cursor, WAIT).await.unwrap() {
+            BotOutput::Ephemeral { via, text, .. } => shown.push((via, text)),
+            other => panic!("expected an ephemeral, got {other:?}"),
+        }
+    }
+    shown.sort_by_key(|(via, _)| format!("{via:?}"));
+    shown
 }
 
 #[tokio::test]
@@ -519,7 +602,7 @@ async fn response_urls_allow_five_uses_then_refuse_and_expire() {
         .await
         .unwrap();
     let mut cursor = 0;
-    sim.next_output(&mut cursor, WAIT).await.unwrap(); // the handler's own reply: use 1
+    command_outputs(&sim, &mut cursor).await; // the handler's reply is use 1
     listener.shutdown().await;
 
     let http = reqwest::Client::new();
@@ -707,6 +790,25 @@ async fn raw_socket_ack_and_warning_disconnect() {
     assert_eq!(again["envelope_id"], sent.envelope_id.as_str());
     assert_eq!(again["retry_attempt"], 2);
     assert_eq!(again["retry_reason"], "timeout");
+    let in_channel = json!({"envelope_id": sent.envelope_id,
+        "payload": {"text": "Auditing", "response_type": "in_channel"}});
+    socket
+        .send(WsMessage::Text(in_channel.to_string().into()))
+        .await
+        .unwrap();
+    let acks = sim.wait_for_acks(&sent.envelope_id, 2, WAIT).await.unwrap();
+    assert_eq!(acks[1].payload.as_ref().unwrap()["text"], "Auditing");
+    match &sim.outputs()[..] {
+        [BotOutput::ResponseInChannel {
+            channel,
+            text,
+            thread_ts: None,
+            ..
+        }] => {
+            assert_eq!((channel.as_str(), text.as_str()), ("C0DEPLOY", "Auditing"));
+        }
+        other => panic!("expected the ack payload shown in channel, got {other:?}"),
+    }
 
     sim.disconnect_all(DisconnectReason::Warning);
     let warning = next_json(&mut socket).await;
@@ -714,8 +816,108 @@ async fn raw_socket_ack_and_warning_disconnect() {
         warning,
         json!({"type": "disconnect", "reason": "warning", "debug_info": {"host": "applink-sim-1"}})
     );
+    let refresh = next_json(&mut socket).await;
+    assert_eq!(refresh["reason"], "refresh_requested");
     let closed = tokio::time::timeout(WAIT, socket.next()).await.unwrap();
     assert!(matches!(closed, Some(Ok(WsMessage::Close(_))) | None));
     sim.wait_for_open_connections(0, WAIT).await.unwrap();
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_listener_connections_share_the_envelopes() {
+    let sim = sim().await;
+    // slack-morphism's default: 2 connections, the second after its 5 s backoff.
+    let listener = start_listener(&sim, 2).await;
+    sim.wait_for_open_connections(2, Duration::from_secs(20))
+        .await
+        .unwrap();
+
+    let first = sim
+        .send_slash_command("U0PM", "C0DEPLOY", "/lockstep", "one")
+        .await
+        .unwrap();
+    let second = sim
+        .send_slash_command("U0PM", "C0DEPLOY", "/lockstep", "two")
+        .await
+        .unwrap();
+    assert_ne!(
+        first.connection_id, second.connection_id,
+        "envelopes go to either connection"
+    );
+    for sent in [&first, &second] {
+        let ack = sim.wait_for_ack(&sent.envelope_id, WAIT).await.unwrap();
+        assert_eq!(ack.connection_id, sent.connection_id);
+    }
+
+    // One connection told link_disabled: slack-morphism replaces just that one.
+    let ids = sim.open_connection_ids();
+    sim.disconnect_connection(ids[0], DisconnectReason::LinkDisabled)
+        .unwrap();
+    sim.wait_for_connections_opened(3, WAIT).await.unwrap();
+    sim.wait_for_open_connections(2, WAIT).await.unwrap();
+    assert!(!sim.open_connection_ids().contains(&ids[0]));
+    assert!(sim
+        .disconnect_connection(ids[0], DisconnectReason::Warning)
+        .is_err());
+    listener.shutdown().await;
+    sim.shutdown().await;
+}
+
+// ---- Control surface (/_sim/) ---------------------------------------------------------
+
+#[tokio::test]
+async fn control_surface_drives_commands_clicks_and_reads_outputs() {
+    let sim = sim().await;
+    let listener = start_listener(&sim, 1).await;
+    let http = reqwest::Client::new();
+    let base = sim.base_url();
+
+    let sent: Value = http
+        .post(format!("{base}/_sim/command"))
+        .json(&json!({"user": "U0DEV", "channel": "C0DEPLOY", "command": "/lockstep", "text": "status"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let envelope_id = sent["envelope_id"]
+        .as_str()
+        .expect("envelope id in the answer");
+    sim.wait_for_ack(envelope_id, WAIT).await.unwrap();
+    let mut cursor = 0;
+    command_outputs(&sim, &mut cursor).await;
+
+    let outputs: Value = http
+        .get(format!("{base}/_sim/outputs"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let replies: Vec<_> = outputs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["kind"] == "Ephemeral" && o["via"] == "ResponseUrl")
+        .collect();
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0]["text"], "U0DEV ran /lockstep status in C0DEPLOY");
+
+    let refused = http
+        .post(format!("{base}/_sim/click"))
+        .json(&json!({"user": "U0DEV", "channel": "C0DEPLOY", "message_ts": "1.000001", "action_id": "approve"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let why: Value = refused.json().await.unwrap();
+    assert!(why["error"]
+        .as_str()
+        .unwrap()
+        .contains("no message 1.000001 in C0DEPLOY"));
+    listener.shutdown().await;
     sim.shutdown().await;
 }

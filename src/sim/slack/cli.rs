@@ -149,3 +149,30 @@ async fn disconnect(
     socket::disconnect_all(&shared, request.reason, shared.config.warning_grace);
     Json(json!({"ok": true})).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: SimSlackArgs,
+    }
+
+    #[test]
+    fn args_default_to_local_port_3001() {
+        let parsed = Wrapper::try_parse_from(["sim"]).unwrap().args;
+        assert_eq!(parsed.port, 3001);
+        assert_eq!(parsed.bind.to_string(), "127.0.0.1");
+        let custom = Wrapper::try_parse_from(["sim", "--port", "4000", "--bind", "0.0.0.0"])
+            .unwrap()
+            .args;
+        assert_eq!(
+            (custom.port, custom.bind.to_string().as_str()),
+            (4000, "0.0.0.0")
+        );
+        assert!(Wrapper::try_parse_from(["sim", "--bind", "not-an-ip"]).is_err());
+    }
+}

@@ -63,7 +63,9 @@ impl SimUser {
     }
 }
 
-/// A channel and its members (the bot is always treated as a member).
+/// A channel and its members. As on Slack, the bot can only post where it is a member:
+/// include the bot user (U0BOT by default) in `members`, or chat.postMessage answers
+/// `not_in_channel`. Slash commands and response URLs work either way.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SimChannel {
     pub id: String,
@@ -128,8 +130,8 @@ pub struct SimConfig {
     pub response_url_ttl: Duration,
     /// Slack: a response URL works 5 times.
     pub response_url_max_uses: u32,
-    /// How long a `warning` disconnect leaves the socket open before closing it
-    /// (Slack sends `warning` ahead of the refresh, ~10 s).
+    /// How long a `warning` disconnect leaves the socket open before the refresh
+    /// (`refresh_requested`, then close); Slack warns ~10 s ahead.
     pub warning_grace: Duration,
     /// How long `send_slash_command`/`click_button` wait for an open Socket Mode
     /// connection before giving up (Slack would show the user `dispatch_failed`).
@@ -154,9 +156,10 @@ impl fmt::Debug for SimConfig {
 }
 
 impl Default for SimConfig {
-    /// Team T0SIM, app A0SIM, bot U0BOT (`lockstep`, bot id B0SIM); channel C0DEPLOY
-    /// `#deploy` with U0PM (pm, "Priya PM"), U0DEV (dev, "Dev Singh"), U0ADMIN (admin,
-    /// "Ada Admin", workspace admin); user group S0APPROVERS (`approvers`) = [U0DEV].
+    /// Team T0SIM, app A0SIM, bot U0BOT (`lockstep`, bot id B0SIM); channels C0DEPLOY
+    /// `#deploy` and C0RELEASES `#releases`, both with the bot, U0PM (pm, "Priya PM"),
+    /// U0DEV (dev, "Dev Singh") and U0ADMIN (admin, "Ada Admin", workspace admin), all
+    /// in Asia/Kolkata; user group S0APPROVERS (`approvers`) = [U0DEV].
     fn default() -> Self {
         Self {
             port: 0,
@@ -171,12 +174,18 @@ impl Default for SimConfig {
             bot_name: "lockstep".to_string(),
             users: vec![
                 SimUser::new("U0BOT", "lockstep", "lockstep").bot(),
-                SimUser::new("U0PM", "pm", "Priya PM"),
-                SimUser::new("U0DEV", "dev", "Dev Singh"),
-                SimUser::new("U0ADMIN", "admin", "Ada Admin").admin(),
+                SimUser::new("U0PM", "pm", "Priya PM").with_tz("Asia/Kolkata"),
+                SimUser::new("U0DEV", "dev", "Dev Singh").with_tz("Asia/Kolkata"),
+                SimUser::new("U0ADMIN", "admin", "Ada Admin")
+                    .admin()
+                    .with_tz("Asia/Kolkata"),
             ],
-            channels: vec![SimChannel::new("C0DEPLOY", "deploy")
-                .with_members(&["U0PM", "U0DEV", "U0ADMIN", "U0BOT"])],
+            channels: vec![
+                SimChannel::new("C0DEPLOY", "deploy")
+                    .with_members(&["U0PM", "U0DEV", "U0ADMIN", "U0BOT"]),
+                SimChannel::new("C0RELEASES", "releases")
+                    .with_members(&["U0PM", "U0DEV", "U0ADMIN", "U0BOT"]),
+            ],
             usergroups: vec![SimUserGroup::new("S0APPROVERS", "approvers", &["U0DEV"])],
             max_connections: 10,
             response_url_ttl: Duration::from_secs(30 * 60),
@@ -262,10 +271,8 @@ impl SimConfig {
     }
 
     pub fn is_member(&self, channel_id: &str, user_id: &str) -> bool {
-        user_id == self.bot_user_id
-            || self
-                .channel(channel_id)
-                .is_some_and(|c| c.members.iter().any(|m| m == user_id))
+        self.channel(channel_id)
+            .is_some_and(|c| c.members.iter().any(|m| m == user_id))
     }
 }
 

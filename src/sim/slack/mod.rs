@@ -7,6 +7,7 @@
 //! Everything a test waits for (acks, outputs, connections) is signalled through
 //! `watch` channels: no sleeping, no polling.
 
+mod blocks;
 mod cli;
 mod config;
 mod payloads;
@@ -282,6 +283,47 @@ impl SlackSim {
         Ok(output)
     }
 
+    /// A person posts `text` in a channel (a thread reply when `thread_ts` is given); returns
+    /// its ts. Not a bot output. Lets tests build threads under human messages and check
+    /// that the bot cannot edit them (`cant_update_message`).
+    pub fn post_user_message(
+        &self,
+        user_id: &str,
+        channel_id: &str,
+        text: &str,
+        thread_ts: Option<&str>,
+    ) -> anyhow::Result<String> {
+        let config = &self.shared.config;
+        let channel = config
+            .channel(channel_id)
+            .with_context(|| format!("unknown channel {channel_id}"))?;
+        anyhow::ensure!(
+            config.is_member(&channel.id, user_id),
+            "{user_id} is not a member of {channel_id}, so cannot post there"
+        );
+        let mut state = self.shared.lock();
+        let thread_ts = match thread_ts {
+            Some(ts) => Some(
+                web_api::thread_root(&state, &channel.id, ts)
+                    .map_err(|_| anyhow::anyhow!("no message {ts} in {channel_id} to reply to"))?,
+            ),
+            None => None,
+        };
+        let ts = state.clock.next();
+        state.insert_message(SimMessage {
+            channel: channel.id.clone(),
+            ts: ts.clone(),
+            thread_ts,
+            user: user_id.to_string(),
+            bot_id: None,
+            text: text.to_string(),
+            blocks: Vec::new(),
+            edited_ts: None,
+            reply_broadcast: false,
+        });
+        Ok(ts)
+    }
+
     /// A channel message as it is now (after edits); `None` if absent or deleted.
     pub fn message(&self, channel: &str, ts: &str) -> Option<SimMessage> {
         self.shared.lock().message(channel, ts).cloned()
@@ -302,10 +344,30 @@ impl SlackSim {
         self.shared.lock().channel_messages(channel)
     }
 
-    /// Sends `disconnect` with `reason` to every open connection, then closes them
-    /// (after `SimConfig::warning_grace` for `Warning`, at once otherwise).
+    /// Sends `disconnect` with `reason` to every open connection, then closes them: at
+    /// once, or for `Warning` after `SimConfig::warning_grace` and a `refresh_requested`.
     pub fn disconnect_all(&self, reason: DisconnectReason) {
         socket::disconnect_all(&self.shared, reason, self.shared.config.warning_grace);
+    }
+
+    /// Sends `disconnect` with `reason` to one connection (ids as in `Ack` and
+    /// `SentEnvelope`); errors if it is not open.
+    pub fn disconnect_connection(
+        &self,
+        connection_id: u64,
+        reason: DisconnectReason,
+    ) -> anyhow::Result<()> {
+        socket::disconnect_one(
+            &self.shared,
+            connection_id,
+            reason,
+            self.shared.config.warning_grace,
+        )
+    }
+
+    /// Ids of the connections open now, oldest first.
+    pub fn open_connection_ids(&self) -> Vec<u64> {
+        self.shared.lock().connections.keys().copied().collect()
     }
 
     /// Socket Mode connections opened since start (including refused ones).
@@ -431,4 +493,16 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/response/{id}", post(response_url::respond))
         .merge(cli::control_routes())
         .with_state(shared)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sim_can_be_shared_across_tasks() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<SlackSim>();
+        assert_send_sync::<BotOutput>();
+    }
 }

@@ -1,10 +1,11 @@
 //! The JSON Slack sends over Socket Mode, built as pure functions: `hello`,
 //! `disconnect`, the `slash_commands` and `interactive` (block_actions) envelopes with
-//! every field Slack includes, plus id generators and the Block Kit lookups needed to
-//! click a button. No state, no I/O: callers pass ids in, so tests can pin them.
+//! every field Slack includes, plus id generators. No state, no I/O: callers pass ids
+//! in, so tests can pin them.
 
 use serde_json::{json, Value};
 
+use super::blocks::ClickedButton;
 use super::config::{SimChannel, SimConfig, SimUser};
 
 /// The host name the sim reports in `debug_info`, in Slack's `applink-…` style.
@@ -38,14 +39,6 @@ pub fn new_trigger_id() -> String {
 pub fn new_opaque_id() -> String {
     let bytes: [u8; 12] = rand::random();
     hex::encode(bytes)
-}
-
-/// Slack assigns short random `block_id`s to blocks posted without one.
-pub fn new_block_id() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    (0..5)
-        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
-        .collect()
 }
 
 /// The `hello` frame sent when a connection opens.
@@ -124,13 +117,6 @@ pub struct ClickedMessage {
     pub message_json: Option<Value>,
 }
 
-/// The button that was clicked: its block and element as stored in the message.
-#[derive(Clone, Debug)]
-pub struct ClickedButton {
-    pub block_id: String,
-    pub element: Value,
-}
-
 /// An `interactive` envelope carrying a `block_actions` payload for one button click.
 pub fn block_actions_envelope(
     config: &SimConfig,
@@ -201,63 +187,10 @@ pub fn with_retry(envelope: &Value, retry_attempt: u32) -> Value {
     retried
 }
 
-/// Stores blocks as Slack does on post: every block without a `block_id` gets a fresh
-/// one, and every `plain_text` object gets `emoji: true` unless it says otherwise.
-pub fn normalise_blocks(blocks: &mut [Value]) {
-    for block in blocks.iter_mut() {
-        if let Some(object) = block.as_object_mut() {
-            if !object.get("block_id").is_some_and(Value::is_string) {
-                object.insert("block_id".to_string(), json!(new_block_id()));
-            }
-        }
-        default_plain_text_emoji(block);
-    }
-}
-
-fn default_plain_text_emoji(value: &mut Value) {
-    match value {
-        Value::Object(object) => {
-            if object.get("type").and_then(Value::as_str) == Some("plain_text") {
-                object.entry("emoji").or_insert(Value::Bool(true));
-            }
-            object.values_mut().for_each(default_plain_text_emoji);
-        }
-        Value::Array(items) => items.iter_mut().for_each(default_plain_text_emoji),
-        _ => {}
-    }
-}
-
-/// Finds the button with `action_id` (and `value`, when given) in an `actions` block's
-/// elements or a `section` block's accessory.
-pub fn find_button(
-    blocks: &[Value],
-    action_id: &str,
-    value: Option<&str>,
-) -> Option<ClickedButton> {
-    blocks.iter().find_map(|block| {
-        let block_id = block.get("block_id")?.as_str()?.to_string();
-        let elements = block
-            .get("elements")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .chain(block.get("accessory"));
-        elements
-            .filter(|e| e.get("type").and_then(Value::as_str) == Some("button"))
-            .find(|e| {
-                e.get("action_id").and_then(Value::as_str) == Some(action_id)
-                    && value.is_none_or(|v| e.get("value").and_then(Value::as_str) == Some(v))
-            })
-            .map(|element| ClickedButton {
-                block_id: block_id.clone(),
-                element: element.clone(),
-            })
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::slack::blocks::find_button;
 
     fn ids() -> DeliveryIds {
         DeliveryIds {
@@ -362,42 +295,12 @@ mod tests {
     }
 
     #[test]
-    fn find_button_matches_action_and_value() {
-        let blocks = approval_blocks();
-        assert_eq!(
-            find_button(&blocks, "approve", None).unwrap().block_id,
-            "decide"
-        );
-        assert!(find_button(&blocks, "approve", Some("run-1")).is_some());
-        assert!(find_button(&blocks, "approve", Some("run-2")).is_none());
-        assert!(find_button(&blocks, "missing", None).is_none());
-        let accessory = vec![json!({"type": "section", "block_id": "b",
-            "text": {"type": "mrkdwn", "text": "x"},
-            "accessory": {"type": "button", "action_id": "open", "text": {"type": "plain_text", "text": "Open"}}})];
-        assert_eq!(find_button(&accessory, "open", None).unwrap().block_id, "b");
-    }
-
-    #[test]
     fn ids_have_slack_shapes() {
         let envelope_id = new_envelope_id();
         assert_eq!(envelope_id.len(), 36);
         assert_eq!(&envelope_id[14..15], "4");
         let trigger = new_trigger_id();
         assert_eq!(trigger.split('.').count(), 3);
-        let mut blocks = vec![
-            json!({"type": "divider"}),
-            json!({"type": "divider", "block_id": "keep"}),
-        ];
-        normalise_blocks(&mut blocks);
-        assert_eq!(blocks[0]["block_id"].as_str().unwrap().len(), 5);
-        assert_eq!(blocks[1]["block_id"], "keep");
-        let mut buttons = vec![json!({"type": "actions", "elements": [
-            {"type": "button", "action_id": "a", "text": {"type": "plain_text", "text": "A"}},
-            {"type": "button", "action_id": "b", "text": {"type": "plain_text", "text": "B", "emoji": false}}
-        ]})];
-        normalise_blocks(&mut buttons);
-        assert_eq!(buttons[0]["elements"][0]["text"]["emoji"], true);
-        assert_eq!(buttons[0]["elements"][1]["text"]["emoji"], false);
     }
 
     #[test]

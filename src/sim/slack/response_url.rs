@@ -13,9 +13,12 @@
 //! - neither text nor blocks → 400 `no_text`; unparseable body → 400 `invalid_payload`.
 //!
 //! For a click, "original" is the clicked message and `replace_original` defaults to
-//! true (Slack replaces the message unless told `replace_original: false`); for a slash
-//! command it is the last message sent through the same URL and defaults to false.
-//! Records each use as a `BotOutput`. Must not touch Socket Mode or the Web API.
+//! true: Slack replaces the clicked message unless told `replace_original: false`
+//! (howdyai/botkit#446: an "ephemeral" reply to a click replaced the public message
+//! until they sent false). For a slash command, "original" is the last message sent
+//! through the same URL and the default is false.
+//! Records each use as a `BotOutput`; also shows slash-command ack payloads (which
+//! Slack displays like a response). Must not touch Socket Mode or the Web API.
 
 use std::sync::Arc;
 
@@ -25,7 +28,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::payloads;
+use super::blocks;
 use super::state::{
     BotOutput, EphemeralMessage, EphemeralVia, ResponseOrigin, Shared, SimMessage, State,
 };
@@ -61,6 +64,11 @@ impl HookRequest {
             serde_json::from_slice(body)
                 .map_err(|_| HookError(StatusCode::BAD_REQUEST, "invalid_payload"))?
         };
+        Self::from_value(&json)
+    }
+
+    /// The message fields of a response-URL body or a slash-command ack payload.
+    pub(crate) fn from_value(json: &Value) -> Result<Self, HookError> {
         let Value::Object(fields) = json else {
             return Err(HookError(StatusCode::BAD_REQUEST, "invalid_payload"));
         };
@@ -75,7 +83,10 @@ impl HookRequest {
                 .map_err(|_| HookError(StatusCode::BAD_REQUEST, "invalid_blocks"))?,
             _ => Vec::new(),
         };
-        payloads::normalise_blocks(&mut blocks);
+        if blocks::validate(&blocks).is_err() {
+            return Err(HookError(StatusCode::BAD_REQUEST, "invalid_blocks"));
+        }
+        blocks::normalise(&mut blocks);
         Ok(HookRequest {
             text: fields
                 .get("text")
@@ -154,12 +165,43 @@ fn apply(shared: &Shared, id: &str, request: HookRequest) -> Result<(), HookErro
         },
         replace_by_default: matches!(record.origin, ResponseOrigin::Message { .. }),
     };
-    let sent = target.apply(shared, &mut state, request)?;
+    let sent = target.apply(shared, &mut state, request, EphemeralVia::ResponseUrl)?;
     if let Some(record) = state.response_urls.get_mut(id) {
         record.uses += 1;
         if sent.is_some() {
             record.last_sent = sent;
         }
+    }
+    Ok(())
+}
+
+/// Shows a slash command's ack payload (`{text, blocks, response_type}`) to the user as
+/// Slack does: ephemeral by default, in the channel for `in_channel`. It becomes the
+/// "original" of the command's response URL, and does not count as one of its uses.
+pub(crate) fn show_ack_payload(
+    shared: &Shared,
+    state: &mut State,
+    response_url: &str,
+    payload: &Value,
+) -> Result<(), HookError> {
+    let id = response_url.rsplit('/').next().unwrap_or_default();
+    let record = state
+        .response_urls
+        .get(id)
+        .ok_or(HookError(StatusCode::NOT_FOUND, "no_service"))?;
+    let target = Target {
+        channel: record.channel.clone(),
+        user: record.user.clone(),
+        original: None,
+        replace_by_default: false,
+    };
+    let mut request = HookRequest::from_value(payload)?;
+    // An ack cannot replace or delete anything: nothing was sent before it.
+    request.replace_original = None;
+    request.delete_original = false;
+    let sent = target.apply(shared, state, request, EphemeralVia::AckPayload)?;
+    if let Some(record) = state.response_urls.get_mut(id) {
+        record.last_sent = sent;
     }
     Ok(())
 }
@@ -180,6 +222,7 @@ impl Target {
         shared: &Shared,
         state: &mut State,
         request: HookRequest,
+        via: EphemeralVia,
     ) -> Result<Option<(String, bool)>, HookError> {
         if request.delete_original {
             self.delete(shared, state)?;
@@ -196,7 +239,10 @@ impl Target {
         if request.in_channel {
             Ok(Some((self.post_in_channel(shared, state, request), false)))
         } else {
-            Ok(Some((self.post_ephemeral(shared, state, request), true)))
+            Ok(Some((
+                self.post_ephemeral(shared, state, request, via),
+                true,
+            )))
         }
     }
 
@@ -298,7 +344,13 @@ impl Target {
         ts
     }
 
-    fn post_ephemeral(&self, shared: &Shared, state: &mut State, request: HookRequest) -> String {
+    fn post_ephemeral(
+        &self,
+        shared: &Shared,
+        state: &mut State,
+        request: HookRequest,
+        via: EphemeralVia,
+    ) -> String {
         let ts = state.clock.next();
         state.insert_ephemeral(EphemeralMessage {
             channel: self.channel.clone(),
@@ -316,7 +368,7 @@ impl Target {
                 ts: ts.clone(),
                 text: request.text,
                 blocks: request.blocks,
-                via: EphemeralVia::ResponseUrl,
+                via,
                 thread_ts: request.thread_ts,
             },
         );

@@ -23,12 +23,14 @@ use super::state::{
     wait_until, Ack, ConnCommand, ConnectionHandle, Delivery, EnvelopeRecord, ResponseOrigin,
     ResponseUrlRecord, Shared,
 };
+use super::{blocks, response_url};
 
 /// Why Slack closes a Socket Mode connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DisconnectReason {
-    /// Sent ~10 s before a refresh; the socket closes after `SimConfig::warning_grace`.
+    /// Sent ~10 s before a refresh: after `SimConfig::warning_grace` the sim sends
+    /// `refresh_requested` and closes (if the client has not left already).
     Warning,
     /// Routine refresh (every few hours on real Slack); closes at once.
     RefreshRequested,
@@ -115,7 +117,12 @@ async fn run_connection(shared: Arc<Shared>, socket: WebSocket) {
                 }
                 Some(ConnCommand::Close) | None => open = false,
             },
-            _ = sleep_until(close_at), if close_at.is_some() => open = false,
+            _ = sleep_until(close_at), if close_at.is_some() => {
+                // The refresh a warning announced.
+                let frame = payloads::disconnect(DisconnectReason::RefreshRequested.as_str());
+                let _ = sink.send(Message::Text(frame.to_string().into())).await;
+                open = false;
+            }
             frame = frames.next() => match frame {
                 Some(Ok(Message::Text(text))) => record_ack(&shared, connection_id, text.as_str()),
                 Some(Ok(Message::Ping(_))) => shared.lock().pings_received += 1,
@@ -179,12 +186,30 @@ fn record_ack(shared: &Shared, connection_id: u64, text: &str) {
         .map(|d| d.sent_at)
         .find(|sent| *sent <= received_at)
         .unwrap_or(received_at);
+    let payload = parsed.as_ref().and_then(|v| v.get("payload")).cloned();
     record.acks.push(Ack {
         envelope_id: envelope_id.unwrap_or_default().to_string(),
         connection_id,
-        payload: parsed.as_ref().and_then(|v| v.get("payload")).cloned(),
+        payload: payload.clone(),
         latency: received_at.duration_since(sent_at),
     });
+    // Slack shows a slash command's ack payload to the user; interactive envelopes
+    // here say accepts_response_payload: false, so theirs is dropped.
+    let command_response_url = (record.envelope["type"] == "slash_commands")
+        .then(|| {
+            record.envelope["payload"]["response_url"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .flatten();
+    if let (Some(url), Some(payload)) = (command_response_url, payload) {
+        if let Err(refused) = response_url::show_ack_payload(shared, &mut state, &url, &payload) {
+            tracing::warn!(
+                error = refused.1,
+                "Slack sim: ack payload not shown to the user"
+            );
+        }
+    }
     drop(state);
     shared.acks_tx.send_modify(|n| *n += 1);
 }
@@ -215,20 +240,23 @@ fn try_send(shared: &Shared, envelope_id: &str, original: &Value, text: &str) ->
         .filter(|(_, c)| !c.draining)
         .map(|(id, _)| *id)
         .collect();
-    // Round-robin: Slack sends each envelope to any one of the app's connections.
-    for offset in 0..live.len() {
-        let id = live[(state.round_robin + offset) % live.len()];
-        state
-            .envelopes
-            .entry(envelope_id.to_string())
-            .or_insert_with(|| EnvelopeRecord {
+    if live.is_empty() {
+        return None;
+    }
+    if !state.envelopes.contains_key(envelope_id) {
+        state.envelopes.insert(
+            envelope_id.to_string(),
+            EnvelopeRecord {
                 envelope: original.clone(),
                 deliveries: Vec::new(),
                 acks: Vec::new(),
-            });
-        if !state.envelope_order.iter().any(|e| e == envelope_id) {
-            state.envelope_order.push(envelope_id.to_string());
-        }
+            },
+        );
+        state.envelope_order.push(envelope_id.to_string());
+    }
+    // Round-robin: Slack sends each envelope to any one of the app's connections.
+    for offset in 0..live.len() {
+        let id = live[state.round_robin.wrapping_add(offset) % live.len()];
         let sent = state
             .connections
             .get(&id)
@@ -324,7 +352,7 @@ pub(crate) async fn click_button(
         .channel(channel_id)
         .with_context(|| format!("unknown channel {channel_id}"))?;
     let (message, blocks) = clicked_message(shared, &channel.id, user_id, message_ts)?;
-    let button = payloads::find_button(&blocks, action_id, value).with_context(|| {
+    let button = blocks::find_button(&blocks, action_id, value).with_context(|| {
         format!(
             "message {message_ts} in {channel_id} has no button with action_id {action_id:?}{}",
             value
@@ -402,19 +430,38 @@ pub(crate) async fn redeliver(
 
 /// Tells every open connection to disconnect for `reason`.
 pub(crate) fn disconnect_all(shared: &Shared, reason: DisconnectReason, warning_grace: Duration) {
+    let ids: Vec<u64> = shared.lock().connections.keys().copied().collect();
+    for id in ids {
+        // A connection that closed meanwhile needs no disconnect.
+        let _ = disconnect_one(shared, id, reason, warning_grace);
+    }
+}
+
+/// Tells connection `connection_id` to disconnect for `reason`; the socket closes
+/// after `warning_grace` for `Warning` (Slack warns ahead of the refresh), at once
+/// otherwise.
+pub(crate) fn disconnect_one(
+    shared: &Shared,
+    connection_id: u64,
+    reason: DisconnectReason,
+    warning_grace: Duration,
+) -> anyhow::Result<()> {
     let grace = if reason == DisconnectReason::Warning {
         warning_grace
     } else {
         Duration::ZERO
     };
     let mut state = shared.lock();
-    for connection in state.connections.values_mut() {
-        connection.draining = true;
-        let _ = connection.tx.send(ConnCommand::Disconnect {
-            reason: reason.as_str().to_string(),
-            grace,
-        });
-    }
+    let connection = state
+        .connections
+        .get_mut(&connection_id)
+        .with_context(|| format!("Socket Mode connection {connection_id} is not open"))?;
+    connection.draining = true;
+    let _ = connection.tx.send(ConnCommand::Disconnect {
+        reason: reason.as_str().to_string(),
+        grace,
+    });
+    Ok(())
 }
 
 /// Closes every connection without a disconnect frame (sim shutdown).

@@ -118,6 +118,8 @@ pub struct EphemeralMessage {
 pub enum EphemeralVia {
     ResponseUrl,
     PostEphemeral,
+    /// The `payload` of a slash command's Socket Mode ack.
+    AckPayload,
 }
 
 /// One thing the bot made visible, in the order the sim received it.
@@ -140,7 +142,8 @@ pub enum BotOutput {
         text: String,
         blocks: Vec<Value>,
     },
-    /// `chat.postEphemeral`, or a response URL with `response_type` ephemeral (default).
+    /// `chat.postEphemeral`, a response URL, or a slash-command ack payload, with
+    /// `response_type` ephemeral (the default): only `user` sees it.
     Ephemeral {
         channel: String,
         user: String,
@@ -150,7 +153,8 @@ pub enum BotOutput {
         via: EphemeralVia,
         thread_ts: Option<String>,
     },
-    /// A response URL with `response_type: in_channel`: a new message everyone sees.
+    /// A response URL (or slash-command ack payload) with `response_type: in_channel`:
+    /// a new message everyone sees.
     ResponseInChannel {
         channel: String,
         ts: String,

@@ -14,14 +14,27 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
-use super::payloads;
 use super::state::{
     BotOutput, EphemeralMessage, EphemeralVia, RateLimit, Shared, SimMessage, State,
 };
+use super::{blocks, payloads};
 
-/// A Slack API error code, returned as `{"ok":false,"error":code}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ApiError(pub &'static str);
+/// A Slack API error, returned as `{"ok":false,"error":code}` plus, when Slack explains
+/// itself (invalid_blocks), `response_metadata.messages`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ApiError {
+    pub code: &'static str,
+    pub messages: Vec<String>,
+}
+
+impl ApiError {
+    pub(crate) fn code(code: &'static str) -> Self {
+        Self {
+            code,
+            messages: Vec::new(),
+        }
+    }
+}
 
 type ApiResult = Result<Value, ApiError>;
 
@@ -65,10 +78,10 @@ impl Params {
         match mime.as_str() {
             "application/json" => match serde_json::from_slice::<Value>(body) {
                 Ok(Value::Object(object)) => params.args.extend(object),
-                _ => return Err(ApiError("invalid_json")),
+                _ => return Err(ApiError::code("invalid_json")),
             },
             "application/x-www-form-urlencoded" | "" => params.add_form(body),
-            _ => return Err(ApiError("invalid_post_type")),
+            _ => return Err(ApiError::code("invalid_post_type")),
         }
         Ok(params)
     }
@@ -108,9 +121,8 @@ impl Params {
         let parsed = match self.args.get("blocks") {
             None | Some(Value::Null) => return Ok(None),
             Some(Value::String(s)) if s.is_empty() => return Ok(None),
-            Some(Value::String(s)) => {
-                serde_json::from_str::<Value>(s).map_err(|_| ApiError("invalid_blocks_format"))?
-            }
+            Some(Value::String(s)) => serde_json::from_str::<Value>(s)
+                .map_err(|_| ApiError::code("invalid_blocks_format"))?,
             Some(other) => other.clone(),
         };
         match parsed {
@@ -121,8 +133,8 @@ impl Params {
             {
                 Ok(Some(blocks))
             }
-            Value::Array(_) => Err(ApiError("invalid_blocks")),
-            _ => Err(ApiError("invalid_blocks_format")),
+            Value::Array(_) => Err(ApiError::code("invalid_blocks")),
+            _ => Err(ApiError::code("invalid_blocks_format")),
         }
     }
 }
@@ -195,7 +207,7 @@ fn call(shared: &Shared, method: &str, params: &Params) -> ApiResult {
         "chat.postEphemeral" => post_ephemeral(shared, params),
         "users.info" => users_info(shared, params),
         "usergroups.users.list" => usergroup_users(shared, params),
-        _ => Err(ApiError("unknown_method")),
+        _ => Err(ApiError::code("unknown_method")),
     }
 }
 
@@ -232,18 +244,18 @@ fn authenticate(
         TokenKind::App => header_token,
         TokenKind::Bot => header_token.or(arg_token),
     };
-    let presented = presented.ok_or(ApiError("not_authed"))?;
+    let presented = presented.ok_or(ApiError::code("not_authed"))?;
     let kind = if presented == shared.config.bot_token {
         TokenKind::Bot
     } else if presented == shared.config.app_token {
         TokenKind::App
     } else {
-        return Err(ApiError("invalid_auth"));
+        return Err(ApiError::code("invalid_auth"));
     };
     if kind == needed {
         Ok(())
     } else {
-        Err(ApiError("not_allowed_token_type"))
+        Err(ApiError::code("not_allowed_token_type"))
     }
 }
 
@@ -272,7 +284,11 @@ fn json_response(status: StatusCode, body: Value, retry_after: Option<u64>) -> R
 }
 
 fn error_response(error: ApiError) -> Response {
-    json_response(StatusCode::OK, json!({"ok": false, "error": error.0}), None)
+    let mut body = json!({"ok": false, "error": error.code});
+    if !error.messages.is_empty() {
+        body["response_metadata"] = json!({"messages": error.messages});
+    }
+    json_response(StatusCode::OK, body, None)
 }
 
 fn connections_open(shared: &Shared) -> ApiResult {
@@ -302,10 +318,22 @@ pub(crate) fn message_content(params: &Params) -> Result<(String, Vec<Value>), A
     let text = params.str("text").unwrap_or_default();
     let mut blocks = params.blocks()?.unwrap_or_default();
     if text.trim().is_empty() && blocks.is_empty() {
-        return Err(ApiError("no_text"));
+        return Err(ApiError::code("no_text"));
     }
-    payloads::normalise_blocks(&mut blocks);
+    check_limits(&text, &blocks)?;
+    blocks::normalise(&mut blocks);
     Ok((text, blocks))
+}
+
+/// Slack's size limits: text over 40,000 characters, or blocks breaking Block Kit's rules.
+pub(crate) fn check_limits(text: &str, blocks: &[Value]) -> Result<(), ApiError> {
+    if text.chars().count() > blocks::MAX_TEXT_CHARS {
+        return Err(ApiError::code("msg_too_long"));
+    }
+    blocks::validate(blocks).map_err(|messages| ApiError {
+        code: "invalid_blocks",
+        messages,
+    })
 }
 
 /// The root ts of the thread `thread_ts` names: a message in the channel, or the root
@@ -317,7 +345,7 @@ pub(crate) fn thread_root(
 ) -> Result<String, ApiError> {
     let message = state
         .message(channel, thread_ts)
-        .ok_or(ApiError("thread_not_found"))?;
+        .ok_or(ApiError::code("thread_not_found"))?;
     Ok(message
         .thread_ts
         .clone()
@@ -325,16 +353,24 @@ pub(crate) fn thread_root(
 }
 
 fn channel_id(shared: &Shared, params: &Params) -> Result<String, ApiError> {
-    let channel = params.str("channel").ok_or(ApiError("channel_not_found"))?;
+    let channel = params
+        .str("channel")
+        .ok_or(ApiError::code("channel_not_found"))?;
     shared
         .config
         .channel(&channel)
         .map(|c| c.id.clone())
-        .ok_or(ApiError("channel_not_found"))
+        .ok_or(ApiError::code("channel_not_found"))
 }
 
 fn post_message(shared: &Shared, params: &Params) -> ApiResult {
     let channel = channel_id(shared, params)?;
+    if !shared
+        .config
+        .is_member(&channel, &shared.config.bot_user_id)
+    {
+        return Err(ApiError::code("not_in_channel"));
+    }
     let (text, blocks) = message_content(params)?;
     let mut state = shared.lock();
     let thread_ts = match params.str("thread_ts") {
@@ -372,22 +408,28 @@ fn post_message(shared: &Shared, params: &Params) -> ApiResult {
 
 fn update_message(shared: &Shared, params: &Params) -> ApiResult {
     let channel = channel_id(shared, params)?;
-    let ts = params.str("ts").ok_or(ApiError("message_not_found"))?;
+    let ts = params
+        .str("ts")
+        .ok_or(ApiError::code("message_not_found"))?;
     let text = params.str("text");
     let mut blocks = params.blocks()?;
     if text.is_none() && blocks.is_none() {
-        return Err(ApiError("no_text"));
+        return Err(ApiError::code("no_text"));
     }
+    check_limits(
+        text.as_deref().unwrap_or_default(),
+        blocks.as_deref().unwrap_or_default(),
+    )?;
     if let Some(blocks) = blocks.as_mut() {
-        payloads::normalise_blocks(blocks);
+        blocks::normalise(blocks);
     }
     let mut state = shared.lock();
     let edited_ts = state.clock.next();
     let message = state
         .message_mut(&channel, &ts)
-        .ok_or(ApiError("message_not_found"))?;
+        .ok_or(ApiError::code("message_not_found"))?;
     if message.bot_id.as_deref() != Some(shared.config.bot_id.as_str()) {
-        return Err(ApiError("cant_update_message"));
+        return Err(ApiError::code("cant_update_message"));
     }
     // Slack keeps the fields a chat.update leaves out.
     if let Some(text) = text {
@@ -416,9 +458,11 @@ fn update_message(shared: &Shared, params: &Params) -> ApiResult {
 
 fn post_ephemeral(shared: &Shared, params: &Params) -> ApiResult {
     let channel = channel_id(shared, params)?;
-    let user = params.str("user").ok_or(ApiError("user_not_in_channel"))?;
+    let user = params
+        .str("user")
+        .ok_or(ApiError::code("user_not_in_channel"))?;
     if shared.config.user(&user).is_none() || !shared.config.is_member(&channel, &user) {
-        return Err(ApiError("user_not_in_channel"));
+        return Err(ApiError::code("user_not_in_channel"));
     }
     let (text, blocks) = message_content(params)?;
     let thread_ts = params.str("thread_ts");
@@ -448,8 +492,11 @@ fn post_ephemeral(shared: &Shared, params: &Params) -> ApiResult {
 }
 
 fn users_info(shared: &Shared, params: &Params) -> ApiResult {
-    let id = params.str("user").ok_or(ApiError("user_not_found"))?;
-    let user = shared.config.user(&id).ok_or(ApiError("user_not_found"))?;
+    let id = params.str("user").ok_or(ApiError::code("user_not_found"))?;
+    let user = shared
+        .config
+        .user(&id)
+        .ok_or(ApiError::code("user_not_found"))?;
     Ok(json!({
         "user": {
             "id": user.id,
@@ -473,11 +520,13 @@ fn users_info(shared: &Shared, params: &Params) -> ApiResult {
 }
 
 fn usergroup_users(shared: &Shared, params: &Params) -> ApiResult {
-    let id = params.str("usergroup").ok_or(ApiError("no_such_subteam"))?;
+    let id = params
+        .str("usergroup")
+        .ok_or(ApiError::code("no_such_subteam"))?;
     let group = shared
         .config
         .usergroup(&id)
-        .ok_or(ApiError("no_such_subteam"))?;
+        .ok_or(ApiError::code("no_such_subteam"))?;
     Ok(json!({"users": group.users}))
 }
 
@@ -512,11 +561,11 @@ mod tests {
     fn bad_bodies_get_slack_errors() {
         assert_eq!(
             Params::parse(None, Some("application/json"), b"[1]").unwrap_err(),
-            ApiError("invalid_json")
+            ApiError::code("invalid_json")
         );
         assert_eq!(
             Params::parse(None, Some("text/xml"), b"<x/>").unwrap_err(),
-            ApiError("invalid_post_type")
+            ApiError::code("invalid_post_type")
         );
         let p = Params::parse(
             None,
@@ -524,11 +573,14 @@ mod tests {
             br#"{"blocks":[{"no":"type"}]}"#,
         )
         .unwrap();
-        assert_eq!(p.blocks().unwrap_err(), ApiError("invalid_blocks"));
+        assert_eq!(p.blocks().unwrap_err(), ApiError::code("invalid_blocks"));
         let p = Params::parse(None, Some("application/json"), br#"{"blocks":"nope"}"#).unwrap();
-        assert_eq!(p.blocks().unwrap_err(), ApiError("invalid_blocks_format"));
+        assert_eq!(
+            p.blocks().unwrap_err(),
+            ApiError::code("invalid_blocks_format")
+        );
         let p = Params::parse(None, Some("application/json"), br#"{"text":"  "}"#).unwrap();
-        assert_eq!(message_content(&p).unwrap_err(), ApiError("no_text"));
+        assert_eq!(message_content(&p).unwrap_err(), ApiError::code("no_text"));
     }
 
     proptest! {
