@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::routing::{any, get, post};
+use axum::serve::ListenerExt;
 use axum::Router;
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -83,6 +84,11 @@ impl SlackSim {
             let shutdown = async {
                 let _ = stopped.await;
             };
+            // Like production edge servers, write small frames at once (no Nagle):
+            // otherwise back-to-back envelopes wait on the peer's delayed ACK (~40 ms).
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             if let Err(error) = axum::serve(listener, router)
                 .with_graceful_shutdown(shutdown)
                 .await
