@@ -625,6 +625,21 @@ fn error_snapshots() {
     insta::assert_snapshot!("error_messages", rendered.join("\n"));
 }
 
+#[test]
+fn commands_serialise_as_their_text() {
+    let command = ok("promote --emergency --reason=“db patch” --only=a");
+    let json = serde_json::to_string(&command).unwrap();
+    assert_eq!(
+        json,
+        r#""promote --emergency --reason=\"db patch\" --only=a""#
+    );
+    let bad = serde_json::from_str::<Command>(r#""promote --emergency""#).unwrap_err();
+    assert!(
+        bad.to_string().contains("--emergency needs --reason"),
+        "{bad}"
+    );
+}
+
 // ---- spec and parser agree ---------------------------------------------------
 
 /// For each flag: a value the parser must accept (None for switches) and one it
@@ -793,6 +808,9 @@ fn tricky_text() -> impl Strategy<Value = String> {
         Just("—".to_string()),
         Just("=".to_string()),
         Just(" ".to_string()),
+        Just("\n".to_string()),
+        Just("\t".to_string()),
+        Just("`".to_string()),
         Just("\u{200B}".to_string()),
         Just("\u{0}".to_string()),
         Just("ship".to_string()),
@@ -835,6 +853,12 @@ proptest! {
         let text = command.to_text();
         let parsed = parse(&text, CMD);
         prop_assert_eq!(parsed.as_ref(), Ok(&command), "text: {}", text);
+    }
+
+    #[test]
+    fn commands_round_trip_through_serde(command in any_command()) {
+        let json = serde_json::to_string(&command).unwrap();
+        prop_assert_eq!(serde_json::from_str::<Command>(&json).unwrap(), command);
     }
 }
 

@@ -4,10 +4,12 @@
 //! which become typed [`Segment`]s. It knows nothing of subcommands or flags: the
 //! grammar decides what a token means. It must never panic, whatever the input.
 
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// One piece of a token: plain text, or a reference Slack encoded for us.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Segment {
     Text(String),
     Mention(Mention),
@@ -15,7 +17,8 @@ pub enum Segment {
 }
 
 /// A Slack reference to a person, channel, group or everyone.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Mention {
     /// `<@U123>` or `<@U123|name>`: a user (`U…`, or `W…` on Enterprise Grid).
     User { id: String, label: Option<String> },
@@ -27,7 +30,8 @@ pub enum Mention {
     Broadcast(Broadcast),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Broadcast {
     Here,
     Channel,
@@ -45,7 +49,8 @@ impl Broadcast {
 }
 
 /// `<https://…>` or `<https://…|label>`: Slack wraps anything that looks like a URL.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub struct Link {
     pub url: String,
     pub label: Option<String>,
@@ -392,16 +397,29 @@ pub fn tokenize(text: &str) -> Result<Vec<Token>, LexError> {
         i += 1;
     }
     if let Some((_, at)) = quote {
-        let context: String = lx.chars[at + 1..].iter().take(20).collect();
         return Err(LexError::UnclosedQuote {
             quote: lx.chars[at],
             position: at + 1,
-            context: context.trim_end().to_string()
-                + if lx.chars.len() > at + 21 { "…" } else { "" },
+            context: quote_context(&lx.chars[at + 1..]),
         });
     }
     lx.end_token();
     Ok(lx.tokens)
+}
+
+/// Up to 20 characters after an unclosed quote, on one line, for the error message.
+fn quote_context(after: &[char]) -> String {
+    let shown: String = after
+        .iter()
+        .take(20)
+        .map(|&c| match c {
+            '`' => '\'',
+            c if c.is_whitespace() || c.is_control() => ' ',
+            c => c,
+        })
+        .collect();
+    let ellipsis = if after.len() > 20 { "…" } else { "" };
+    format!("{}{ellipsis}", shown.trim_end())
 }
 
 fn is_escapable_bare(c: char) -> bool {
