@@ -472,7 +472,7 @@ impl Parser<'_> {
             return format!("{problem}: give the reason as --reason=\"…\".");
         }
         if args.value("--only").is_some() {
-            return format!("{problem}: separate families with commas, e.g. --only=a,b.");
+            return format!("{problem}: list families with commas and no spaces, e.g. --only=a,b.");
         }
         let names: Vec<&str> = spec.args.iter().map(|a| a.name).collect();
         match names.as_slice() {

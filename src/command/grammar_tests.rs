@@ -446,7 +446,7 @@ fn extra_positional_arguments() {
     );
     assert_eq!(
         message("promote --only a b"),
-        "Unexpected argument `b`: separate families with commas, e.g. --only=a,b."
+        "Unexpected argument `b`: list families with commas and no spaces, e.g. --only=a,b."
     );
     assert_eq!(
         message(r#"promote --emergency "db patch""#),

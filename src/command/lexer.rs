@@ -147,14 +147,6 @@ impl Token {
         self.segments.iter().map(Segment::plain).collect()
     }
 
-    /// The first reference in the token that is not text, if any.
-    pub fn first_mention(&self) -> Option<&Mention> {
-        self.segments.iter().find_map(|s| match s {
-            Segment::Mention(m) => Some(m),
-            _ => None,
-        })
-    }
-
     /// Does this token look like `--flag` (or `-x`, a likely mistyped flag)?
     pub fn is_flag_like(&self) -> bool {
         self.bare_start
