@@ -148,9 +148,15 @@ impl Token {
     }
 
     /// Does this token look like `--flag` (or `-x`, a likely mistyped flag)?
+    /// `-5` is a (bad) number, not a flag.
     pub fn is_flag_like(&self) -> bool {
+        let Some(Segment::Text(text)) = self.segments.first() else {
+            return false;
+        };
+        let mut chars = text.chars();
         self.bare_start
-            && matches!(self.segments.first(), Some(Segment::Text(t)) if t.starts_with('-') && t.len() > 1)
+            && chars.next() == Some('-')
+            && chars.next().is_some_and(|c| !c.is_ascii_digit())
     }
 }
 
@@ -174,11 +180,18 @@ impl fmt::Display for LexError {
                 quote,
                 position,
                 context,
-            } => write!(
-                f,
-                "Unclosed quote: the {quote} at character {position} (before `{context}`) is never \
-                 closed. Close it, or write \\{quote} for a literal quote."
-            ),
+            } => {
+                let before = if context.is_empty() {
+                    " (at the end)".to_string()
+                } else {
+                    format!(" (before `{context}`)")
+                };
+                write!(
+                    f,
+                    "Unclosed quote: the {quote} at character {position}{before} is never \
+                     closed. Close it, or write \\{quote} for a literal quote."
+                )
+            }
             LexError::ForbiddenChar { ch, position } => write!(
                 f,
                 "The command contains an invisible control character (U+{:04X}) at character \
@@ -643,6 +656,11 @@ mod tests {
             tokenize("'abc"),
             Err(LexError::UnclosedQuote { position: 1, .. })
         ));
+        assert_eq!(
+            tokenize("--reason=dogs'").unwrap_err().to_string(),
+            "Unclosed quote: the ' at character 14 (at the end) is never closed. \
+             Close it, or write \\' for a literal quote."
+        );
     }
 
     #[test]
@@ -721,9 +739,9 @@ mod tests {
 
     #[test]
     fn flags_are_bare_dashes_and_smart_dashes_are_undone() {
-        let tokens = tokenize(r#"--a "--b" —c –d -e x-y"#).unwrap();
+        let tokens = tokenize(r#"--a "--b" —c –d -e x-y -5 -"#).unwrap();
         let flags: Vec<_> = tokens.iter().map(Token::is_flag_like).collect();
-        assert_eq!(flags, [true, false, true, true, true, false]);
+        assert_eq!(flags, [true, false, true, true, true, false, false, false]);
         assert_eq!(tokens[2].plain(), "--c");
         assert_eq!(tokens[3].plain(), "--d");
     }
