@@ -159,6 +159,21 @@ impl Command {
     }
 }
 
+/// A command is stored as its text and read back through the parser, so a stored
+/// command is exactly as valid as a typed one and the format is readable.
+impl serde::Serialize for Command {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_text())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Command {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse(&text, "/command").map_err(|err| serde::de::Error::custom(err.message))
+    }
+}
+
 fn switch(name: &str, on: bool) -> Option<String> {
     on.then(|| name.to_string())
 }
@@ -457,7 +472,7 @@ impl Parser<'_> {
             return format!("{problem}: give the reason as --reason=\"…\".");
         }
         if args.value("--only").is_some() {
-            return format!("{problem}: separate families with commas, e.g. --only=a,b.");
+            return format!("{problem}: list families with commas and no spaces, e.g. --only=a,b.");
         }
         let names: Vec<&str> = spec.args.iter().map(|a| a.name).collect();
         match names.as_slice() {

@@ -19,6 +19,17 @@ pub fn general_usage(command_name: &str) -> String {
     format!("{command_name} <subcommand> [options]   (list them: {command_name} help)")
 }
 
+/// For the app manifest's `features.slash_commands[].description` (≤ 2000 chars).
+pub const SLASH_DESCRIPTION: &str =
+    "Promote Frappe configuration from staging to production through GitHub";
+
+/// For the app manifest's `features.slash_commands[].usage_hint` (≤ 1000 chars),
+/// shown by Slack's composer as the person types.
+pub fn usage_hint() -> String {
+    let names: Vec<&str> = Subcommand::names().collect();
+    format!("{} [options]", names.join(" | "))
+}
+
 /// The overview (`None`) or one subcommand's usage, options and examples.
 pub fn help(topic: Option<Subcommand>, command_name: &str) -> String {
     match topic {
@@ -298,6 +309,17 @@ mod tests {
             err.message,
             "No help for `nonsense`. `/frappe-stack help` lists them all."
         );
+    }
+
+    #[test]
+    fn manifest_texts_fit_slack_limits() {
+        let hint = usage_hint();
+        assert!(
+            hint.len() <= 1000 && hint.starts_with("help | status | diff"),
+            "{hint}"
+        );
+        assert!(Subcommand::ALL.iter().all(|s| hint.contains(s.name())));
+        assert!(!SLASH_DESCRIPTION.is_empty() && SLASH_DESCRIPTION.len() <= 2000);
     }
 
     #[test]

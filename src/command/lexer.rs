@@ -4,10 +4,12 @@
 //! which become typed [`Segment`]s. It knows nothing of subcommands or flags: the
 //! grammar decides what a token means. It must never panic, whatever the input.
 
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// One piece of a token: plain text, or a reference Slack encoded for us.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Segment {
     Text(String),
     Mention(Mention),
@@ -15,7 +17,8 @@ pub enum Segment {
 }
 
 /// A Slack reference to a person, channel, group or everyone.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Mention {
     /// `<@U123>` or `<@U123|name>`: a user (`U…`, or `W…` on Enterprise Grid).
     User { id: String, label: Option<String> },
@@ -27,7 +30,8 @@ pub enum Mention {
     Broadcast(Broadcast),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Broadcast {
     Here,
     Channel,
@@ -45,7 +49,8 @@ impl Broadcast {
 }
 
 /// `<https://…>` or `<https://…|label>`: Slack wraps anything that looks like a URL.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub struct Link {
     pub url: String,
     pub label: Option<String>,
@@ -142,18 +147,16 @@ impl Token {
         self.segments.iter().map(Segment::plain).collect()
     }
 
-    /// The first reference in the token that is not text, if any.
-    pub fn first_mention(&self) -> Option<&Mention> {
-        self.segments.iter().find_map(|s| match s {
-            Segment::Mention(m) => Some(m),
-            _ => None,
-        })
-    }
-
     /// Does this token look like `--flag` (or `-x`, a likely mistyped flag)?
+    /// `-5` is a (bad) number, not a flag.
     pub fn is_flag_like(&self) -> bool {
+        let Some(Segment::Text(text)) = self.segments.first() else {
+            return false;
+        };
+        let mut chars = text.chars();
         self.bare_start
-            && matches!(self.segments.first(), Some(Segment::Text(t)) if t.starts_with('-') && t.len() > 1)
+            && chars.next() == Some('-')
+            && chars.next().is_some_and(|c| !c.is_ascii_digit())
     }
 }
 
@@ -177,11 +180,18 @@ impl fmt::Display for LexError {
                 quote,
                 position,
                 context,
-            } => write!(
-                f,
-                "Unclosed quote: the {quote} at character {position} (before `{context}`) is never \
-                 closed. Close it, or write \\{quote} for a literal quote."
-            ),
+            } => {
+                let before = if context.is_empty() {
+                    " (at the end)".to_string()
+                } else {
+                    format!(" (before `{context}`)")
+                };
+                write!(
+                    f,
+                    "Unclosed quote: the {quote} at character {position}{before} is never \
+                     closed. Close it, or write \\{quote} for a literal quote."
+                )
+            }
             LexError::ForbiddenChar { ch, position } => write!(
                 f,
                 "The command contains an invisible control character (U+{:04X}) at character \
@@ -392,16 +402,29 @@ pub fn tokenize(text: &str) -> Result<Vec<Token>, LexError> {
         i += 1;
     }
     if let Some((_, at)) = quote {
-        let context: String = lx.chars[at + 1..].iter().take(20).collect();
         return Err(LexError::UnclosedQuote {
             quote: lx.chars[at],
             position: at + 1,
-            context: context.trim_end().to_string()
-                + if lx.chars.len() > at + 21 { "…" } else { "" },
+            context: quote_context(&lx.chars[at + 1..]),
         });
     }
     lx.end_token();
     Ok(lx.tokens)
+}
+
+/// Up to 20 characters after an unclosed quote, on one line, for the error message.
+fn quote_context(after: &[char]) -> String {
+    let shown: String = after
+        .iter()
+        .take(20)
+        .map(|&c| match c {
+            '`' => '\'',
+            c if c.is_whitespace() || c.is_control() => ' ',
+            c => c,
+        })
+        .collect();
+    let ellipsis = if after.len() > 20 { "…" } else { "" };
+    format!("{}{ellipsis}", shown.trim_end())
 }
 
 fn is_escapable_bare(c: char) -> bool {
@@ -633,6 +656,11 @@ mod tests {
             tokenize("'abc"),
             Err(LexError::UnclosedQuote { position: 1, .. })
         ));
+        assert_eq!(
+            tokenize("--reason=dogs'").unwrap_err().to_string(),
+            "Unclosed quote: the ' at character 14 (at the end) is never closed. \
+             Close it, or write \\' for a literal quote."
+        );
     }
 
     #[test]
@@ -711,9 +739,9 @@ mod tests {
 
     #[test]
     fn flags_are_bare_dashes_and_smart_dashes_are_undone() {
-        let tokens = tokenize(r#"--a "--b" —c –d -e x-y"#).unwrap();
+        let tokens = tokenize(r#"--a "--b" —c –d -e x-y -5 -"#).unwrap();
         let flags: Vec<_> = tokens.iter().map(Token::is_flag_like).collect();
-        assert_eq!(flags, [true, false, true, true, true, false]);
+        assert_eq!(flags, [true, false, true, true, true, false, false, false]);
         assert_eq!(tokens[2].plain(), "--c");
         assert_eq!(tokens[3].plain(), "--d");
     }

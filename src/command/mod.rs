@@ -20,7 +20,7 @@ pub mod values;
 
 pub use error::UsageError;
 pub use grammar::{parse, Command, MAX_AUDIT_ENTRIES, MAX_COMMAND_CHARS};
-pub use help::{help, help_for};
+pub use help::{help, help_for, usage_hint, SLASH_DESCRIPTION};
 pub use lexer::{Broadcast, Link, Mention, Segment};
 pub use spec::{Subcommand, SubcommandSpec};
 pub use values::{EmergencyReason, EnvName, FamilySlug, FeatureSlug, GitRef, PrNumber, SiteSel};

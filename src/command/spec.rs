@@ -187,7 +187,7 @@ static PULL: SubcommandSpec = SubcommandSpec {
     description: "Exports the staging site's blueprints into the staging branch as one \
                   commit and lists the changed files. Only staging can be pulled: \
                   production changes only through bench migrate of the production \
-                  branch, by promote.",
+                  branch (see promote).",
     args: &[],
     flags: &[FlagSpec {
         name: "--site",

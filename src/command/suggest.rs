@@ -37,16 +37,20 @@ pub fn closest<'a>(input: &str, known: impl IntoIterator<Item = &'a str>) -> Opt
         return None;
     }
     let known: Vec<&str> = known.into_iter().collect();
+    let wanted_len = wanted.chars().count();
     let by_distance = known
         .iter()
+        // Lengths more than 2 apart cannot be within 2 edits; skipping them keeps a
+        // 4,000-character typo from costing a full distance table per name.
+        .filter(|name| normalise(name).chars().count().abs_diff(wanted_len) <= 2)
         .map(|name| (edit_distance(&wanted, &normalise(name)), *name))
-        .filter(|(distance, _)| *distance <= 2 && *distance < wanted.chars().count().max(2))
+        .filter(|(distance, _)| *distance <= 2 && *distance < wanted_len.max(2))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, name)| name);
     by_distance.or_else(|| {
         let mut prefixed = known
             .iter()
-            .filter(|name| wanted.chars().count() >= 2 && normalise(name).starts_with(&wanted));
+            .filter(|name| wanted_len >= 2 && normalise(name).starts_with(&wanted));
         match (prefixed.next(), prefixed.next()) {
             (Some(only), None) => Some(*only),
             _ => None,

@@ -5,10 +5,12 @@
 
 use super::error::echo;
 use super::lexer::{is_forbidden_char, is_ignorable_char, Segment};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Which site `diff` compares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum SiteSel {
     #[default]
     Staging,
@@ -32,7 +34,8 @@ impl SiteSel {
 }
 
 /// An environment whose lock `unlock` releases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum EnvName {
     Staging,
     Production,
@@ -59,7 +62,8 @@ impl EnvName {
 }
 
 /// A git ref name (branch or tag, by `git check-ref-format` rules) or a commit sha.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct GitRef(String);
 
 impl GitRef {
@@ -158,7 +162,8 @@ fn slug(text: &str, what: &str) -> Result<String, String> {
 }
 
 /// A family of blueprints, named after its root DocType or Dashboard.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct FamilySlug(String);
 
 impl FamilySlug {
@@ -178,7 +183,8 @@ impl fmt::Display for FamilySlug {
 }
 
 /// The feature name that goes into a promote branch name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct FeatureSlug(String);
 
 impl FeatureSlug {
@@ -198,7 +204,8 @@ impl fmt::Display for FeatureSlug {
 }
 
 /// A pull request number, written `42` or `#42`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "u64", into = "u64")]
 pub struct PrNumber(u64);
 
 impl PrNumber {
@@ -244,7 +251,8 @@ pub const MAX_REASON_CHARS: usize = 500;
 
 /// Why an emergency promotion cannot wait: non-empty text, mentions kept typed so the
 /// bot can show `@ann` in Slack as a live mention and as plain text elsewhere.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "Vec<Segment>", into = "Vec<Segment>")]
 pub struct EmergencyReason(Vec<Segment>);
 
 impl EmergencyReason {
@@ -304,6 +312,52 @@ impl EmergencyReason {
 impl fmt::Display for EmergencyReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.plain())
+    }
+}
+
+/// Conversions for serde: stored values are checked again when read back.
+macro_rules! string_serde {
+    ($($type:ty),+ $(,)?) => {$(
+        impl TryFrom<String> for $type {
+            type Error = String;
+            fn try_from(text: String) -> Result<Self, String> {
+                <$type>::parse(&text)
+            }
+        }
+
+        impl From<$type> for String {
+            fn from(value: $type) -> String {
+                value.as_str().to_string()
+            }
+        }
+    )+};
+}
+
+string_serde!(SiteSel, EnvName, GitRef, FamilySlug, FeatureSlug);
+
+impl TryFrom<u64> for PrNumber {
+    type Error = String;
+    fn try_from(n: u64) -> Result<Self, String> {
+        PrNumber::new(n).ok_or_else(|| "a pull request number is at least 1".to_string())
+    }
+}
+
+impl From<PrNumber> for u64 {
+    fn from(pr: PrNumber) -> u64 {
+        pr.0
+    }
+}
+
+impl TryFrom<Vec<Segment>> for EmergencyReason {
+    type Error = String;
+    fn try_from(segments: Vec<Segment>) -> Result<Self, String> {
+        EmergencyReason::from_segments(segments)
+    }
+}
+
+impl From<EmergencyReason> for Vec<Segment> {
+    fn from(reason: EmergencyReason) -> Vec<Segment> {
+        reason.0
     }
 }
 
@@ -425,6 +479,45 @@ mod tests {
             EnvName::parse("qa").unwrap_err(),
             "`qa` is not an environment; use staging or prod"
         );
+    }
+
+    #[test]
+    fn values_serialise_as_their_text_and_are_checked_when_read() {
+        let family = FamilySlug::parse("grant").unwrap();
+        assert_eq!(serde_json::to_string(&family).unwrap(), "\"grant\"");
+        assert_eq!(
+            serde_json::from_str::<FamilySlug>("\"grant\"").unwrap(),
+            family
+        );
+        assert!(serde_json::from_str::<FamilySlug>("\"Not A Slug\"").is_err());
+        assert!(serde_json::from_str::<GitRef>("\"a..b\"").is_err());
+        assert_eq!(
+            serde_json::to_string(&EnvName::Production).unwrap(),
+            "\"prod\""
+        );
+        assert_eq!(
+            serde_json::to_string(&PrNumber::new(7).unwrap()).unwrap(),
+            "7"
+        );
+        assert!(serde_json::from_str::<PrNumber>("0").is_err());
+        let reason = EmergencyReason::from_segments(vec![
+            Segment::Text("fix for ".into()),
+            Segment::Mention(Mention::User {
+                id: "U1".into(),
+                label: None,
+            }),
+        ])
+        .unwrap();
+        let json = serde_json::to_string(&reason).unwrap();
+        assert_eq!(
+            json,
+            r#"[{"text":"fix for "},{"mention":{"user":{"id":"U1","label":null}}}]"#
+        );
+        assert_eq!(
+            serde_json::from_str::<EmergencyReason>(&json).unwrap(),
+            reason
+        );
+        assert!(serde_json::from_str::<EmergencyReason>(r#"[{"text":"  "}]"#).is_err());
     }
 
     #[test]
