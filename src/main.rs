@@ -28,11 +28,20 @@ enum Command {
     },
     /// Run the real bot against local Slack-compatible servers: no credentials needed.
     Demo(lockstep::demo::DemoArgs),
+    /// Serve one of the local stand-ins for an outside service.
+    #[command(subcommand)]
+    Sim(SimCommand),
     /// Validate the configuration and reach every endpoint it names.
     Check {
         #[arg(long, short)]
         config: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum SimCommand {
+    /// A Slack-compatible server (Web API, Socket Mode, response URLs) on loopback.
+    Slack(lockstep::sim::slack::SimSlackArgs),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +89,10 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { config } => check(&config).await,
+        Command::Sim(SimCommand::Slack(args)) => {
+            lockstep::sim::slack::serve(args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -103,14 +116,20 @@ async fn check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
         Ok(who) => println!("ok    slack    auth.test at {api_url}: {who}"),
         Err(err) => {
             failed = true;
-            println!("FAIL  slack    auth.test at {api_url}: {err} (check SLACK_BOT_TOKEN and slack.api_url)");
+            println!(
+                "FAIL  slack    auth.test at {api_url} with SLACK_BOT_TOKEN: {err} ({})",
+                err.hint()
+            );
         }
     }
     match api.check_socket_mode().await {
         Ok(()) => println!("ok    socket   apps.connections.open: Socket Mode is enabled"),
         Err(err) => {
             failed = true;
-            println!("FAIL  socket   apps.connections.open: {err} (check SLACK_APP_TOKEN has connections:write and Socket Mode is on)");
+            println!(
+                "FAIL  socket   apps.connections.open with SLACK_APP_TOKEN: {err} ({}; the app needs Socket Mode on and connections:write)",
+                err.hint()
+            );
         }
     }
     Ok(if failed {

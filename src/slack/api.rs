@@ -41,6 +41,22 @@ pub enum SlackApiError {
 }
 
 impl SlackApiError {
+    /// What to look at when this happens during `lockstep check`.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            SlackApiError::Refused { code, .. }
+                if code == "invalid_auth" || code == "not_authed" =>
+            {
+                "check the token"
+            }
+            SlackApiError::Refused { code, .. } if code == "not_allowed_token_type" => {
+                "the app token (xapp-) and bot token (xoxb-) may be swapped"
+            }
+            SlackApiError::Transport { .. } => "check slack.api_url and the network",
+            _ => "see Slack's error code above",
+        }
+    }
+
     /// Whether trying again later may succeed.
     pub fn is_transient(&self) -> bool {
         matches!(
@@ -251,6 +267,22 @@ impl SlackApi {
     }
 }
 
+/// The innermost cause ("Connection refused (os error 111)"), which is what a person
+/// can act on; slack-morphism's own wrapping repeats Debug output of hyper types.
+/// Its messages carry response bodies, never our token.
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = err;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause
+        .to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
 fn classify(method: &'static str, err: SlackClientError, tries: u32) -> SlackApiError {
     match err {
         SlackClientError::ApiError(api) => SlackApiError::Refused {
@@ -272,15 +304,18 @@ fn classify(method: &'static str, err: SlackClientError, tries: u32) -> SlackApi
             method,
             detail: format!("HTTP {}", http.status_code),
         },
+        // slack-morphism keeps the cause in a field but does not expose it as a source.
+        SlackClientError::HttpProtocolError(protocol) => SlackApiError::Transport {
+            method,
+            detail: protocol
+                .cause
+                .as_deref()
+                .map(|cause| root_cause(cause))
+                .unwrap_or_else(|| "connection failed".to_string()),
+        },
         other => SlackApiError::Transport {
             method,
-            // slack-morphism's messages carry the response body, never our token.
-            detail: other
-                .to_string()
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_string(),
+            detail: root_cause(&other),
         },
     }
 }

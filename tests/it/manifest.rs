@@ -52,6 +52,11 @@ fn manifest_matches_what_the_bot_uses() {
     let manifest = load("manifest.json");
     let command = &manifest["features"]["slash_commands"][0];
     assert_eq!(command["command"], lockstep::config::DEFAULT_COMMAND);
+    assert_eq!(command["description"], lockstep::command::SLASH_DESCRIPTION);
+    assert_eq!(
+        command["usage_hint"],
+        lockstep::command::usage_hint().as_str()
+    );
     assert_eq!(manifest["settings"]["socket_mode_enabled"], true);
     assert_eq!(manifest["settings"]["interactivity"]["is_enabled"], true);
     let scopes: Vec<&str> = manifest["oauth_config"]["scopes"]["bot"]
