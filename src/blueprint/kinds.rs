@@ -410,6 +410,10 @@ pub struct Reference {
     pub name: String,
     /// The field that carries it, e.g. `dt` or `transitions.allowed`.
     pub via: String,
+    /// The referring blueprint belongs with the target (a Custom Field with its DocType,
+    /// a Dashboard with its Charts, a DocType with its child-table DocTypes) rather than
+    /// merely using it (a Link field, a role, a workflow state). Families follow these.
+    pub owned: bool,
 }
 
 const LINKING_FIELDTYPES: [&str; 3] = ["Link", "Table", "Table MultiSelect"];
@@ -427,36 +431,38 @@ pub fn references(kind: Kind, body: &Value) -> Vec<Reference> {
 }
 
 fn collect_rule(rule: &RefRule, body: &Value, found: &mut Vec<Reference>) {
-    let mut push = |name: &str, via: String| {
+    let mut push = |name: &str, via: String, owned: bool| {
         if !name.is_empty() {
             found.push(Reference {
                 target: rule.target,
                 name: name.to_owned(),
                 via,
+                owned,
             });
         }
     };
     match rule.site {
         RefSite::Field(field) => {
             if let Some(name) = body.get(field).and_then(Value::as_str) {
-                push(name, field.to_owned());
+                push(name, field.to_owned(), rule.target == Kind::DocType);
             }
         }
         RefSite::RowField { table, field } => {
+            let owned = matches!(rule.target, Kind::DashboardChart | Kind::NumberCard);
             for row in table_rows(body, table) {
                 if let Some(name) = row.get(field).and_then(Value::as_str) {
-                    push(name, format!("{table}.{field}"));
+                    push(name, format!("{table}.{field}"), owned);
                 }
             }
         }
         RefSite::LinkOptions { table } => {
             for row in table_rows(body, table) {
-                let linking = row
-                    .get("fieldtype")
-                    .and_then(Value::as_str)
-                    .is_some_and(|t| LINKING_FIELDTYPES.contains(&t));
-                if let (true, Some(name)) = (linking, row.get("options").and_then(Value::as_str)) {
-                    push(name.trim(), format!("{table}.options"));
+                let fieldtype = row.get("fieldtype").and_then(Value::as_str).unwrap_or("");
+                if !LINKING_FIELDTYPES.contains(&fieldtype) {
+                    continue;
+                }
+                if let Some(name) = row.get("options").and_then(Value::as_str) {
+                    push(name.trim(), format!("{table}.options"), fieldtype != "Link");
                 }
             }
         }

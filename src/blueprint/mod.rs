@@ -9,14 +9,18 @@
 
 pub mod canonical;
 pub mod diff;
+pub mod families;
 pub mod files;
 pub mod kinds;
 pub mod layout;
 pub mod render;
+pub mod validate;
 
 pub use canonical::{
     canonical_bytes, canonicalize, canonicalize_owned, Blueprint, BlueprintError, BlueprintId,
     BlueprintSet,
 };
 pub use diff::{diff, Change, Drift};
+pub use families::{families, Family};
 pub use kinds::{references, Kind, Reference};
+pub use validate::{validate, Finding, Severity, ValidationPolicy};
