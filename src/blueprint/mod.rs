@@ -1,1 +1,26 @@
 //! Blueprints: one configuration record (doctype, name) as canonical JSON.
+//!
+//! This module owns what a blueprint is and everything that can be said about a set of
+//! them without talking to anyone: the tracked kinds ([`kinds`]), the canonical form
+//! ([`canonical`]), where each lives in the config repo ([`layout`]), the drift between
+//! two sets ([`diff`], rendered by [`render`]), families ([`families`]) and validation
+//! ([`validate`]). It is pure domain code: no network, no tokio, no store. The one
+//! exception is [`files`], a few `std::fs` helpers for seed folders and the `diff` CLI.
+
+pub mod canonical;
+pub mod diff;
+pub mod families;
+pub mod files;
+pub mod kinds;
+pub mod layout;
+pub mod render;
+pub mod validate;
+
+pub use canonical::{
+    canonical_bytes, canonicalize, canonicalize_owned, Blueprint, BlueprintError, BlueprintId,
+    BlueprintSet,
+};
+pub use diff::{diff, Change, Drift};
+pub use families::{families, Family};
+pub use kinds::{references, Kind, Reference};
+pub use validate::{validate, Finding, Severity, ValidationPolicy};
