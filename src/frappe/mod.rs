@@ -5,14 +5,17 @@
 //! It must not touch the workflow, the store or the sims; blueprint shapes come from
 //! [`crate::blueprint`].
 
+pub mod cli;
 mod credentials;
 mod error;
+mod fetch;
 mod reader;
 mod site;
 mod sites;
 
 pub use credentials::ApiCredentials;
 pub use error::{ErrorContext, FrappeError};
+pub use fetch::FetchOptions;
 pub use reader::{LatestBackups, ListQuery, RetryPolicy, SiteConfig, SiteReader};
 pub use site::SiteName;
 pub use sites::{ProductionSite, StagingSite};

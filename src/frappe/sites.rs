@@ -98,10 +98,17 @@ impl StagingSite {
     /// as Server Script need it); strips timestamps and child-row identities.
     /// Not retried: a POST is not idempotent.
     pub async fn insert(&self, doctype: &str, doc: &Value) -> Result<Value, FrappeError> {
+        // Name the record in errors even when Frappe derives it (role_name, dt-fieldname…).
+        let derived =
+            crate::blueprint::Kind::from_doctype(doctype).and_then(|k| k.expected_name(doc));
+        let record = doc
+            .get("name")
+            .and_then(Value::as_str)
+            .or(derived.as_deref());
         let target = Target {
             operation: "POST",
             doctype: Some(doctype),
-            record: doc.get("name").and_then(Value::as_str),
+            record,
         };
         let body = writable_body(doc, false);
         let request = self
@@ -171,6 +178,14 @@ impl StagingSite {
             Err(FrappeError::NotFound(_)) => self.insert(doctype, doc).await,
             Err(other) => Err(other),
         }
+    }
+
+    /// Applies one blueprint (canonical body) to the site; see [`StagingSite::upsert`].
+    pub async fn apply_blueprint(
+        &self,
+        blueprint: &crate::blueprint::Blueprint,
+    ) -> Result<Value, FrappeError> {
+        self.upsert(&blueprint.body).await
     }
 
     fn data_of(&self, target: &Target<'_>, answer: Value) -> Result<Value, FrappeError> {

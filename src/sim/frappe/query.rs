@@ -13,6 +13,9 @@ use serde_json::{Map, Value};
 use super::error::SimError;
 use super::store::{as_number, as_text, loosely_equal, Doc, SiteData};
 
+/// One joined child row per joined child doctype (None: the LEFT JOIN found none).
+type Combo<'a> = Vec<Option<&'a Map<String, Value>>>;
+
 /// NULL handling differs: lists wrap columns in `ifnull(col, '')`, while
 /// `frappe.db.count` (query builder) compares raw NULLs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +78,7 @@ pub fn list(
             }
         }
     }
-    let mut rows: Vec<(&Doc, Vec<Option<&Map<String, Value>>>)> = Vec::new();
+    let mut rows: Vec<(&Doc, Combo<'_>)> = Vec::new();
     for doc in site
         .doctype_docs(doctype)
         .into_iter()
@@ -246,7 +249,11 @@ fn render_row(
     for spec in fields {
         match &spec.column {
             None => {
-                for (k, v) in doc.iter().filter(|(_, v)| !v.is_array()) {
+                // `doctype` is not a table column, so `*` does not return it.
+                for (k, v) in doc
+                    .iter()
+                    .filter(|(k, v)| !v.is_array() && k.as_str() != "doctype")
+                {
                     out.insert(k.clone(), v.clone());
                 }
             }

@@ -900,9 +900,11 @@ fn validate_workflow_doc_status(doc: &Doc) -> Result<(), SimError> {
             Some(Value::String(s)) if matches!(s.as_str(), "0" | "1" | "2") => {
                 status_of.insert(state.to_string(), s.clone());
             }
-            Some(other) => return Err(SimError::validation(format!(
+            Some(other) => {
+                return Err(SimError::validation(format!(
                 "Row #{idx}: Doc Status cannot be {other}. It should be one of \"0\", \"1\", \"2\""
-            ))),
+            )))
+            }
         }
     }
     for row in doc
