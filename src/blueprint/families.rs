@@ -1,16 +1,18 @@
 //! Families (PRODUCT.md §2): blueprints that belong together — a DocType with its
 //! Custom Fields, Property Setters, Workflow, Reports, Charts, Cards, Scripts,
 //! Notifications and child-table DocTypes; a Dashboard with its Charts and Cards — as
-//! connected components over the *owning* references within a set. Merely using
-//! something (a Link field, a role, a workflow state) does not bind two families,
-//! otherwise one shared role would glue every feature into one. A record owned by a
-//! DocType outside the set still groups with its siblings under that DocType's name.
-//! Pure: no checks of the bundle limit here (that is the checklist's).
+//! connected components over the references within a set. Owning references bind; so
+//! does the use of a role, workflow state or workflow action that is itself in the set
+//! (it must travel with its users). A Link field does not bind: a DocType that merely
+//! links to another can be promoted on its own, and otherwise every feature linking to
+//! a shared master would fold into one family. A record owned by a DocType outside the
+//! set still groups with its siblings under that DocType's name. Pure: the bundle limit
+//! is the checklist's business.
 
 use std::collections::BTreeMap;
 
 use super::canonical::{BlueprintId, BlueprintSet};
-use super::kinds::{references, Kind};
+use super::kinds::{references, Kind, Reference};
 use super::render::blueprint_label;
 
 /// One family of a set.
@@ -57,6 +59,15 @@ enum Node {
     OutsideDocType(String),
 }
 
+/// Whether a reference ties two members of a set into one family.
+fn binds(reference: &Reference) -> bool {
+    reference.owned
+        || matches!(
+            reference.target,
+            Kind::Role | Kind::WorkflowState | Kind::WorkflowActionMaster
+        )
+}
+
 struct UnionFind {
     parent: Vec<usize>,
 }
@@ -100,13 +111,10 @@ pub fn families(set: &BlueprintSet) -> Vec<Family> {
     let mut edges = Vec::new();
     let mut owners_count: BTreeMap<usize, usize> = BTreeMap::new();
     for (i, bp) in set.iter().enumerate() {
-        for reference in references(bp.kind, &bp.body)
-            .into_iter()
-            .filter(|r| r.owned)
-        {
+        for reference in references(bp.kind, &bp.body).into_iter().filter(binds) {
             let target = match index.get(&(reference.target, reference.name.as_str())) {
                 Some(&t) => t,
-                None if reference.target == Kind::DocType => {
+                None if reference.owned && reference.target == Kind::DocType => {
                     *outside.entry(reference.name).or_insert_with_key(|name| {
                         nodes.push(Node::OutsideDocType(name.clone()));
                         nodes.len() - 1
@@ -253,7 +261,7 @@ mod tests {
             json!({"doctype": "DocType", "name": "Beneficiary Visit", "istable": 1}),
             json!({"doctype": "DocType", "name": "Experiment Assignment", "fields": [
                 {"fieldname": "beneficiary", "fieldtype": "Link", "options": "Beneficiary"}
-            ], "permissions": [{"role": "Manager", "permlevel": 0}]}),
+            ], "permissions": [{"role": "Program Officer", "permlevel": 0}]}),
             json!({"doctype": "Workflow", "name": "Beneficiary Approval", "document_type": "Beneficiary"}),
             json!({"doctype": "Role", "name": "Manager"}),
             json!({"doctype": "Custom Field", "name": "Grant-field_officer", "dt": "Grant"}),
@@ -265,24 +273,24 @@ mod tests {
     }
 
     #[test]
-    fn components_follow_ownership_not_use() {
+    fn components_follow_ownership_and_shared_vocabulary_in_the_set() {
         let families = families(&sample());
         let summary: Vec<(String, String, usize)> = families
             .iter()
             .map(|f| (f.slug.clone(), f.name.clone(), f.members.len()))
             .collect();
         // The chart is owned by Beneficiary and the card by Grant, and the dashboard owns
-        // both, so Beneficiary, Grant and the dashboard form one family.
+        // both, so Beneficiary, Grant and the dashboard form one family; the new Manager
+        // role travels with Beneficiary, which uses it; the experiment only links.
         assert_eq!(
             summary,
             vec![
-                ("beneficiary".to_string(), "Beneficiary".to_string(), 8),
+                ("beneficiary".to_string(), "Beneficiary".to_string(), 9),
                 (
                     "experiment-assignment".to_string(),
                     "Experiment Assignment".to_string(),
                     1
                 ),
-                ("manager".to_string(), "Manager".to_string(), 1),
             ]
         );
         assert_eq!(largest(&families).unwrap().slug, "beneficiary");

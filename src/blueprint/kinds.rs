@@ -218,6 +218,27 @@ const NOTIFICATION_REFS: &[RefRule] = &[
 ];
 const PRINT_FORMAT_REFS: &[RefRule] = &[top("doc_type", Kind::DocType)];
 
+/// Roles Frappe itself creates; every other role is the team's and tracked. (Role's
+/// `is_custom` flag is not set by the desk, so it cannot tell them apart.)
+pub const FRAPPE_STANDARD_ROLES: [&str; 16] = [
+    "Administrator",
+    "Guest",
+    "All",
+    "Desk User",
+    "System Manager",
+    "Website Manager",
+    "Script Manager",
+    "Report Manager",
+    "Workspace Manager",
+    "Dashboard Manager",
+    "Blogger",
+    "Newsletter Manager",
+    "Knowledge Base Contributor",
+    "Knowledge Base Editor",
+    "Inbox User",
+    "Prepared Report User",
+];
+
 impl Kind {
     pub const ALL: [Kind; 15] = [
         Kind::DocType,
@@ -292,7 +313,7 @@ impl Kind {
     pub fn tracked_filters(self) -> Value {
         match self {
             Kind::DocType => json!([["custom", "=", 1]]),
-            Kind::Role => json!([["is_custom", "=", 1]]),
+            Kind::Role => json!([["name", "not in", FRAPPE_STANDARD_ROLES]]),
             Kind::Dashboard | Kind::DashboardChart | Kind::NumberCard => {
                 json!([["is_standard", "=", 0]])
             }
