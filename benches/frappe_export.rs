@@ -16,7 +16,10 @@ use serde_json::{json, Value};
 const FIELD_TYPES: [&str; 6] = ["Data", "Int", "Check", "Date", "Select", "Small Text"];
 
 fn scale(var: &str, default: usize) -> usize {
-    std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn doctype(i: usize) -> Value {
@@ -59,6 +62,10 @@ async fn export_once(sim: &FrappeSim, label: &str, options: FetchOptions) -> Dur
     let started = Instant::now();
     let set = reader.fetch_blueprints(&options).await.unwrap();
     let wall = started.elapsed();
+    let mut per_kind = std::collections::BTreeMap::new();
+    for blueprint in set.iter() {
+        *per_kind.entry(blueprint.kind.doctype()).or_insert(0usize) += 1;
+    }
     println!(
         "{label:<28} blueprints={:>6}  wall={:>8.2}s  requests={:>6}  peak_rss={:.0} MiB",
         set.len(),
@@ -66,6 +73,7 @@ async fn export_once(sim: &FrappeSim, label: &str, options: FetchOptions) -> Dur
         sim.requests_made() - before,
         peak_rss_mib().unwrap_or(f64::NAN)
     );
+    println!("{:<28} {per_kind:?}", "");
     wall
 }
 
@@ -73,7 +81,10 @@ fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let doctypes = scale("LOCKSTEP_BENCH_DOCTYPES", 5_000);
     let custom_fields = scale("LOCKSTEP_BENCH_CUSTOM_FIELDS", 20_000);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let mut seed = SiteSeed::empty("bench");
         seed.documents.extend((0..doctypes).map(doctype));

@@ -37,6 +37,7 @@ fn write(dir: &Path, rel: &str, value: serde_json::Value) {
 }
 
 async fn prod() -> FrappeSim {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut seed = SiteSeed::empty("prod");
     seed.documents.push(
         json!({"doctype": "DocType", "name": "Beneficiary", "custom": 1, "module": "Custom",

@@ -524,7 +524,6 @@ pub const CORE_ROLES: &[&str] = &[
     "Blogger",
     "Inbox User",
     "Prepared Report User",
-    "Translator",
 ];
 
 /// A Link field and the doctype it points to.
