@@ -248,6 +248,34 @@ async fn lists_follow_frappe_semantics() {
         .fields(["name", "roles.role"])
         .filters(json!([["name", "=", "asha@example.com"]]));
     assert_eq!(site.list("User", &query).await.unwrap().len(), 2);
+    // A child doctype is listed through its parent (`parent=`), else Frappe refuses.
+    let http = reqwest::Client::new();
+    let child_list = |parent: Option<&'static str>| {
+        let mut q = vec![
+            ("fields", r#"["parent"]"#),
+            ("filters", r#"[["role","=","Grant Manager"]]"#),
+            ("order_by", "parent asc"),
+        ];
+        if let Some(p) = parent {
+            q.push(("parent", p));
+        }
+        http.get(format!("{}/api/resource/Has Role", sim.url()))
+            .header("X-Frappe-Site-Name", "staging")
+            .header("Authorization", "token staging-key:staging-secret")
+            .query(&q)
+            .send()
+    };
+    let body: Value = child_list(Some("User"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["data"],
+        json!([{"parent": "asha@example.com"}, {"parent": "old@example.com"}])
+    );
+    assert_eq!(child_list(None).await.unwrap().status(), 417);
     // Operators.
     let like = ListQuery::new("name asc").filters(json!([["name", "like", "%village"]]));
     assert_eq!(site.list("Custom Field", &like).await.unwrap().len(), 1);
@@ -263,7 +291,6 @@ async fn lists_follow_frappe_semantics() {
         )
         .unwrap();
     }
-    let http = reqwest::Client::new();
     let count_rows = |q: Vec<(&'static str, &'static str)>| {
         let http = http.clone();
         let url = format!("{}/api/v1/resource/Workflow State", sim.url());

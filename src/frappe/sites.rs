@@ -70,7 +70,14 @@ impl Deref for ProductionSite {
     }
 }
 
-/// A staging site: reads plus insert / update / delete / apply.
+/// A staging site: reads plus insert / update / delete / apply. The same call that
+/// does not compile on [`ProductionSite`] compiles here:
+///
+/// ```no_run
+/// # async fn f(staging: lockstep::frappe::StagingSite) {
+/// staging.insert("Role", &serde_json::json!({"role_name": "X"})).await.unwrap();
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct StagingSite {
     reader: SiteReader,

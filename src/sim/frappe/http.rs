@@ -233,6 +233,7 @@ fn resource(
                 limit_start: params.get("limit_start").cloned(),
                 limit_page_length: params.get("limit_page_length").cloned(),
                 limit: params.get("limit").cloned(),
+                parent: params.get("parent").cloned(),
             };
             let rows = query::list(site, doctype, &list_params, scramble)?;
             Ok(Json(json!({ "data": rows })).into_response())

@@ -53,6 +53,8 @@ pub struct ListParams {
     pub limit_start: Option<String>,
     pub limit_page_length: Option<String>,
     pub limit: Option<String>,
+    /// The parent doctype, required when listing a child doctype.
+    pub parent: Option<String>,
 }
 
 /// Runs a list query. `scramble_seed` picks the unordered order.
@@ -79,11 +81,7 @@ pub fn list(
         }
     }
     let mut rows: Vec<(&Doc, Combo<'_>)> = Vec::new();
-    for doc in site
-        .doctype_docs(doctype)
-        .into_iter()
-        .flat_map(|m| m.values())
-    {
+    for doc in source_docs(site, doctype, params.parent.as_deref())? {
         for combo in joined_rows(doc, &joined) {
             let get = |c: &Column| lookup(doc, &combo, &joined, c);
             let all = filters
@@ -165,6 +163,40 @@ pub fn count(site: &SiteData, doctype: &str, filters: Option<&str>) -> Result<u6
         })
         .count();
     Ok(counted as u64)
+}
+
+/// The records a list reads: a parent doctype's documents, or, for a child
+/// doctype, the rows of that doctype inside documents of `parent`.
+fn source_docs<'a>(
+    site: &'a SiteData,
+    doctype: &str,
+    parent: Option<&str>,
+) -> Result<Vec<&'a Doc>, SimError> {
+    if !super::meta::is_core_child_doctype(doctype) || site.doctype_docs(doctype).is_some() {
+        return Ok(site
+            .doctype_docs(doctype)
+            .into_iter()
+            .flat_map(|m| m.values())
+            .collect());
+    }
+    let parent = parent
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| {
+            SimError::validation(format!(
+                "Please specify a valid parent DocType for {doctype}"
+            ))
+        })?;
+    Ok(site
+        .doctype_docs(parent)
+        .into_iter()
+        .flat_map(|m| m.values())
+        .flat_map(|doc| doc.values())
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter_map(Value::as_object)
+        .filter(|row| row.get("doctype").and_then(Value::as_str) == Some(doctype))
+        .collect())
 }
 
 fn page(params: &ListParams) -> Result<(usize, Option<usize>), SimError> {
