@@ -510,6 +510,7 @@ async fn every_error_class_yields_a_clear_message() {
     sim.inject_times(Fault::RateLimited, 3);
     let err = site.ping().await.unwrap_err();
     assert!(matches!(err, FrappeError::RateLimited(_)), "{err}");
+    assert_eq!(err.context().retry_after_secs, Some(1));
     assert_names(&err, &["429", "RateLimitExceededError", "rate limit"]);
 
     sim.inject_times(Fault::ServerError(502), 3);

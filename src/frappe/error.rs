@@ -19,6 +19,8 @@ pub struct ErrorContext {
     pub exc_type: Option<String>,
     /// Frappe's decoded message, or the transport failure.
     pub message: String,
+    /// A 429's `Retry-After`, in seconds, when the site sent one.
+    pub retry_after_secs: Option<u64>,
 }
 
 impl fmt::Display for ErrorContext {
@@ -239,6 +241,7 @@ mod tests {
             status: None,
             exc_type: None,
             message: String::new(),
+            retry_after_secs: None,
         }
     }
 

@@ -161,6 +161,7 @@ impl SiteReader {
                     status: None,
                     exc_type: None,
                     message: e.to_string(),
+                    retry_after_secs: None,
                 }))
             })?;
         Ok(SiteReader { config, http })
@@ -365,7 +366,10 @@ impl SiteReader {
                 Ok((_, body)) => return Ok(body),
                 Err(err) if err.is_transient() && attempt < policy.max_attempts.max(1) => {
                     tracing::debug!(site = %self.config.site, attempt, error = %err, "retrying a Frappe read");
-                    tokio::time::sleep(policy.backoff(attempt)).await;
+                    // Honour a 429's Retry-After, but never wait longer than max_backoff.
+                    let asked = Duration::from_secs(err.context().retry_after_secs.unwrap_or(0));
+                    let wait = policy.backoff(attempt).max(asked.min(policy.max_backoff));
+                    tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
                 Err(err) => return Err(err),
@@ -405,16 +409,19 @@ impl SiteReader {
             .await
             .map_err(|e| self.transport_error(target, e))?;
         let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
         let text = response
             .text()
             .await
             .map_err(|e| self.transport_error(target, e))?;
         if !status.is_success() {
-            return Err(FrappeError::from_response(
-                self.context(target),
-                status.as_u16(),
-                &text,
-            ));
+            let mut ctx = self.context(target);
+            ctx.retry_after_secs = retry_after;
+            return Err(FrappeError::from_response(ctx, status.as_u16(), &text));
         }
         let body = serde_json::from_str(&text).map_err(|e| {
             self.decode_error(
@@ -434,6 +441,7 @@ impl SiteReader {
             status: None,
             exc_type: None,
             message: String::new(),
+            retry_after_secs: None,
         }
     }
 
