@@ -2,5 +2,6 @@
 //! and the integration tests. The bot's own modules never import from here: the bot
 //! cannot tell a sim from the real service.
 
+pub mod bench;
 pub mod frappe;
 pub mod slack;
