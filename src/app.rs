@@ -12,7 +12,13 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::handlers::{self, Context, Outcome};
 use crate::slack::api::SlackApi;
-use crate::slack::listener::{Event, Inbox, Listener};
+use crate::slack::listener::{Inbox, Listener};
+use crate::jobs::JobLauncher;
+use crate::services::Services;
+use crate::store::AuditEntry;
+use crate::workflow::effect::{Effect, Message, Update};
+use crate::workflow::event::{Event, JobEvent, JobUpdate};
+use crate::workflow::job::JobRecord;
 use crate::store::{Batch, CommitOutcome, Store};
 use crate::workflow::executor::Executor;
 use anyhow::Context as _;
@@ -29,6 +35,7 @@ const QUEUE_CAPACITY: usize = 4_096;
 pub struct RunningBot {
     listener: Listener,
     inbox: Arc<Inbox>,
+    jobs: JobLauncher,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     store: Store,
@@ -44,6 +51,8 @@ impl RunningBot {
     pub async fn shutdown(self) {
         self.listener.shutdown().await;
         self.inbox.close();
+        // A job cut short is started again on the next start (jobs are repeatable).
+        self.jobs.abort_all();
         let _ = self.stop.send(true);
         for task in self.tasks {
             let _ = task.await;
@@ -65,6 +74,8 @@ pub async fn start(config: Config, clock: Clock) -> anyhow::Result<RunningBot> {
     let executor_task = tokio::spawn(executor.clone().run(wait_for(stopped.clone())));
 
     let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+    let services = Arc::new(Services::from_config(&config).context("while setting up the adapters")?);
+    let jobs = JobLauncher::new(services, sender.clone());
     let inbox = Arc::new(Inbox::new(sender, store.clone(), config.command_name()));
     let consumer = Consumer {
         config: config.clone(),
@@ -72,8 +83,10 @@ pub async fn start(config: Config, clock: Clock) -> anyhow::Result<RunningBot> {
         clock,
         inbox: inbox.clone(),
         executor,
+        jobs: jobs.clone(),
     };
     let consumer_task = tokio::spawn(consumer.run(receiver, wait_for(stopped)));
+    resume_jobs(&store, &jobs)?;
 
     let listener = match Listener::start(&slack, inbox.clone()).await {
         Ok(listener) => listener,
@@ -87,10 +100,25 @@ pub async fn start(config: Config, clock: Clock) -> anyhow::Result<RunningBot> {
     Ok(RunningBot {
         listener,
         inbox,
+        jobs,
         stop,
         tasks: vec![consumer_task, executor_task],
         store,
     })
+}
+
+/// Starts again every job that was running when the bot last stopped.
+fn resume_jobs(store: &Store, jobs: &JobLauncher) -> anyhow::Result<()> {
+    for (run_id, state) in store.runs()? {
+        match JobRecord::from_json(&state) {
+            Some(record) => {
+                tracing::info!(run = %run_id, "resuming a job that was running at the last stop");
+                jobs.launch(record);
+            }
+            None => tracing::warn!(run = %run_id, "a stored run is not a job this version knows; leaving it"),
+        }
+    }
+    Ok(())
 }
 
 /// Serves until Ctrl-C or SIGTERM.
@@ -134,6 +162,7 @@ struct Consumer {
     clock: Clock,
     inbox: Arc<Inbox>,
     executor: Executor,
+    jobs: JobLauncher,
 }
 
 impl Consumer {
@@ -177,16 +206,28 @@ impl Consumer {
         let outcome = match &event {
             Event::Command(command) => handlers::handle_command(&context, command),
             Event::Action(action) => handlers::handle_action(&context, action),
+            Event::Job(job) => self.job_outcome(job, now),
         };
-        let Outcome { effects, audit } = outcome;
+        let Outcome {
+            effects,
+            audit,
+            jobs,
+            finished,
+        } = outcome;
+        let mut runs: Vec<_> = jobs.iter().map(|job| (job.run_id.clone(), Some(job.to_json()))).collect();
+        runs.extend(finished.into_iter().map(|run_id| (run_id, None)));
         let batch = Batch {
-            dedup_key: Some(key.clone()),
+            dedup_key: key.clone(),
+            runs,
             effects,
             audit,
             ..Batch::default()
         };
         match self.store.commit(batch, now).await {
-            Ok(CommitOutcome::Committed) => self.executor.wake(),
+            Ok(CommitOutcome::Committed) => {
+                self.executor.wake();
+                jobs.into_iter().for_each(|job| self.jobs.launch(job));
+            }
             Ok(CommitOutcome::AlreadySeen) => {
                 tracing::info!("event already handled; ignoring the redelivery")
             }
@@ -195,12 +236,56 @@ impl Consumer {
                 tracing::error!(error = %err, "cannot record the event; it was not handled")
             }
         }
-        self.inbox.settled(&key);
+        if let Some(key) = key {
+            self.inbox.settled(&key);
+        }
     }
+
+    /// A job's progress edits its message; its end also closes the run and audits it.
+    fn job_outcome(&self, event: &JobEvent, now: chrono::DateTime<chrono::Utc>) -> Outcome {
+        let record = match self.store.run(&event.run_id) {
+            Ok(Some(state)) => JobRecord::from_json(&state),
+            Ok(None) => None,
+            Err(err) => {
+                tracing::error!(run = %event.run_id, error = %err, "cannot read a job's record");
+                None
+            }
+        };
+        let Some(record) = record else {
+            // Finished already (a resumed job's twin) or unknown: nothing to edit.
+            return Outcome::default();
+        };
+        match &event.update {
+            JobUpdate::Progress(message) => Outcome {
+                effects: vec![update(&record, message.clone())],
+                ..Outcome::default()
+            },
+            JobUpdate::Finished { message, audit_detail } => Outcome {
+                effects: vec![update(&record, message.clone())],
+                audit: vec![AuditEntry {
+                    at: now,
+                    actor: record.requester.user.clone(),
+                    action: record.command.subcommand().name().to_string(),
+                    detail: audit_detail.clone(),
+                    run_id: Some(record.run_id.clone()),
+                }],
+                finished: vec![record.run_id.clone()],
+                ..Outcome::default()
+            },
+        }
+    }
+}
+
+fn update(record: &JobRecord, message: Message) -> Effect {
+    Effect::Update(Update {
+        key: record.message_key.clone(),
+        message,
+    })
 }
 
 fn event_span(event: &Event) -> tracing::Span {
     match event {
+        Event::Job(job) => tracing::info_span!("job", run = %job.run_id),
         Event::Command(command) => tracing::info_span!(
             "command",
             user = %command.user,

@@ -86,6 +86,15 @@ pub enum SiteRole {
     Production,
 }
 
+impl SiteRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SiteRole::Staging => "staging",
+            SiteRole::Production => "production",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiteSection {
@@ -96,6 +105,10 @@ pub struct SiteSection {
     pub concurrency: usize,
     #[serde(default = "default_site_timeout_secs")]
     pub timeout_secs: u64,
+    /// Sent as `X-Frappe-Site-Name`, for a bench that serves several sites on one
+    /// address (and for the local sim).
+    #[serde(default)]
+    pub frappe_site_name: Option<String>,
 }
 
 /// Secrets read from the environment, never from the file.
@@ -186,6 +199,16 @@ impl FileConfig {
                 "slack.api_url must be an http(s) URL, got {}",
                 self.slack.api_url
             ));
+        }
+        for role in [SiteRole::Staging, SiteRole::Production] {
+            let named: Vec<&String> = self.sites.iter().filter(|(_, site)| site.role == role).map(|(name, _)| name).collect();
+            if named.len() > 1 {
+                return Err(format!(
+                    "only one site may have role = \"{}\", but {} do",
+                    role.as_str(),
+                    named.iter().map(|name| format!("[sites.{name}]")).collect::<Vec<_>>().join(" and ")
+                ));
+            }
         }
         for (name, site) in &self.sites {
             check_site_name(name)?;
@@ -369,6 +392,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("\"priya\""), "{err}");
+    }
+
+    #[test]
+    fn two_production_sites_are_refused() {
+        let text = "[sites.a]\nurl = \"http://a\"\nrole = \"production\"\n[sites.b]\nurl = \"http://b\"\nrole = \"production\"\n";
+        let err = FileConfig::parse(text, "c.toml").unwrap_err().to_string();
+        assert!(err.contains("[sites.a] and [sites.b]"), "{err}");
     }
 
     #[test]

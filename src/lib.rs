@@ -14,6 +14,8 @@
 //!   executor that performs them at least once, idempotently.
 //! - [`handlers`]: one per subcommand; decide, return effects, never do I/O to Slack.
 //! - [`ids`]: newtypes for Slack ids and run ids.
+//! - [`jobs`]: long operations run as tasks that report back as events, one file per job.
+//! - [`services`]: the adapters jobs use (staging and production sites), built from config.
 //! - [`app`]: wires config, store and adapters; the only place that spawns tasks.
 //! - [`demo`]: `lockstep demo`, the bot against the local sims with no credentials.
 //! - [`sim`]: local Slack- and Frappe-compatible servers and the bench stand-in used by
@@ -29,8 +31,10 @@ pub mod error;
 pub mod frappe;
 pub mod handlers;
 pub mod ids;
+pub mod jobs;
 pub mod runner;
 pub mod secret;
+pub mod services;
 pub mod sim;
 pub mod slack;
 pub mod store;

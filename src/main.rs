@@ -132,11 +132,36 @@ async fn check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    failed |= !check_sites(&config).await;
     Ok(if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Reaches every configured Frappe site and logs in; true when all answered.
+async fn check_sites(config: &config::Config) -> bool {
+    let services = match lockstep::services::Services::from_config(config) {
+        Ok(services) => services,
+        Err(err) => {
+            println!("FAIL  sites    {err:#}");
+            return false;
+        }
+    };
+    let mut all_ok = true;
+    for (role, site) in services.site_readers() {
+        let url = &site.config().base_url;
+        let label = format!("{} ({}, {url})", site.site().as_str(), role.as_str());
+        match site.get_logged_user().await {
+            Ok(user) => println!("ok    site     {label}: logged in as {user}"),
+            Err(err) => {
+                all_ok = false;
+                println!("FAIL  site     {label}: {err}");
+            }
+        }
+    }
+    all_ok
 }
 
 fn init_logging() {

@@ -1,7 +1,7 @@
 //! `audit [N]`: the newest N audit entries (default 20), oldest first.
 
 use super::{Context, Outcome};
-use crate::slack::listener::CommandEvent;
+use crate::workflow::event::CommandEvent;
 use crate::slack::render::escape;
 use crate::store::AuditEntry;
 use crate::workflow::effect::{Block, Message};

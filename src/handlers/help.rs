@@ -2,7 +2,7 @@
 
 use super::{Context, Outcome};
 use crate::command::{self, Subcommand};
-use crate::slack::listener::CommandEvent;
+use crate::workflow::event::CommandEvent;
 use crate::workflow::effect::Message;
 
 pub fn handle(ctx: &Context, event: &CommandEvent, topic: Option<Subcommand>) -> Outcome {

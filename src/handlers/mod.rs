@@ -9,9 +9,11 @@ mod unavailable;
 
 use crate::command::{self, Command};
 use crate::config::Config;
-use crate::slack::listener::{ActionEvent, CommandEvent};
+use crate::workflow::event::{ActionEvent, CommandEvent};
 use crate::slack::render::escape;
+use crate::ids::RunId;
 use crate::store::{AuditEntry, Store};
+use crate::workflow::job::JobRecord;
 use crate::workflow::effect::{Block, Effect, Message, Post, Requester};
 use chrono::{DateTime, Utc};
 
@@ -27,6 +29,10 @@ pub struct Context<'a> {
 pub struct Outcome {
     pub effects: Vec<Effect>,
     pub audit: Vec<AuditEntry>,
+    /// Jobs to record and start once this outcome is durable.
+    pub jobs: Vec<JobRecord>,
+    /// Jobs that are over, to remove from the runs in flight.
+    pub finished: Vec<RunId>,
 }
 
 impl Outcome {
@@ -34,7 +40,7 @@ impl Outcome {
     pub fn reply(event: &CommandEvent, message: Message) -> Self {
         Self {
             effects: vec![ephemeral(event, message)],
-            audit: Vec::new(),
+            ..Self::default()
         }
     }
 
@@ -52,7 +58,7 @@ impl Outcome {
                 message,
                 on_refusal: Some(requester(event)),
             })],
-            audit: Vec::new(),
+            ..Self::default()
         }
     }
 }
@@ -106,7 +112,7 @@ pub fn handle_action(_ctx: &Context, action: &ActionEvent) -> Outcome {
     };
     Outcome {
         effects,
-        audit: Vec::new(),
+        ..Outcome::default()
     }
 }
 

@@ -1,7 +1,7 @@
 //! `status`: runs in flight, environment locks, the last promotion and release.
 
 use super::{Context, Outcome};
-use crate::slack::listener::CommandEvent;
+use crate::workflow::event::CommandEvent;
 use crate::slack::render::escape;
 use crate::store::EnvLock;
 use crate::workflow::effect::{Block, Message};

@@ -3,7 +3,7 @@
 
 use super::{Context, Outcome};
 use crate::command::Command;
-use crate::slack::listener::CommandEvent;
+use crate::workflow::event::CommandEvent;
 use crate::store::AuditEntry;
 use crate::workflow::effect::Message;
 

@@ -8,48 +8,11 @@
 
 use crate::slack::api::{Client, Connector, SlackApi};
 use crate::store::Store;
+use crate::workflow::event::{ActionEvent, CommandEvent, Event};
 use slack_morphism::prelude::*;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
-
-/// Something a person did in Slack that the bot must handle.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    Command(CommandEvent),
-    Action(ActionEvent),
-}
-
-impl Event {
-    /// The key under which the event is recorded as handled.
-    pub fn dedup_key(&self) -> String {
-        match self {
-            Event::Command(command) => format!("trigger:{}", command.trigger_id),
-            Event::Action(action) => format!("trigger:{}", action.trigger_id),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct CommandEvent {
-    pub trigger_id: String,
-    pub user: String,
-    pub channel: String,
-    pub command: String,
-    pub text: String,
-    pub response_url: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ActionEvent {
-    pub trigger_id: String,
-    pub user: String,
-    pub channel: String,
-    pub message_ts: String,
-    pub action_id: String,
-    pub value: String,
-    pub response_url: Option<String>,
-}
 
 /// The queue between the callbacks and the consumer, plus what the callbacks need
 /// to deduplicate. Stored in slack-morphism's user state (callbacks are fn pointers).
@@ -98,7 +61,10 @@ impl Inbox {
                 ));
             }
         }
-        let key = event.dedup_key();
+        let Some(key) = event.dedup_key() else {
+            // Only Slack events come through here, and they all have a key.
+            return Admission::Rejected("not a Slack event".into());
+        };
         let seen = match &*self
             .store
             .lock()

@@ -318,6 +318,14 @@ impl Store {
         self.audit.len()
     }
 
+    /// One run's stored state, if it is still in flight.
+    pub fn run(&self, id: &RunId) -> Result<Option<serde_json::Value>, StoreError> {
+        self.runs
+            .get(id.0.as_bytes())?
+            .map(|value| decode("runs", id.0.as_bytes(), &value).map_err(StoreError::from))
+            .transpose()
+    }
+
     /// Every run still in the store (finished runs are removed by the workflow).
     pub fn runs(&self) -> Result<Vec<(RunId, serde_json::Value)>, StoreError> {
         self.runs

@@ -5,4 +5,6 @@
 //! least once and idempotently, so a restart neither loses nor repeats a reply.
 
 pub mod effect;
+pub mod event;
 pub mod executor;
+pub mod job;

@@ -1,0 +1,94 @@
+//! Running jobs: each job is a task that reads and writes through the adapters in
+//! [`Services`] and reports back as [`JobEvent`]s on the consumer's queue. It never
+//! touches the store or Slack itself; the consumer turns its reports into effects.
+//! One file per job.
+
+use crate::error::user_facing;
+use crate::services::Services;
+use crate::workflow::effect::Message;
+use crate::workflow::event::{Event, JobEvent, JobUpdate};
+use crate::workflow::job::JobRecord;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Starts jobs and keeps their handles so a shutdown can stop them.
+#[derive(Clone)]
+pub struct JobLauncher {
+    services: Arc<Services>,
+    sender: mpsc::Sender<Event>,
+    running: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl JobLauncher {
+    pub fn new(services: Arc<Services>, sender: mpsc::Sender<Event>) -> Self {
+        Self {
+            services,
+            sender,
+            running: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    pub fn launch(&self, record: JobRecord) {
+        let reporter = Reporter {
+            record: record.clone(),
+            sender: self.sender.clone(),
+        };
+        let task = tokio::spawn(run(record, self.services.clone(), reporter));
+        let mut running = self.running.lock().unwrap_or_else(|poison| poison.into_inner());
+        running.retain(|task| !task.is_finished());
+        running.push(task);
+    }
+
+    pub fn abort_all(&self) {
+        let running = std::mem::take(&mut *self.running.lock().unwrap_or_else(|poison| poison.into_inner()));
+        running.iter().for_each(JoinHandle::abort);
+    }
+}
+
+/// How a job reports on itself.
+pub struct Reporter {
+    record: JobRecord,
+    sender: mpsc::Sender<Event>,
+}
+
+impl Reporter {
+    pub async fn progress(&self, message: Message) {
+        self.send(JobUpdate::Progress(message)).await;
+    }
+
+    async fn finish(&self, message: Message, audit_detail: String) {
+        self.send(JobUpdate::Finished { message, audit_detail }).await;
+    }
+
+    async fn send(&self, update: JobUpdate) {
+        let event = Event::Job(JobEvent {
+            run_id: self.record.run_id.clone(),
+            update,
+        });
+        // The queue is closed only at shutdown; the job runs again at the next start.
+        let _ = self.sender.send(event).await;
+    }
+}
+
+/// What a finished job says in the channel and keeps in the audit log.
+pub struct JobResult {
+    pub message: Message,
+    pub audit_detail: String,
+}
+
+async fn run(record: JobRecord, services: Arc<Services>, reporter: Reporter) {
+    let result = match &record.command {
+        other => Err(anyhow::anyhow!("`{}` does not run as a job", other.subcommand().name())),
+    };
+    match result {
+        Ok(JobResult { message, audit_detail }) => reporter.finish(message, audit_detail).await,
+        Err(err) => {
+            let text = user_facing(&err);
+            reporter
+                .finish(Message::text(format!(":x: {text}")), format!("failed: {text}"))
+                .await
+        }
+    }
+    drop(services);
+}
