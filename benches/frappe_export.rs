@@ -43,8 +43,16 @@ fn custom_field(i: usize, doctypes: usize) -> Value {
 }
 
 fn peak_rss_mib() -> Option<f64> {
+    status_mib("VmHWM:")
+}
+
+fn rss_mib() -> Option<f64> {
+    status_mib("VmRSS:")
+}
+
+fn status_mib(key: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }
@@ -67,11 +75,12 @@ async fn export_once(sim: &FrappeSim, label: &str, options: FetchOptions) -> Dur
         *per_kind.entry(blueprint.kind.doctype()).or_insert(0usize) += 1;
     }
     println!(
-        "{label:<28} blueprints={:>6}  wall={:>8.2}s  requests={:>6}  peak_rss={:.0} MiB",
+        "{label:<28} blueprints={:>6}  wall={:>8.2}s  requests={:>6}  peak_rss={:.0} MiB  rss_holding_set={:.0} MiB",
         set.len(),
         wall.as_secs_f64(),
         sim.requests_made() - before,
-        peak_rss_mib().unwrap_or(f64::NAN)
+        peak_rss_mib().unwrap_or(f64::NAN),
+        rss_mib().unwrap_or(f64::NAN)
     );
     println!("{:<28} {per_kind:?}", "");
     wall
@@ -92,9 +101,10 @@ fn main() {
         let seeding = Instant::now();
         let sim = FrappeSim::start_with(vec![seed], "127.0.0.1:0".parse().unwrap()).await.unwrap();
         println!(
-            "frappe_export: {doctypes} DocTypes x 30 fields + {custom_fields} Custom Fields; sim seeded in {:.2}s, peak_rss={:.0} MiB",
+            "frappe_export: {doctypes} DocTypes x 30 fields + {custom_fields} Custom Fields; sim seeded in {:.2}s, peak_rss={:.0} MiB, rss={:.0} MiB (the sim's copy of the site)",
             seeding.elapsed().as_secs_f64(),
-            peak_rss_mib().unwrap_or(f64::NAN)
+            peak_rss_mib().unwrap_or(f64::NAN),
+            rss_mib().unwrap_or(f64::NAN)
         );
         export_once(&sim, "default (bulk flat kinds)", FetchOptions::default()).await;
         export_once(&sim, "one request per record", FetchOptions { bulk_list_flat_kinds: false, ..FetchOptions::default() }).await;

@@ -614,3 +614,24 @@ async fn methods_answer_like_frappe() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_site_that_ignores_limit_start_is_an_error_not_an_endless_loop() {
+    install_tls();
+    let app = axum::Router::new()
+        .fallback(|| async { axum::Json(json!({"data": [{"name": "a"}, {"name": "b"}]})) });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let config = SiteConfig::new(
+        SiteName::new("odd").unwrap(),
+        url.parse().unwrap(),
+        ApiCredentials::new("k", "s"),
+    );
+    let site = StagingSite::new(config).unwrap();
+    let err = site
+        .list_all("Role", &ListQuery::new("name asc").page_length(2))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("ignores limit_start"), "{err}");
+}

@@ -211,13 +211,30 @@ impl SiteReader {
         doctype: &str,
         query: &ListQuery,
     ) -> Result<Vec<Map<String, Value>>, FrappeError> {
-        let mut rows = Vec::new();
+        let mut rows: Vec<Map<String, Value>> = Vec::new();
         let mut page = query.clone();
         loop {
             let batch = self.list(doctype, &page).await?;
             let got = batch.len();
+            // A server that ignores limit_start would hand back the same page forever.
+            let repeated = page.limit_start > query.limit_start
+                && !batch.is_empty()
+                && batch.first()
+                    == rows.get(page.limit_start - query.limit_start - page.page_length);
+            if repeated {
+                let target = Target {
+                    operation: "GET list",
+                    doctype: Some(doctype),
+                    record: None,
+                };
+                return Err(self.decode_error(
+                    &target,
+                    "the site returned the same page twice: it ignores limit_start".into(),
+                ));
+            }
             rows.extend(batch);
-            if got < page.page_length {
+            // Fewer rows than asked is the last page; more means the limit was ignored.
+            if got != page.page_length {
                 return Ok(rows);
             }
             page.limit_start += got;

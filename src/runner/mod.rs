@@ -111,7 +111,10 @@ pub struct Runner {
 impl Runner {
     /// A `sh -c` runner. The template holds `{args}` and usually `{site}`, e.g.
     /// `bench --site {site} {args}` or
-    /// `ssh bench@host 'cd frappe-bench && bench --site {site} {args}'`.
+    /// `ssh bench@host "cd frappe-bench && bench --site {site} {args}"`.
+    /// Substituted values are shell-quoted only when they are not plain words; for a
+    /// remote command prefer double quotes around it (as above): a quoted value then
+    /// reaches the remote shell intact, which single quotes around it would break.
     pub fn from_template(template: String, timeout: Duration) -> Result<Runner, RunnerError> {
         Ok(Runner {
             transport: Transport::Command(CommandTemplate::new(template)?),

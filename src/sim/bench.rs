@@ -179,7 +179,11 @@ async fn backup(
         .iter()
         .map(|f| {
             let kind = f["kind"].as_str().unwrap_or_default();
-            let title = kind[..1].to_uppercase() + &kind[1..];
+            let mut chars = kind.chars();
+            let title = chars
+                .next()
+                .map(|c| c.to_uppercase().collect::<String>() + chars.as_str())
+                .unwrap_or_default();
             (
                 title,
                 f["path"].as_str().unwrap_or_default().to_string(),
@@ -187,20 +191,11 @@ async fn backup(
             )
         })
         .collect();
-    let title_width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
-    let path_width = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
-    let _ = writeln!(
+    let taken_at = body["taken_at"].as_str().unwrap_or_default();
+    let _ = write!(
         out,
-        "Backup Summary for {site} at {}",
-        body["taken_at"].as_str().unwrap_or_default()
-    );
-    for (title, path, size) in rows {
-        let _ = writeln!(out, "{title:<title_width$}: {path:<path_width$} {size}");
-    }
-    let suffix = if with_files { " with files" } else { "" };
-    let _ = writeln!(
-        out,
-        "Backup for Site {site} has been successfully completed{suffix}"
+        "{}",
+        render_backup_summary(site, taken_at, &rows, with_files)
     );
     Ok(())
 }
@@ -362,6 +357,28 @@ async fn restart(
     Ok(())
 }
 
+/// What `bench backup` prints on success: titles and paths padded to the longest.
+fn render_backup_summary(
+    site: &str,
+    taken_at: &str,
+    rows: &[(String, String, String)],
+    with_files: bool,
+) -> String {
+    let title_width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    let path_width = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
+    let mut text = format!("Backup Summary for {site} at {taken_at}\n");
+    for (title, path, size) in rows {
+        text.push_str(&format!(
+            "{title:<title_width$}: {path:<path_width$} {size}\n"
+        ));
+    }
+    let suffix = if with_files { " with files" } else { "" };
+    text.push_str(&format!(
+        "Backup for Site {site} has been successfully completed{suffix}\n"
+    ));
+    text
+}
+
 /// The Python traceback bench_helper prints for an uncaught error.
 fn traceback(frames: &[(&str, u32, &str, &str)], exception: &str) -> String {
     let root = "/home/frappe/frappe-bench/apps/frappe";
@@ -407,6 +424,28 @@ mod tests {
         assert_eq!(human_size(94), "94.0B");
         assert_eq!(human_size(1_258_291), "1.2MiB");
         assert_eq!(human_size(10_240), "10.0KiB");
+    }
+
+    #[test]
+    fn backup_summary_renders_like_bench() {
+        let rows = vec![
+            (
+                "Config".to_string(),
+                "./s1/private/backups/20260503_130000-s1-site_config_backup.json".to_string(),
+                "94.0B".to_string(),
+            ),
+            (
+                "Database".to_string(),
+                "./s1/private/backups/20260503_130000-s1-database.sql.gz".to_string(),
+                "1.2MiB".to_string(),
+            ),
+        ];
+        insta::assert_snapshot!(render_backup_summary("s1", "2026-05-03 13:00:00.123456", &rows, false), @r"
+        Backup Summary for s1 at 2026-05-03 13:00:00.123456
+        Config  : ./s1/private/backups/20260503_130000-s1-site_config_backup.json 94.0B
+        Database: ./s1/private/backups/20260503_130000-s1-database.sql.gz         1.2MiB
+        Backup for Site s1 has been successfully completed
+        ");
     }
 
     #[test]

@@ -201,7 +201,7 @@ impl FrappeSim {
             .unwrap_or_default()
     }
 
-    /// Waits until the server task stops (for the standalone command).
+    /// Stops the server (the standalone command calls it on Ctrl-C; dropping does the same).
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());

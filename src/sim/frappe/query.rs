@@ -392,7 +392,8 @@ fn parse_fields(
 }
 
 fn split_alias(spec: &str) -> (String, Option<String>) {
-    let lower = spec.to_lowercase();
+    // ASCII lowering keeps byte offsets, so `i` indexes `spec` too.
+    let lower = spec.to_ascii_lowercase();
     match lower.find(" as ") {
         Some(i) => (
             spec[..i].to_string(),
@@ -625,7 +626,27 @@ mod tests {
         ));
     }
 
+    fn small_site() -> SiteData {
+        let mut site = SiteData::new("t", "UTC", false).unwrap();
+        site.put_raw(json!({"doctype": "User", "name": "a@example.com", "enabled": 1, "roles": [{"role": "All"}]}));
+        site
+    }
+
     proptest! {
+        #[test]
+        fn list_and_count_never_panic_on_any_parameters(
+            fields in proptest::option::of("\\PC{0,40}"),
+            filters in proptest::option::of(prop_oneof!["\\PC{0,40}", Just(r#"[["Has Role","role","in","a,b"]]"#.to_string()), Just(r#"{"enabled": ["!=", 0]}"#.to_string())]),
+            order_by in proptest::option::of("\\PC{0,20}"),
+            start in proptest::option::of("\\PC{0,5}"),
+            length in proptest::option::of("\\PC{0,5}"),
+        ) {
+            let site = small_site();
+            let params = ListParams { fields, filters: filters.clone(), order_by, limit_start: start, limit_page_length: length, ..Default::default() };
+            let _ = list(&site, "User", &params, 7);
+            let _ = count(&site, "User", filters.as_deref());
+        }
+
         #[test]
         fn like_with_only_percent_matches_everything(s in "\\PC{0,40}") {
             prop_assert!(like(&s, "%"));
