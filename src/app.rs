@@ -11,16 +11,16 @@
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::handlers::{self, Context, Outcome};
-use crate::slack::api::SlackApi;
-use crate::slack::listener::{Inbox, Listener};
 use crate::jobs::JobLauncher;
 use crate::services::Services;
+use crate::slack::api::SlackApi;
+use crate::slack::listener::{Inbox, Listener};
 use crate::store::AuditEntry;
+use crate::store::{Batch, CommitOutcome, Store};
 use crate::workflow::effect::{Effect, Message, Update};
 use crate::workflow::event::{Event, JobEvent, JobUpdate};
-use crate::workflow::job::JobRecord;
-use crate::store::{Batch, CommitOutcome, Store};
 use crate::workflow::executor::Executor;
+use crate::workflow::job::JobRecord;
 use anyhow::Context as _;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
@@ -74,7 +74,8 @@ pub async fn start(config: Config, clock: Clock) -> anyhow::Result<RunningBot> {
     let executor_task = tokio::spawn(executor.clone().run(wait_for(stopped.clone())));
 
     let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-    let services = Arc::new(Services::from_config(&config).context("while setting up the adapters")?);
+    let services =
+        Arc::new(Services::from_config(&config).context("while setting up the adapters")?);
     let jobs = JobLauncher::new(services, sender.clone());
     let inbox = Arc::new(Inbox::new(sender, store.clone(), config.command_name()));
     let consumer = Consumer {
@@ -115,7 +116,9 @@ fn resume_jobs(store: &Store, jobs: &JobLauncher) -> anyhow::Result<()> {
                 tracing::info!(run = %run_id, "resuming a job that was running at the last stop");
                 jobs.launch(record);
             }
-            None => tracing::warn!(run = %run_id, "a stored run is not a job this version knows; leaving it"),
+            None => {
+                tracing::warn!(run = %run_id, "a stored run is not a job this version knows; leaving it")
+            }
         }
     }
     Ok(())
@@ -214,7 +217,10 @@ impl Consumer {
             jobs,
             finished,
         } = outcome;
-        let mut runs: Vec<_> = jobs.iter().map(|job| (job.run_id.clone(), Some(job.to_json()))).collect();
+        let mut runs: Vec<_> = jobs
+            .iter()
+            .map(|job| (job.run_id.clone(), Some(job.to_json())))
+            .collect();
         runs.extend(finished.into_iter().map(|run_id| (run_id, None)));
         let batch = Batch {
             dedup_key: key.clone(),
@@ -260,7 +266,10 @@ impl Consumer {
                 effects: vec![update(&record, message.clone())],
                 ..Outcome::default()
             },
-            JobUpdate::Finished { message, audit_detail } => Outcome {
+            JobUpdate::Finished {
+                message,
+                audit_detail,
+            } => Outcome {
                 effects: vec![update(&record, message.clone())],
                 audit: vec![AuditEntry {
                     at: now,

@@ -201,12 +201,21 @@ impl FileConfig {
             ));
         }
         for role in [SiteRole::Staging, SiteRole::Production] {
-            let named: Vec<&String> = self.sites.iter().filter(|(_, site)| site.role == role).map(|(name, _)| name).collect();
+            let named: Vec<&String> = self
+                .sites
+                .iter()
+                .filter(|(_, site)| site.role == role)
+                .map(|(name, _)| name)
+                .collect();
             if named.len() > 1 {
                 return Err(format!(
                     "only one site may have role = \"{}\", but {} do",
                     role.as_str(),
-                    named.iter().map(|name| format!("[sites.{name}]")).collect::<Vec<_>>().join(" and ")
+                    named
+                        .iter()
+                        .map(|name| format!("[sites.{name}]"))
+                        .collect::<Vec<_>>()
+                        .join(" and ")
                 ));
             }
         }

@@ -31,6 +31,11 @@ enum Command {
     /// Serve one of the local stand-ins for an outside service.
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Write a live site's tracked blueprints as canonical files (reads only).
+    Export(lockstep::frappe::cli::ExportArgs),
+    /// Print the drift between a live site and a folder of canonical files; exit 1
+    /// when they differ (reads only).
+    Diff(lockstep::frappe::cli::DiffArgs),
     /// Validate the configuration and reach every endpoint it names.
     Check {
         #[arg(long, short)]
@@ -42,6 +47,11 @@ enum Command {
 enum SimCommand {
     /// A Slack-compatible server (Web API, Socket Mode, response URLs) on loopback.
     Slack(lockstep::sim::slack::SimSlackArgs),
+    /// A Frappe-compatible server serving every site folder under --sites.
+    Frappe(lockstep::sim::frappe::SimFrappeArgs),
+    /// The bench stand-in: backup | migrate | restore <file> | restart against the
+    /// Frappe-compatible server, printing what bench prints.
+    Bench(lockstep::sim::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -92,6 +102,27 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Sim(SimCommand::Slack(args)) => {
             lockstep::sim::slack::serve(args).await?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Sim(SimCommand::Frappe(args)) => {
+            lockstep::sim::frappe::run_sim_frappe(args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sim(SimCommand::Bench(args)) => {
+            // bench's own exit codes: 0 success, 1 failure.
+            let code = lockstep::sim::bench::run_bench(args).await;
+            Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+        }
+        Command::Export(args) => {
+            lockstep::frappe::cli::run_export(args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Diff(args) => {
+            let differs = lockstep::frappe::cli::run_diff(args).await?;
+            Ok(if differs {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
     }
 }

@@ -4,7 +4,9 @@
 //! `lockstep check` and the jobs do that.
 
 use crate::config::{Config, SiteRole, SiteSection};
-use crate::frappe::{ApiCredentials, ProductionSite, SiteConfig, SiteName, SiteReader, StagingSite};
+use crate::frappe::{
+    ApiCredentials, ProductionSite, SiteConfig, SiteName, SiteReader, StagingSite,
+};
 use anyhow::Context;
 use std::time::Duration;
 
@@ -24,12 +26,14 @@ impl Services {
             match section.role {
                 SiteRole::Staging => {
                     services.staging = Some(
-                        StagingSite::new(site_config).with_context(|| format!("while setting up site `{name}`"))?,
+                        StagingSite::new(site_config)
+                            .with_context(|| format!("while setting up site `{name}`"))?,
                     )
                 }
                 SiteRole::Production => {
                     services.production = Some(
-                        ProductionSite::new(site_config).with_context(|| format!("while setting up site `{name}`"))?,
+                        ProductionSite::new(site_config)
+                            .with_context(|| format!("while setting up site `{name}`"))?,
                     )
                 }
             }
@@ -39,8 +43,14 @@ impl Services {
 
     /// Every configured site as a reader, with its role.
     pub fn site_readers(&self) -> Vec<(SiteRole, &SiteReader)> {
-        let staging = self.staging.iter().map(|site| (SiteRole::Staging, site.reader()));
-        let production = self.production.iter().map(|site| (SiteRole::Production, site.reader()));
+        let staging = self
+            .staging
+            .iter()
+            .map(|site| (SiteRole::Staging, site.reader()));
+        let production = self
+            .production
+            .iter()
+            .map(|site| (SiteRole::Production, site.reader()));
         staging.chain(production).collect()
     }
 }
@@ -55,7 +65,10 @@ fn site_config(config: &Config, name: &str, section: &SiteSection) -> anyhow::Re
     let mut site_config = SiteConfig::new(
         site,
         section.url.clone(),
-        ApiCredentials::new(credentials.api_key.expose(), credentials.api_secret.expose()),
+        ApiCredentials::new(
+            credentials.api_key.expose(),
+            credentials.api_secret.expose(),
+        ),
     );
     site_config.timeout = Duration::from_secs(section.timeout_secs);
     site_config.concurrency = section.concurrency;

@@ -1,10 +1,10 @@
 //! `audit [N]`: the newest N audit entries (default 20), oldest first.
 
 use super::{Context, Outcome};
-use crate::workflow::event::CommandEvent;
 use crate::slack::render::escape;
 use crate::store::AuditEntry;
 use crate::workflow::effect::{Block, Message};
+use crate::workflow::event::CommandEvent;
 
 pub const DEFAULT_ENTRIES: u32 = 20;
 

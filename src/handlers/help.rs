@@ -2,8 +2,8 @@
 
 use super::{Context, Outcome};
 use crate::command::{self, Subcommand};
-use crate::workflow::event::CommandEvent;
 use crate::workflow::effect::Message;
+use crate::workflow::event::CommandEvent;
 
 pub fn handle(ctx: &Context, event: &CommandEvent, topic: Option<Subcommand>) -> Outcome {
     let name = ctx.config.command_name();

@@ -9,12 +9,12 @@ mod unavailable;
 
 use crate::command::{self, Command};
 use crate::config::Config;
-use crate::workflow::event::{ActionEvent, CommandEvent};
-use crate::slack::render::escape;
 use crate::ids::RunId;
+use crate::slack::render::escape;
 use crate::store::{AuditEntry, Store};
-use crate::workflow::job::JobRecord;
 use crate::workflow::effect::{Block, Effect, Message, Post, Requester};
+use crate::workflow::event::{ActionEvent, CommandEvent};
+use crate::workflow::job::JobRecord;
 use chrono::{DateTime, Utc};
 
 /// What a handler sees.

@@ -1,10 +1,10 @@
 //! `status`: runs in flight, environment locks, the last promotion and release.
 
 use super::{Context, Outcome};
-use crate::workflow::event::CommandEvent;
 use crate::slack::render::escape;
 use crate::store::EnvLock;
 use crate::workflow::effect::{Block, Message};
+use crate::workflow::event::CommandEvent;
 
 pub fn handle(ctx: &Context, event: &CommandEvent) -> anyhow::Result<Outcome> {
     let runs = ctx.store.runs()?;

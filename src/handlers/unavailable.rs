@@ -3,9 +3,9 @@
 
 use super::{Context, Outcome};
 use crate::command::Command;
-use crate::workflow::event::CommandEvent;
 use crate::store::AuditEntry;
 use crate::workflow::effect::Message;
+use crate::workflow::event::CommandEvent;
 
 pub fn handle(ctx: &Context, event: &CommandEvent, command: &Command) -> Outcome {
     let name = command.subcommand().name();

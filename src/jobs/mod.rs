@@ -35,13 +35,21 @@ impl JobLauncher {
             sender: self.sender.clone(),
         };
         let task = tokio::spawn(run(record, self.services.clone(), reporter));
-        let mut running = self.running.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut running = self
+            .running
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         running.retain(|task| !task.is_finished());
         running.push(task);
     }
 
     pub fn abort_all(&self) {
-        let running = std::mem::take(&mut *self.running.lock().unwrap_or_else(|poison| poison.into_inner()));
+        let running = std::mem::take(
+            &mut *self
+                .running
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner()),
+        );
         running.iter().for_each(JoinHandle::abort);
     }
 }
@@ -58,7 +66,11 @@ impl Reporter {
     }
 
     async fn finish(&self, message: Message, audit_detail: String) {
-        self.send(JobUpdate::Finished { message, audit_detail }).await;
+        self.send(JobUpdate::Finished {
+            message,
+            audit_detail,
+        })
+        .await;
     }
 
     async fn send(&self, update: JobUpdate) {
@@ -79,14 +91,23 @@ pub struct JobResult {
 
 async fn run(record: JobRecord, services: Arc<Services>, reporter: Reporter) {
     let result = match &record.command {
-        other => Err(anyhow::anyhow!("`{}` does not run as a job", other.subcommand().name())),
+        other => Err(anyhow::anyhow!(
+            "`{}` does not run as a job",
+            other.subcommand().name()
+        )),
     };
     match result {
-        Ok(JobResult { message, audit_detail }) => reporter.finish(message, audit_detail).await,
+        Ok(JobResult {
+            message,
+            audit_detail,
+        }) => reporter.finish(message, audit_detail).await,
         Err(err) => {
             let text = user_facing(&err);
             reporter
-                .finish(Message::text(format!(":x: {text}")), format!("failed: {text}"))
+                .finish(
+                    Message::text(format!(":x: {text}")),
+                    format!("failed: {text}"),
+                )
                 .await
         }
     }

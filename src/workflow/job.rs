@@ -24,7 +24,12 @@ pub struct JobRecord {
 
 impl JobRecord {
     /// A job for `command`, named after the Slack trigger that asked for it.
-    pub fn new(trigger_id: &str, command: Command, requester: Requester, started_at: DateTime<Utc>) -> Self {
+    pub fn new(
+        trigger_id: &str,
+        command: Command,
+        requester: Requester,
+        started_at: DateTime<Utc>,
+    ) -> Self {
         let run_id = RunId(format!("job-{trigger_id}"));
         Self {
             message_key: format!("{}/message", run_id.0),
