@@ -3,7 +3,8 @@
 //! This module owns what a blueprint is and everything that can be said about a set of
 //! them without talking to anyone: the tracked kinds ([`kinds`]), the canonical form
 //! ([`canonical`]), where each lives in the config repo ([`layout`]), the drift between
-//! two sets ([`diff`], rendered by [`render`]), families ([`families`]) and validation
+//! two sets ([`diff`], rendered by [`render`]), the plan that makes a site match a set
+//! ([`plan`]), families ([`families`]) and validation
 //! ([`validate`]). It is pure domain code: no network, no tokio, no store. The one
 //! exception is [`files`], a few `std::fs` helpers for seed folders and the `diff` CLI.
 
@@ -13,6 +14,7 @@ pub mod families;
 pub mod files;
 pub mod kinds;
 pub mod layout;
+pub mod plan;
 pub mod render;
 pub mod validate;
 
