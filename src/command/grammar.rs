@@ -512,9 +512,18 @@ impl Parser<'_> {
                 }
                 Command::Pull
             }
-            Subcommand::Push => Command::Push {
-                dry_run: args.switch("--dry-run"),
-            },
+            Subcommand::Push => {
+                if self.typed(&args, "--site", SiteSel::parse)? == Some(SiteSel::Prod) {
+                    return Err(self.error(
+                        "push writes only to the staging site: the bot never writes to \
+                         production, which changes only through bench migrate of the \
+                         production branch (promote).",
+                    ));
+                }
+                Command::Push {
+                    dry_run: args.switch("--dry-run"),
+                }
+            }
             Subcommand::Review => Command::Review {
                 since: self.typed(&args, "--since", GitRef::parse)?,
                 blueprint: self.typed(&args, "--blueprint", blueprint_name)?,

@@ -527,6 +527,21 @@ fn mentions_where_plain_text_is_expected() {
 }
 
 #[test]
+fn push_to_production_is_refused_with_the_reason() {
+    let e = err("push --site=prod");
+    assert_eq!(
+        e.message,
+        "push writes only to the staging site: the bot never writes to production, which \
+         changes only through bench migrate of the production branch (promote)."
+    );
+    assert_eq!(e.usage, "/frappe-stack push [--site=staging] [--dry-run]");
+    assert_eq!(
+        parse("push --site=staging --dry-run", "/frappe-stack"),
+        Ok(Command::Push { dry_run: true })
+    );
+}
+
+#[test]
 fn pull_from_production_is_refused_with_the_reason() {
     let e = err("pull --site=prod");
     assert_eq!(
@@ -658,6 +673,7 @@ fn flag_samples() -> Vec<(
     vec![
         (Diff, "--site", Some("prod"), Some("qa")),
         (Pull, "--site", Some("staging"), Some("prod")),
+        (Push, "--site", Some("staging"), Some("prod")),
         (Push, "--dry-run", None, None),
         (Review, "--since", Some("v1.0.0"), Some("a..b")),
         (Review, "--blueprint", Some("Beneficiary"), Some("<@U1>")),
@@ -731,11 +747,13 @@ fn every_spec_flag_is_accepted_and_read() {
         let accepted = ok(&with(good));
         assert_eq!(accepted.subcommand(), sub);
         // The value is read, not ignored: a bad one is refused, naming the flag
-        // (or, for pull, explaining why only staging).
+        // (or, for pull and push, explaining why only staging).
         if let Some(bad) = bad {
             let e = err(&with(Some(bad)));
             assert!(
-                e.message.contains(flag) || e.message.starts_with("pull captures"),
+                e.message.contains(flag)
+                    || e.message.starts_with("pull captures")
+                    || e.message.starts_with("push writes only"),
                 "{sub} {flag}: {e}"
             );
         } else {

@@ -200,15 +200,22 @@ static PULL: SubcommandSpec = SubcommandSpec {
 static PUSH: SubcommandSpec = SubcommandSpec {
     name: "push",
     summary: "Apply the staging branch to the staging site",
-    usage: "push [--dry-run]",
+    usage: "push [--site=staging] [--dry-run]",
     description: "Applies the blueprints on the staging branch to the staging site; \
                   where they differ, git wins. Never touches production.",
     args: &[],
-    flags: &[FlagSpec {
-        name: "--dry-run",
-        value: None,
-        description: DRY_RUN_PLAN,
-    }],
+    flags: &[
+        FlagSpec {
+            name: "--site",
+            value: Some("staging"),
+            description: "The site to write; only staging is allowed",
+        },
+        FlagSpec {
+            name: "--dry-run",
+            value: None,
+            description: DRY_RUN_PLAN,
+        },
+    ],
     examples: &["push --dry-run", "push"],
 };
 

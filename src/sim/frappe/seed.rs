@@ -1,5 +1,6 @@
 //! Reading a site folder: canonical blueprint files in kind folders, plus
-//! `_site/users.json` and `_site/site.json`. The sim reads these JSON files itself
+//! `_site/users.json`, `_site/site.json`, and `_site/only_on_site/` (blueprint files
+//! the site has but git does not: hand edits, for drift). The sim reads these JSON files itself
 //! (it never imports the bot's blueprint module), and turns canonical bodies back
 //! into raw Frappe documents (see `store::SiteData::put_raw`).
 
@@ -28,6 +29,9 @@ pub const FOLDERS_IN_APPLY_ORDER: [&str; 15] = [
     "notifications",
     "print_formats",
 ];
+
+/// `_site/<this>/` holds blueprint files present on the site but not in git.
+pub const ONLY_ON_SITE: &str = "only_on_site";
 
 /// Everything needed to create one simulated site.
 #[derive(Debug, Clone)]
@@ -61,6 +65,12 @@ impl SiteSeed {
         let mut seed = SiteSeed::empty(name);
         seed.documents = read_blueprint_folder(dir)?;
         let site_dir = dir.join("_site");
+        // Records made on the site by hand and never captured into git: the same
+        // folder layout, kept apart so a config repo seeded from `<dir>` lacks them.
+        let only_on_site = site_dir.join(ONLY_ON_SITE);
+        if only_on_site.is_dir() {
+            seed.documents.extend(read_blueprint_folder(&only_on_site)?);
+        }
         let users = site_dir.join("users.json");
         if users.exists() {
             let value = read_json(&users)?;
