@@ -288,7 +288,7 @@ impl Consumer {
 fn update(record: &JobRecord, message: Message) -> Effect {
     Effect::Update(Update {
         key: record.message_key.clone(),
-        message,
+        message: handlers::with_requester(message, &record.requester.user),
     })
 }
 

@@ -4,6 +4,9 @@
 
 mod audit;
 mod help;
+mod diff;
+mod pull;
+mod push;
 mod status;
 mod unavailable;
 
@@ -46,10 +49,8 @@ impl Outcome {
 
     /// A single message everyone in the channel sees, crediting who asked for it.
     /// Keyed by the command's trigger id, so a replay edits instead of reposting.
-    pub fn announce(event: &CommandEvent, mut message: Message) -> Self {
-        message
-            .blocks
-            .push(Block::Context(format!("Requested by <@{}>", event.user)));
+    pub fn announce(event: &CommandEvent, message: Message) -> Self {
+        let message = with_requester(message, &event.user);
         Self {
             effects: vec![Effect::Post(Post {
                 key: format!("command/{}/reply", event.trigger_id),
@@ -61,6 +62,31 @@ impl Outcome {
             ..Self::default()
         }
     }
+}
+
+impl Outcome {
+    /// Starts a job: an in-channel message saying what is under way, which the job
+    /// then edits as it progresses and when it ends.
+    pub fn start_job(ctx: &Context, event: &CommandEvent, command: Command, message: Message) -> Self {
+        let record = JobRecord::new(&event.trigger_id, command, requester(event), ctx.now);
+        Self {
+            effects: vec![Effect::Post(Post {
+                key: record.message_key.clone(),
+                channel: event.channel.clone(),
+                thread_of: None,
+                message: with_requester(message, &event.user),
+                on_refusal: Some(requester(event)),
+            })],
+            jobs: vec![record],
+            ..Self::default()
+        }
+    }
+}
+
+/// Adds the "Requested by" line every in-channel message of a command carries.
+pub fn with_requester(mut message: Message, user: &str) -> Message {
+    message.blocks.push(Block::Context(format!("Requested by <@{user}>")));
+    message
 }
 
 fn requester(event: &CommandEvent) -> Requester {
@@ -86,6 +112,9 @@ pub fn handle_command(ctx: &Context, event: &CommandEvent) -> Outcome {
         Command::Help { topic } => Ok(help::handle(ctx, event, *topic)),
         Command::Status => status::handle(ctx, event),
         Command::Audit { n } => audit::handle(ctx, event, *n),
+        Command::Diff { site } => diff::handle(ctx, event, *site),
+        Command::Pull => pull::handle(ctx, event),
+        Command::Push { dry_run } => push::handle(ctx, event, *dry_run),
         other => Ok(unavailable::handle(ctx, event, other)),
     };
     result

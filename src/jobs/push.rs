@@ -1,0 +1,70 @@
+//! The `push` job: make the staging site match the staging branch, git wins. A
+//! dry run only shows the plan. Applying goes step by step through the staging
+//! site's write methods (production has none), then reads the site again and
+//! reports anything Frappe itself changed or refused.
+
+use super::diff::plural;
+use super::{JobResult, Reporter};
+use crate::blueprint::plan::{Plan, Step};
+use crate::command::SiteSel;
+use crate::services::Services;
+use crate::workflow::effect::Message;
+
+/// How many plan lines a message shows before "…and N more".
+const PLAN_LINES: usize = 40;
+
+pub async fn run(services: &Services, dry_run: bool, reporter: &Reporter) -> anyhow::Result<JobResult> {
+    let tracked = services.tracked(SiteSel::Staging)?;
+    let staging = services.staging_site()?;
+    let (site_set, branch) = tokio::try_join!(tracked.read_site(), tracked.read_branch())?;
+    let plan = Plan::between(&site_set, &branch.blueprints);
+    let headline = format!("Plan: make site `{}` match `{}`", tracked.site_name(), branch.label());
+    if dry_run || plan.is_empty() {
+        let lead = if plan.is_empty() {
+            format!(":white_check_mark: Push: site `{}` already matches `{}`.", tracked.site_name(), branch.label())
+        } else {
+            format!(":memo: Push (dry run): {} would be made; nothing was changed.", plural(plan.len(), "change"))
+        };
+        return Ok(JobResult {
+            message: Message::with_code(lead, plan.render(&headline, PLAN_LINES)),
+            audit_detail: format!("dry run: {}", plural(plan.len(), "change")),
+        });
+    }
+    let mut done = 0;
+    for step in &plan.steps {
+        let (kind, name) = step.id();
+        let result = match step {
+            Step::Create(blueprint) | Step::Update(blueprint, _) => staging.apply_blueprint(blueprint).await.map(|_| ()),
+            Step::Delete(_) => staging.delete(kind.doctype(), &name).await,
+        };
+        if let Err(err) = result {
+            anyhow::bail!(
+                "push stopped after {done} of {} changes: {} failed: {err}. The site is partly updated; run push again once the cause is fixed.",
+                plan.len(),
+                step.describe().trim()
+            );
+        }
+        done += 1;
+        if done % 10 == 0 {
+            reporter
+                .progress(Message::text(format!(":hourglass_flowing_sand: Push: {done} of {} changes applied…", plan.len())))
+                .await;
+        }
+    }
+    let after = tracked.read_site().await?;
+    let remaining = Plan::between(&after, &branch.blueprints);
+    let verdict = if remaining.is_empty() {
+        format!(":white_check_mark: Push: applied {} to site `{}`; it now matches `{}`.", plural(plan.len(), "change"), tracked.site_name(), branch.label())
+    } else {
+        format!(
+            ":warning: Push: applied {}, but the site still differs from `{}` in {} (Frappe adds or keeps some records itself; see `diff`).",
+            plural(plan.len(), "change"),
+            branch.label(),
+            plural(remaining.len(), "place")
+        )
+    };
+    Ok(JobResult {
+        message: Message::with_code(verdict, plan.render(&headline, PLAN_LINES)),
+        audit_detail: format!("applied {} from {}", plural(plan.len(), "change"), branch.label()),
+    })
+}
