@@ -9,14 +9,20 @@
 //!
 //! `cargo bench --bench blueprint` runs criterion. For peak memory, run the bench
 //! binary once under `/usr/bin/time -v` with `LOCKSTEP_BENCH_ONCE=1`: it does one pass
-//! and prints the timed part.
+//! and prints the timed part. With `LOCKSTEP_BENCH_CLI_DIR=<dir>` it writes the data set
+//! as files on the first run and times `diff_raw_against_canonical` (the library side of
+//! `lockstep diff --raw`) on them on the next.
 
 use std::hint::black_box;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use lockstep::blueprint::diff::DriftBuilder;
-use lockstep::blueprint::synth::{git_compact, git_set, raw_doc_iter, SynthSpec};
+use lockstep::blueprint::files::diff_raw_against_canonical;
+use lockstep::blueprint::synth::{
+    git_compact, git_set, raw_doc_iter, raw_docs, write_canonical_dir, write_raw_dir, SynthSpec,
+};
 use lockstep::blueprint::{
     canonicalize_owned, canonicalize_with_digest, diff, BlueprintSet, CompactSet, Drift,
 };
@@ -86,42 +92,52 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
-fn rss() -> String {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM"))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 fn run_once() {
     let spec = SynthSpec::BENCH;
     let git = git_side(spec);
-    eprintln!("git {}", rss());
-    if std::env::var_os("ONLY_CANON").is_some() {
-        for _ in 0..3 {
-            eprintln!("canon only {:?}", stream_pass(spec, &git, false).0);
-        }
-    }
-    for _ in 0..2 {
-        eprintln!("canon+diff {:?}", stream_pass(spec, &git, true).0);
-    }
+    let (canonicalize_only, _) = stream_pass(spec, &git, false);
     let (timed, drift) = stream_pass(spec, &git, true);
-    eprintln!("after {}", rss());
     println!(
-        "{} blueprints canonicalised and diffed in {:.3} s (timed part): {} changed, {} only on site, {} only in git",
+        "{} blueprints canonicalised and diffed in {:.3} s (canonicalising alone {:.3} s): \
+         {} changed, {} only on site, {} only in git",
         spec.total(),
         timed.as_secs_f64(),
+        canonicalize_only.as_secs_f64(),
         drift.changed.len(),
         drift.only_on_site.len(),
         drift.only_in_git.len()
     );
 }
 
+/// Writes the data set as files under `dir` (raw/ and canonical/) unless already there,
+/// then times `diff_raw_against_canonical` on them, as `lockstep diff --raw` runs it.
+fn run_cli(dir: &Path) -> anyhow::Result<()> {
+    let spec = SynthSpec::BENCH;
+    let (raw, canonical) = (dir.join("raw"), dir.join("canonical"));
+    if !raw.is_dir() {
+        write_raw_dir(&raw_docs(&spec), &raw)?;
+        write_canonical_dir(spec, &canonical)?;
+        println!("wrote {} and {}", raw.display(), canonical.display());
+        return Ok(());
+    }
+    let start = Instant::now();
+    let (report, differs) = diff_raw_against_canonical(&raw, &canonical)?;
+    let elapsed = start.elapsed();
+    let summary = report.lines().last().unwrap_or("");
+    println!(
+        "diff --raw took {:.3} s, differs={differs}: {summary}",
+        elapsed.as_secs_f64()
+    );
+    Ok(())
+}
+
 fn main() {
     if std::env::var_os("LOCKSTEP_BENCH_ONCE").is_some() {
         run_once();
+        return;
+    }
+    if let Some(dir) = std::env::var_os("LOCKSTEP_BENCH_CLI_DIR") {
+        run_cli(Path::new(&dir)).expect("the CLI run works");
         return;
     }
     let mut criterion = Criterion::default().configure_from_args();
