@@ -9,41 +9,46 @@ use serde_json::{Map, Value};
 
 use super::kinds::Kind;
 
-/// Frappe `default_fields` other than `doctype` and `name` (the identity we keep).
-const PARENT_VOLATILE: [&str; 6] = [
-    "owner",
-    "creation",
-    "modified",
-    "modified_by",
-    "idx",
-    "docstatus",
-];
-/// Frappe `default_fields` + `child_table_fields`: none of them belong in a child row.
-const CHILD_VOLATILE: [&str; 11] = [
-    "doctype",
-    "name",
-    "owner",
-    "creation",
-    "modified",
-    "modified_by",
-    "idx",
-    "docstatus",
-    "parent",
-    "parentfield",
-    "parenttype",
-];
-/// Stripped at every depth: Frappe `optional_fields` and sync bookkeeping. Keys
-/// starting with `__` (`__onload`, `__unsaved`, `__islocal`, `__last_sync_on`) are
-/// Frappe's in-memory flags and go too.
-const ANY_DEPTH_VOLATILE: [&str; 7] = [
-    "_user_tags",
-    "_comments",
-    "_assign",
-    "_liked_by",
-    "_seen",
-    "migration_hash",
-    "last_synced_on",
-];
+/// Which volatile list a key is on (reference/frappe.md §3). Classified by length and
+/// a fixed compare so the hot loop calls no `memcmp` and allocates nothing.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum KeyClass {
+    /// Kept everywhere.
+    Keep,
+    /// `doctype`, `name`: identity at the top level, volatile in child rows.
+    Identity,
+    /// Frappe `default_fields` other than the identity: volatile at every depth.
+    Default,
+    /// Frappe `child_table_fields` (`parent`, `parentfield`, `parenttype`).
+    ChildLink,
+    /// Frappe `optional_fields`, `migration_hash`, `last_synced_on` and `__` flags
+    /// (`__onload`, `__unsaved`, `__islocal`, `__last_sync_on`): volatile everywhere.
+    Bookkeeping,
+}
+
+fn classify(key: &str) -> KeyClass {
+    use KeyClass::*;
+    let bytes = key.as_bytes();
+    if bytes.first() == Some(&b'_') {
+        return match key {
+            _ if bytes.get(1) == Some(&b'_') => Bookkeeping,
+            "_user_tags" | "_comments" | "_assign" | "_liked_by" | "_seen" => Bookkeeping,
+            _ => Keep,
+        };
+    }
+    match (bytes.len(), key) {
+        (3, "idx")
+        | (5, "owner")
+        | (8, "creation")
+        | (8, "modified")
+        | (9, "docstatus")
+        | (11, "modified_by") => Default,
+        (4, "name") | (7, "doctype") => Identity,
+        (6, "parent") | (10, "parenttype") | (11, "parentfield") => ChildLink,
+        (14, "migration_hash") | (14, "last_synced_on") => Bookkeeping,
+        _ => Keep,
+    }
+}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum BlueprintError {
@@ -100,6 +105,12 @@ pub fn canonicalize(raw: &Value) -> Result<Blueprint, BlueprintError> {
 
 /// As [`canonicalize`], consuming the document so nothing is copied.
 pub fn canonicalize_owned(raw: Value) -> Result<Blueprint, BlueprintError> {
+    canonicalize_with_digest(raw).map(|(blueprint, _)| blueprint)
+}
+
+/// As [`canonicalize_owned`], also returning the [`Digest`] of the canonical body,
+/// taken in the same pass (no second walk).
+pub fn canonicalize_with_digest(raw: Value) -> Result<(Blueprint, Digest), BlueprintError> {
     let Value::Object(mut top) = raw else {
         return Err(BlueprintError::NotAnObject(json_type(&raw)));
     };
@@ -112,15 +123,14 @@ pub fn canonicalize_owned(raw: Value) -> Result<Blueprint, BlueprintError> {
         Some(Value::String(name)) if !name.is_empty() => name.clone(),
         _ => return Err(BlueprintError::MissingName(kind.doctype().to_owned())),
     };
-    for key in PARENT_VOLATILE {
-        top.remove(key);
-    }
-    normalize_object(&mut top);
-    Ok(Blueprint {
+    let mut state = DigestState::new();
+    normalize_object(&mut top, Depth::Top, &mut state);
+    let blueprint = Blueprint {
         kind,
         name,
         body: Value::Object(top),
-    })
+    };
+    Ok((blueprint, state.finish()))
 }
 
 fn json_type(value: &Value) -> &'static str {
@@ -134,27 +144,51 @@ fn json_type(value: &Value) -> &'static str {
     }
 }
 
-/// Strips what goes at every depth and normalises the values left.
-fn normalize_object(map: &mut Map<String, Value>) {
-    map.retain(|key, value| {
-        if value.is_null() || key.starts_with("__") || ANY_DEPTH_VOLATILE.contains(&key.as_str()) {
-            return false;
-        }
-        normalize_value(value);
-        true
-    });
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Depth {
+    /// The document itself: keeps `doctype`, `name` and `parent`-like fields of its own.
+    Top,
+    /// A child-table row: loses every default and child-table field.
+    Row,
+    /// An object value that is neither (Frappe has none, JSON fields are strings).
+    Nested,
 }
 
-fn normalize_value(value: &mut Value) {
+/// One pass over a map: drops what is volatile at this depth and nulls, normalises the
+/// rest in place, and feeds the digest with what is kept (in key order, as [`digest`]
+/// walks a canonical value).
+fn normalize_object(map: &mut Map<String, Value>, depth: Depth, state: &mut DigestState) {
+    state.word(TAG_OBJECT);
+    let mut kept = 0u64;
+    map.retain(|key, value| {
+        let drop = match classify(key) {
+            KeyClass::Keep => false,
+            KeyClass::Bookkeeping => true,
+            KeyClass::Default => depth != Depth::Nested,
+            KeyClass::Identity | KeyClass::ChildLink => depth == Depth::Row,
+        };
+        if drop || value.is_null() {
+            return false;
+        }
+        state.bytes(TAG_KEY, key.as_bytes());
+        normalize_value(value, state);
+        kept += 1;
+        true
+    });
+    state.word(TAG_END | kept);
+}
+
+fn normalize_value(value: &mut Value, state: &mut DigestState) {
     match value {
-        Value::Array(items) => normalize_array(items),
-        Value::Object(map) => normalize_object(map),
+        Value::Array(items) => normalize_array(items, state),
+        Value::Object(map) => normalize_object(map, Depth::Nested, state),
         Value::Number(n) => {
             if let Some(int) = integral_float(n) {
                 *value = Value::from(int);
             }
+            state.value(value);
         }
-        Value::Null | Value::Bool(_) | Value::String(_) => {}
+        Value::Null | Value::Bool(_) | Value::String(_) => state.value(value),
     }
 }
 
@@ -169,21 +203,30 @@ fn integral_float(n: &serde_json::Number) -> Option<i64> {
 /// An array of objects is a child table: rows are ordered by `idx` (stable, rows
 /// without one keep their place after those with one) and lose every default field.
 /// Any other array is kept in order with its items normalised.
-fn normalize_array(items: &mut [Value]) {
+fn normalize_array(items: &mut [Value], state: &mut DigestState) {
+    state.word(TAG_ARRAY | items.len() as u64);
     let is_table = !items.is_empty() && items.iter().all(Value::is_object);
     if !is_table {
-        items.iter_mut().for_each(normalize_value);
+        items
+            .iter_mut()
+            .for_each(|item| normalize_value(item, state));
         return;
     }
-    if items.iter().any(|row| row.get("idx").is_some()) {
-        items.sort_by_key(row_idx);
+    // One `idx` lookup per row; Frappe already sends rows in order, so sorting is rare.
+    let order: Vec<(bool, i64)> = items.iter().map(row_idx).collect();
+    if !order.is_sorted() {
+        let mut keyed: Vec<((bool, i64), Value)> = order
+            .into_iter()
+            .zip(items.iter_mut().map(std::mem::take))
+            .collect();
+        keyed.sort_by_key(|(idx, _)| *idx);
+        for (slot, (_, row)) in items.iter_mut().zip(keyed) {
+            *slot = row;
+        }
     }
     for row in items.iter_mut() {
         if let Value::Object(map) = row {
-            for key in CHILD_VOLATILE {
-                map.remove(key);
-            }
-            normalize_object(map);
+            normalize_object(map, Depth::Row, state);
         }
     }
 }
@@ -198,15 +241,128 @@ fn row_idx(row: &Value) -> (bool, i64) {
     }
 }
 
+/// A 64-bit fingerprint of a canonical value, computed in one walk without
+/// serialising. Equal values have equal digests. Each step is a bijection of the state,
+/// so values that differ in a single word never collide, and two different bodies share
+/// a digest with a chance of about 2^-64 — far below any other failure of a deploy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Digest(u64);
+
+pub fn digest(value: &Value) -> Digest {
+    let mut state = DigestState::new();
+    state.value(value);
+    state.finish()
+}
+
+struct DigestState(u64);
+
+/// Type tags, in the top byte of the word that also carries a length.
+const TAG_NULL: u64 = 1 << 56;
+const TAG_FALSE: u64 = 2 << 56;
+const TAG_TRUE: u64 = 3 << 56;
+const TAG_INT: u64 = 4 << 56;
+const TAG_UINT: u64 = 5 << 56;
+const TAG_FLOAT: u64 = 6 << 56;
+const TAG_STRING: u64 = 7 << 56;
+const TAG_ARRAY: u64 = 8 << 56;
+const TAG_OBJECT: u64 = 9 << 56;
+const TAG_KEY: u64 = 10 << 56;
+const TAG_END: u64 = 11 << 56;
+const TAG_SMALL_UINT: u64 = 12 << 56;
+
+impl DigestState {
+    fn new() -> Self {
+        DigestState(0x243F_6A88_85A3_08D3)
+    }
+
+    #[inline]
+    fn word(&mut self, w: u64) {
+        self.0 = (self.0 ^ w)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
+    }
+
+    /// A tagged length, then the bytes eight at a time (the last word zero-padded; the
+    /// length tells it apart).
+    #[inline]
+    fn bytes(&mut self, tag: u64, bytes: &[u8]) {
+        self.word(tag | bytes.len() as u64);
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.word(u64::from_le_bytes(chunk.try_into().expect("chunks of 8")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.word(u64::from_le_bytes(last));
+        }
+    }
+
+    fn value(&mut self, value: &Value) {
+        match value {
+            Value::Null => self.word(TAG_NULL),
+            Value::Bool(false) => self.word(TAG_FALSE),
+            Value::Bool(true) => self.word(TAG_TRUE),
+            Value::Number(n) => {
+                if let Some(small) = n.as_u64().filter(|u| *u < 1 << 56) {
+                    // Check fields, counts, widths: one word, tag and value together.
+                    self.word(TAG_SMALL_UINT | small);
+                } else if let Some(i) = n.as_i64() {
+                    self.word(TAG_INT);
+                    self.word(i as u64);
+                } else if let Some(u) = n.as_u64() {
+                    self.word(TAG_UINT);
+                    self.word(u);
+                } else {
+                    self.word(TAG_FLOAT);
+                    self.word(n.as_f64().unwrap_or(f64::NAN).to_bits());
+                }
+            }
+            Value::String(s) => self.bytes(TAG_STRING, s.as_bytes()),
+            Value::Array(items) => {
+                self.word(TAG_ARRAY | items.len() as u64);
+                items.iter().for_each(|item| self.value(item));
+            }
+            Value::Object(map) => {
+                // The count goes last: canonicalisation learns it only after pruning.
+                self.word(TAG_OBJECT);
+                for (key, item) in map {
+                    self.bytes(TAG_KEY, key.as_bytes());
+                    self.value(item);
+                }
+                self.word(TAG_END | map.len() as u64);
+            }
+        }
+    }
+
+    fn finish(self) -> Digest {
+        let mut x = self.0;
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+        Digest(x ^ (x >> 33))
+    }
+}
+
 /// Blueprints ordered by `(kind, name)`; at most one per key. Nested by kind so a
-/// lookup by `(Kind, &str)` needs no allocation.
+/// lookup by `(Kind, &str)` needs no allocation. Each entry keeps the [`Digest`] of its
+/// body, taken on insert (bodies cannot be changed in place), so `diff` compares two
+/// sets without walking equal bodies.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BlueprintSet {
-    by_kind: BTreeMap<Kind, BTreeMap<String, Blueprint>>,
+    by_kind: BTreeMap<Kind, KindMap>,
     len: usize,
 }
 
-type KindMap = BTreeMap<String, Blueprint>;
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Entry {
+    blueprint: Blueprint,
+    digest: Digest,
+}
+
+type KindMap = BTreeMap<String, Entry>;
 
 impl BlueprintSet {
     pub fn new() -> Self {
@@ -215,15 +371,34 @@ impl BlueprintSet {
 
     /// Inserts a blueprint, returning the one it replaces.
     pub fn insert(&mut self, blueprint: Blueprint) -> Option<Blueprint> {
+        let digest = digest(&blueprint.body);
+        self.insert_with_digest(blueprint, digest)
+    }
+
+    /// The digest must be the one `canonicalize_with_digest` returned for this body.
+    pub(crate) fn insert_with_digest(
+        &mut self,
+        blueprint: Blueprint,
+        digest: Digest,
+    ) -> Option<Blueprint> {
         let names = self.by_kind.entry(blueprint.kind).or_default();
-        let replaced = names.insert(blueprint.name.clone(), blueprint);
+        let replaced = names.insert(blueprint.name.clone(), Entry { blueprint, digest });
         if replaced.is_none() {
             self.len += 1;
         }
-        replaced
+        replaced.map(|e| e.blueprint)
     }
 
     pub fn get(&self, kind: Kind, name: &str) -> Option<&Blueprint> {
+        self.entry(kind, name).map(|e| &e.blueprint)
+    }
+
+    /// The digest of a blueprint's body.
+    pub fn digest(&self, kind: Kind, name: &str) -> Option<Digest> {
+        self.entry(kind, name).map(|e| e.digest)
+    }
+
+    fn entry(&self, kind: Kind, name: &str) -> Option<&Entry> {
         self.by_kind.get(&kind)?.get(name)
     }
 
@@ -234,15 +409,24 @@ impl BlueprintSet {
             self.by_kind.remove(&kind);
         }
         self.len -= 1;
-        Some(removed)
+        Some(removed.blueprint)
     }
 
     pub fn contains(&self, kind: Kind, name: &str) -> bool {
-        self.get(kind, name).is_some()
+        self.entry(kind, name).is_some()
     }
 
     /// Blueprints in `(kind, name)` order.
-    pub fn iter(&self) -> impl Iterator<Item = &Blueprint> + Clone {
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Blueprint> + Clone {
+        self.entries().map(|e| &e.blueprint)
+    }
+
+    /// Blueprints with their digests, in `(kind, name)` order.
+    pub(crate) fn iter_digests(&self) -> impl Iterator<Item = (&Blueprint, Digest)> {
+        self.entries().map(|e| (&e.blueprint, e.digest))
+    }
+
+    fn entries(&self) -> impl DoubleEndedIterator<Item = &Entry> + Clone {
         self.by_kind.values().flat_map(KindMap::values)
     }
 
@@ -252,6 +436,7 @@ impl BlueprintSet {
             .get(&kind)
             .into_iter()
             .flat_map(KindMap::values)
+            .map(|e| &e.blueprint)
     }
 
     pub fn len(&self) -> usize {
@@ -283,7 +468,12 @@ impl IntoIterator for BlueprintSet {
     type Item = Blueprint;
     type IntoIter = Box<dyn Iterator<Item = Blueprint>>;
     fn into_iter(self) -> Self::IntoIter {
-        Box::new(self.by_kind.into_values().flat_map(KindMap::into_values))
+        Box::new(
+            self.by_kind
+                .into_values()
+                .flat_map(KindMap::into_values)
+                .map(|e| e.blueprint),
+        )
     }
 }
 
@@ -359,6 +549,18 @@ mod tests {
     }
 
     #[test]
+    fn digests_tell_values_apart() {
+        let a = json!({"fields": [{"fieldname": "age", "non_negative": 1}]});
+        let b = json!({"fields": [{"fieldname": "age", "non_negative": 0}]});
+        let c = json!({"fields": [{"fieldname": "age"}, {}]});
+        assert_eq!(digest(&a), digest(&a.clone()));
+        assert_ne!(digest(&a), digest(&b));
+        assert_ne!(digest(&a), digest(&c));
+        assert_ne!(digest(&json!("")), digest(&json!(null)));
+        assert_ne!(digest(&json!(["ab"])), digest(&json!(["a", "b"])));
+    }
+
+    #[test]
     fn errors_name_the_problem() {
         assert_eq!(
             canonicalize(&json!([])),
@@ -431,12 +633,15 @@ mod tests {
             let mut doc: Map<String, Value> = extra.into_iter().collect();
             doc.insert("doctype".into(), json!("Workflow"));
             doc.insert("name".into(), json!("W"));
+            let doc_copy = doc.clone();
             let once = canonicalize(&Value::Object(doc)).unwrap();
             let twice = canonicalize(&once.body).unwrap();
             prop_assert_eq!(&once, &twice);
             prop_assert_eq!(once.to_canonical_bytes(), twice.to_canonical_bytes());
             let reparsed: Value = serde_json::from_slice(&once.to_canonical_bytes()).unwrap();
-            prop_assert_eq!(canonicalize(&reparsed).unwrap(), once);
+            prop_assert_eq!(canonicalize(&reparsed).unwrap(), once.clone());
+            let (_, fused) = canonicalize_with_digest(Value::Object(doc_copy)).unwrap();
+            prop_assert_eq!(fused, digest(&once.body));
         }
     }
 }

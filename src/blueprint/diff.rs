@@ -5,12 +5,13 @@
 //! blueprints only. Rendering lives in `render`.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::canonical::{Blueprint, BlueprintId, BlueprintSet};
+use super::canonical::{digest, Blueprint, BlueprintId, BlueprintSet, Digest};
+use super::compact::{parse_body, CompactSet};
 use super::kinds::{ChildTable, Kind};
 
 /// What differs between a site and git. Every list is sorted by `(kind, name)`.
@@ -80,32 +81,29 @@ impl Drift {
     }
 }
 
-/// Compares a site's blueprints with git's.
+/// Compares a site's blueprints with git's. Bodies are compared by digest; only
+/// changed ones are walked, to explain them.
 pub fn diff(site: &BlueprintSet, git: &BlueprintSet) -> Drift {
     let mut drift = Drift::default();
-    let mut site_iter = site.iter().peekable();
-    let mut git_iter = git.iter().peekable();
+    let mut site_iter = site.iter_digests().peekable();
+    let mut git_iter = git.iter_digests().peekable();
     loop {
         let order = match (site_iter.peek(), git_iter.peek()) {
             (None, None) => break,
             (Some(_), None) => Ordering::Less,
             (None, Some(_)) => Ordering::Greater,
-            (Some(s), Some(g)) => (s.kind, s.name.as_str()).cmp(&(g.kind, g.name.as_str())),
+            (Some((s, _)), Some((g, _))) => {
+                (s.kind, s.name.as_str()).cmp(&(g.kind, g.name.as_str()))
+            }
         };
         match order {
             Ordering::Less => drift.only_on_site.push(next_id(&mut site_iter)),
             Ordering::Greater => drift.only_in_git.push(next_id(&mut git_iter)),
             Ordering::Equal => {
-                let (s, g) = (
-                    site_iter.next().expect("peeked"),
-                    git_iter.next().expect("peeked"),
-                );
-                if s.body != g.body {
-                    drift.changed.push(Change {
-                        kind: s.kind,
-                        name: s.name.clone(),
-                        details: explain(s.kind, &s.body, &g.body),
-                    });
+                let (s, s_digest) = site_iter.next().expect("peeked");
+                let (g, g_digest) = git_iter.next().expect("peeked");
+                if s_digest != g_digest {
+                    drift.changed.push(change(s, g));
                 }
             }
         }
@@ -113,8 +111,183 @@ pub fn diff(site: &BlueprintSet, git: &BlueprintSet) -> Drift {
     drift
 }
 
-fn next_id<'a>(iter: &mut impl Iterator<Item = &'a Blueprint>) -> BlueprintId {
-    iter.next().expect("peeked").id()
+fn next_id<'a>(iter: &mut impl Iterator<Item = (&'a Blueprint, Digest)>) -> BlueprintId {
+    iter.next().expect("peeked").0.id()
+}
+
+fn change(site: &Blueprint, git: &Blueprint) -> Change {
+    Change {
+        kind: site.kind,
+        name: site.name.clone(),
+        details: explain(site.kind, &site.body, &git.body),
+    }
+}
+
+/// Builds a [`Drift`] from site blueprints that arrive one at a time, in any order,
+/// against a git side held in memory (a [`BlueprintSet`] or a lean [`CompactSet`]);
+/// the site side is never held whole, which keeps `lockstep diff --raw` on 50,000
+/// documents small. Git is indexed by a hash map once, so each arrival costs one probe
+/// instead of a walk down two cold B-trees.
+pub struct DriftBuilder<'g> {
+    /// Git's blueprints, in `(kind, name)` order.
+    git: Vec<GitEntry<'g>>,
+    index: HashMap<(Kind, &'g str), usize, BuildFastHasher>,
+    seen_in_git: Vec<bool>,
+    /// Only-on-site blueprints so far, to refuse a second arrival of one.
+    only_on_site: HashSet<BlueprintId>,
+    drift: Drift,
+}
+
+struct GitEntry<'g> {
+    kind: Kind,
+    name: &'g str,
+    digest: Digest,
+    body: GitBody<'g>,
+}
+
+enum GitBody<'g> {
+    Value(&'g Value),
+    Compact(&'g [u8]),
+}
+
+impl<'g> DriftBuilder<'g> {
+    pub fn new(git: &'g BlueprintSet) -> Self {
+        Self::from_entries(
+            git.iter_digests()
+                .map(|(bp, digest)| GitEntry {
+                    kind: bp.kind,
+                    name: bp.name.as_str(),
+                    digest,
+                    body: GitBody::Value(&bp.body),
+                })
+                .collect(),
+        )
+    }
+
+    pub fn over_compact(git: &'g CompactSet) -> Self {
+        Self::from_entries(
+            git.iter()
+                .map(|(kind, name, digest, bytes)| GitEntry {
+                    kind,
+                    name,
+                    digest,
+                    body: GitBody::Compact(bytes),
+                })
+                .collect(),
+        )
+    }
+
+    fn from_entries(git: Vec<GitEntry<'g>>) -> Self {
+        let mut index = HashMap::with_capacity_and_hasher(git.len(), BuildFastHasher);
+        for (i, entry) in git.iter().enumerate() {
+            index.insert((entry.kind, entry.name), i);
+        }
+        DriftBuilder {
+            seen_in_git: vec![false; git.len()],
+            git,
+            index,
+            only_on_site: HashSet::new(),
+            drift: Drift::default(),
+        }
+    }
+
+    /// Adds one site blueprint. Returns false, and changes nothing, when a blueprint
+    /// with the same kind and name was already added.
+    pub fn add(&mut self, site: &Blueprint) -> bool {
+        self.add_with_digest(site, digest(&site.body))
+    }
+
+    /// As [`DriftBuilder::add`], with the digest [`canonicalize_with_digest`] returned
+    /// for this blueprint, which saves walking the body again.
+    ///
+    /// [`canonicalize_with_digest`]: super::canonical::canonicalize_with_digest
+    pub fn add_with_digest(&mut self, site: &Blueprint, site_digest: Digest) -> bool {
+        debug_assert_eq!(site_digest, digest(&site.body), "digest of another body");
+        let Some(&at) = self.index.get(&(site.kind, site.name.as_str())) else {
+            if !self.only_on_site.insert(site.id()) {
+                return false;
+            }
+            self.drift.only_on_site.push(site.id());
+            return true;
+        };
+        if std::mem::replace(&mut self.seen_in_git[at], true) {
+            return false;
+        }
+        let git = &self.git[at];
+        if site_digest != git.digest {
+            let details = match git.body {
+                GitBody::Value(body) => explain(site.kind, &site.body, body),
+                GitBody::Compact(bytes) => explain(site.kind, &site.body, &parse_body(bytes)),
+            };
+            self.drift.changed.push(Change {
+                kind: site.kind,
+                name: site.name.clone(),
+                details,
+            });
+        }
+        true
+    }
+
+    pub fn finish(self) -> Drift {
+        let mut drift = self.drift;
+        drift.only_in_git = self
+            .git
+            .iter()
+            .zip(&self.seen_in_git)
+            .filter(|(_, seen)| !**seen)
+            .map(|(entry, _)| (entry.kind, entry.name.to_owned()))
+            .collect();
+        drift.only_on_site.sort();
+        drift
+            .changed
+            .sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        drift
+    }
+}
+
+/// A quick non-cryptographic hasher for the in-memory index (keys are our own names,
+/// nothing an attacker picks to flood a table).
+#[derive(Clone, Copy, Default)]
+struct BuildFastHasher;
+
+impl std::hash::BuildHasher for BuildFastHasher {
+    type Hasher = FastHasher;
+    fn build_hasher(&self) -> FastHasher {
+        FastHasher(0x243F_6A88_85A3_08D3)
+    }
+}
+
+struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.write_u64(u64::from_le_bytes(chunk.try_into().expect("chunks of 8")));
+        }
+        let mut last = [0u8; 8];
+        last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        self.write_u64(u64::from_le_bytes(last) ^ bytes.len() as u64);
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0 ^ word)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.write_u64(u64::from(byte));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        let x = self.0 ^ (self.0 >> 32);
+        x.wrapping_mul(0xFF51_AFD7_ED55_8CCD) ^ (x >> 29)
+    }
 }
 
 /// Field-level explanation of how two bodies of one kind differ.
@@ -360,6 +533,24 @@ mod tests {
         #[test]
         fn diff_with_itself_is_empty(a in arb_set()) {
             prop_assert!(diff(&a, &a).is_empty());
+        }
+
+        #[test]
+        fn streaming_builder_agrees_with_diff(a in arb_set(), b in arb_set()) {
+            let mut builder = DriftBuilder::new(&b);
+            for bp in a.iter().rev() {
+                prop_assert!(builder.add(bp));
+            }
+            if let Some(first) = a.iter().next() {
+                prop_assert!(!builder.add(first));
+            }
+            prop_assert_eq!(builder.finish(), diff(&a, &b));
+            let compact = CompactSet::from(&b);
+            let mut lean = DriftBuilder::over_compact(&compact);
+            for bp in a.iter() {
+                prop_assert!(lean.add(bp));
+            }
+            prop_assert_eq!(lean.finish(), diff(&a, &b));
         }
 
         #[test]

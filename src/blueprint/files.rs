@@ -10,22 +10,53 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use serde_json::Value;
 
-use super::canonical::{canonicalize_owned, BlueprintError, BlueprintSet};
-use super::diff::diff;
+use super::canonical::{canonicalize_with_digest, Blueprint, BlueprintError, BlueprintSet, Digest};
+use super::compact::CompactSet;
+use super::diff::DriftBuilder;
 use super::kinds::Kind;
-use super::layout::{write_tree, TreeReader};
+use super::layout::{parse_file, write_tree, TreeReader};
 use super::render::RenderOptions;
 
 /// Reads a folder laid out like `fixtures/app/` (tracked folders of `*.json`; `_site/`
 /// and anything unknown ignored) into a set.
 pub fn read_dir(dir: &Path) -> anyhow::Result<BlueprintSet> {
+    let mut reader = TreeReader::new();
+    for_each_tree_file(dir, |rel, bytes| Ok(reader.add(rel, bytes)?))?;
+    Ok(reader.finish())
+}
+
+/// As [`read_dir`], into the lean [`CompactSet`]: each file's body is parsed, checked,
+/// digested and dropped before the next is read.
+pub fn read_dir_compact(dir: &Path) -> anyhow::Result<CompactSet> {
+    let mut set = CompactSet::new();
+    for_each_tree_file(dir, |rel, bytes| {
+        if let Some((bp, digest)) = parse_file(rel, bytes)? {
+            if !set.insert_with_digest(&bp, digest) {
+                bail!(
+                    "{rel}: {} {:?} is in another file too; keep one of the two",
+                    bp.kind,
+                    bp.name
+                );
+            }
+        }
+        Ok(())
+    })
+    .with_context(|| format!("while reading {}", dir.display()))?;
+    Ok(set)
+}
+
+/// Calls `visit(path relative to dir, bytes)` for every `*.json` file directly in a
+/// tracked folder of `dir`, in path order.
+fn for_each_tree_file(
+    dir: &Path,
+    mut visit: impl FnMut(&str, &[u8]) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     if !dir.is_dir() {
         bail!(
             "{} is not a directory of blueprint folders (doctypes/, roles/, …)",
             dir.display()
         );
     }
-    let mut reader = TreeReader::new();
     for kind in Kind::ALL {
         let folder = dir.join(kind.folder());
         if !folder.is_dir() {
@@ -41,12 +72,10 @@ pub fn read_dir(dir: &Path) -> anyhow::Result<BlueprintSet> {
             }
             let bytes =
                 fs::read(&entry).with_context(|| format!("while reading {}", entry.display()))?;
-            reader
-                .add(&rel, &bytes)
-                .with_context(|| format!("while reading {}", dir.display()))?;
+            visit(&rel, &bytes).with_context(|| format!("while reading {}", dir.display()))?;
         }
     }
-    Ok(reader.finish())
+    Ok(())
 }
 
 fn sorted_entries(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
@@ -103,26 +132,40 @@ pub fn write_dir(set: &BlueprintSet, dir: &Path) -> anyhow::Result<()> {
 /// path order) is one document or an array of documents, as `GET /api/resource/<DT>/<name>`
 /// returns in `data`. Documents of untracked doctypes are counted and skipped.
 pub fn read_raw_dir(dir: &Path) -> anyhow::Result<(BlueprintSet, usize)> {
+    let mut set = BlueprintSet::new();
+    let skipped = for_each_raw_doc(dir, |bp, digest| {
+        Ok(set.insert_with_digest(bp, digest).is_none())
+    })?;
+    Ok((set, skipped))
+}
+
+/// Streams the raw documents under `dir` through `visit(blueprint, digest)`, which
+/// answers false for a blueprint it has already seen. Returns how many documents of
+/// untracked doctypes were skipped.
+fn for_each_raw_doc(
+    dir: &Path,
+    mut visit: impl FnMut(Blueprint, Digest) -> anyhow::Result<bool>,
+) -> anyhow::Result<usize> {
     if !dir.is_dir() {
         bail!("{} is not a directory of Frappe JSON files", dir.display());
     }
     let mut files = Vec::new();
     collect_json_files(dir, &mut files)?;
-    let mut set = BlueprintSet::new();
     let mut skipped = 0;
     for file in files {
         let bytes = fs::read(&file).with_context(|| format!("while reading {}", file.display()))?;
         let value: Value = serde_json::from_slice(&bytes)
             .with_context(|| format!("{}: not valid JSON", file.display()))?;
+        drop(bytes);
         let docs = match value {
             Value::Array(docs) => docs,
             doc => vec![doc],
         };
         for doc in docs {
-            match canonicalize_owned(doc) {
-                Ok(bp) => {
+            match canonicalize_with_digest(doc) {
+                Ok((bp, digest)) => {
                     let (kind, name) = (bp.kind, bp.name.clone());
-                    if set.insert(bp).is_some() {
+                    if !visit(bp, digest)? {
                         bail!(
                             "{}: {kind} {name:?} appears twice in {}",
                             file.display(),
@@ -137,7 +180,7 @@ pub fn read_raw_dir(dir: &Path) -> anyhow::Result<(BlueprintSet, usize)> {
             }
         }
     }
-    Ok((set, skipped))
+    Ok(skipped)
 }
 
 fn collect_json_files(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
@@ -154,16 +197,22 @@ fn collect_json_files(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> 
 /// `lockstep diff --raw <raw_dir> --against <canonical_dir>`: canonicalises the raw
 /// Frappe documents, reads the canonical files, and renders the drift as PRODUCT.md §3
 /// does. Returns the report and whether the two differ (the CLI exits 1 then).
+///
+/// Built for large trees: the canonical side is held as a [`CompactSet`] and the raw
+/// side streams through a [`DriftBuilder`], one document at a time.
 pub fn diff_raw_against_canonical(
     raw_dir: &Path,
     canonical_dir: &Path,
 ) -> anyhow::Result<(String, bool)> {
-    let (site, skipped) = read_raw_dir(raw_dir)?;
-    let git = read_dir(canonical_dir)?;
-    let drift = diff(&site, &git);
+    let git = read_dir_compact(canonical_dir)?;
+    let mut builder = DriftBuilder::over_compact(&git);
+    let skipped = for_each_raw_doc(raw_dir, |bp, digest| {
+        Ok(builder.add_with_digest(&bp, digest))
+    })?;
+    let drift = builder.finish();
     let options = RenderOptions::new(
-        format!("raw={}", raw_dir.display()),
-        format!("canonical={}", canonical_dir.display()),
+        raw_dir.display().to_string(),
+        canonical_dir.display().to_string(),
     );
     let mut report = drift.render(&options);
     if skipped > 0 {
@@ -215,6 +264,10 @@ mod tests {
             .join("custom_fields/grant-field_officer.json")
             .exists());
         assert_eq!(read_dir(dir.path()).unwrap(), set);
+        assert_eq!(
+            read_dir_compact(dir.path()).unwrap(),
+            CompactSet::from(&set)
+        );
         assert_eq!(
             present_folders(dir.path()).into_iter().collect::<Vec<_>>(),
             vec!["custom_fields", "roles"]

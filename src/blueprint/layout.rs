@@ -5,9 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sha1::{Digest, Sha1};
+use sha1::{Digest as _, Sha1};
 
-use super::canonical::{canonicalize_owned, Blueprint, BlueprintError, BlueprintSet};
+use super::canonical::{canonicalize_with_digest, Blueprint, BlueprintError, BlueprintSet, Digest};
 use super::kinds::Kind;
 
 /// Where blueprint files live in the config repo; layout paths are relative to it.
@@ -198,35 +198,13 @@ impl TreeReader {
 
     /// Reads one file; ignored paths (see [`TreeReader::wants`]) are skipped.
     pub fn add(&mut self, path: &str, bytes: &[u8]) -> Result<(), LayoutError> {
-        let Some((folder_kind, rest)) = folder_of(path) else {
-            return Ok(());
-        };
-        if !rest.ends_with(".json") {
-            return Ok(());
+        match parse_file(path, bytes)? {
+            Some((blueprint, digest)) => self.place(path, blueprint, digest),
+            None => Ok(()),
         }
-        if rest.contains('/') {
-            return Err(LayoutError::Nested { path: path.into() });
-        }
-        let value = serde_json::from_slice(bytes).map_err(|source| LayoutError::InvalidJson {
-            path: path.into(),
-            source,
-        })?;
-        let blueprint = canonicalize_owned(value).map_err(|source| LayoutError::NotABlueprint {
-            path: path.into(),
-            source,
-        })?;
-        self.place(path, folder_kind, blueprint)
     }
 
-    fn place(&mut self, path: &str, folder: Kind, bp: Blueprint) -> Result<(), LayoutError> {
-        if bp.kind != folder {
-            return Err(LayoutError::WrongFolder {
-                path: path.into(),
-                found: bp.kind,
-                folder: folder.folder().into(),
-                expected: bp.kind.folder(),
-            });
-        }
+    fn place(&mut self, path: &str, bp: Blueprint, digest: Digest) -> Result<(), LayoutError> {
         let origins = self.origin.entry(bp.kind).or_default();
         if let Some(other) = origins.get(&bp.name) {
             return Err(LayoutError::Duplicate {
@@ -237,13 +215,46 @@ impl TreeReader {
             });
         }
         origins.insert(bp.name.clone(), path.to_owned());
-        self.set.insert(bp);
+        self.set.insert_with_digest(bp, digest);
         Ok(())
     }
 
     pub fn finish(self) -> BlueprintSet {
         self.set
     }
+}
+
+/// Parses one file of the tree (path relative to [`REPO_ROOT`]) into its canonical
+/// blueprint and digest, checking it sits in its kind's folder. `None` for paths the
+/// reader ignores (see [`TreeReader::wants`]).
+pub fn parse_file(path: &str, bytes: &[u8]) -> Result<Option<(Blueprint, Digest)>, LayoutError> {
+    let Some((folder, rest)) = folder_of(path) else {
+        return Ok(None);
+    };
+    if !rest.ends_with(".json") {
+        return Ok(None);
+    }
+    if rest.contains('/') {
+        return Err(LayoutError::Nested { path: path.into() });
+    }
+    let value = serde_json::from_slice(bytes).map_err(|source| LayoutError::InvalidJson {
+        path: path.into(),
+        source,
+    })?;
+    let (bp, digest) =
+        canonicalize_with_digest(value).map_err(|source| LayoutError::NotABlueprint {
+            path: path.into(),
+            source,
+        })?;
+    if bp.kind != folder {
+        return Err(LayoutError::WrongFolder {
+            path: path.into(),
+            found: bp.kind,
+            folder: folder.folder().into(),
+            expected: bp.kind.folder(),
+        });
+    }
+    Ok(Some((bp, digest)))
 }
 
 fn folder_of(path: &str) -> Option<(Kind, &str)> {

@@ -9,6 +9,7 @@
 //! exception is [`files`], a few `std::fs` helpers for seed folders and the `diff` CLI.
 
 pub mod canonical;
+pub mod compact;
 pub mod diff;
 pub mod families;
 pub mod files;
@@ -16,13 +17,16 @@ pub mod kinds;
 pub mod layout;
 pub mod plan;
 pub mod render;
+#[doc(hidden)]
+pub mod synth;
 pub mod validate;
 
 pub use canonical::{
-    canonical_bytes, canonicalize, canonicalize_owned, Blueprint, BlueprintError, BlueprintId,
-    BlueprintSet,
+    canonical_bytes, canonicalize, canonicalize_owned, canonicalize_with_digest, digest, Blueprint,
+    BlueprintError, BlueprintId, BlueprintSet, Digest,
 };
-pub use diff::{diff, Change, Drift};
+pub use compact::CompactSet;
+pub use diff::{diff, Change, Drift, DriftBuilder};
 pub use families::{families, Family};
 pub use kinds::{references, Kind, Reference};
 pub use validate::{validate, Finding, Severity, ValidationPolicy};
