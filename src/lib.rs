@@ -29,6 +29,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod frappe;
+pub mod github;
 pub mod handlers;
 pub mod ids;
 pub mod jobs;

@@ -4,4 +4,5 @@
 
 pub mod bench;
 pub mod frappe;
+pub mod github;
 pub mod slack;

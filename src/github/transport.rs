@@ -1,0 +1,381 @@
+//! One HTTP exchange with GitHub through octocrab's raw interface (its own retry
+//! layer is off: it would repeat POSTs on a 5xx). Our policy instead: reads are
+//! retried on 5xx and transport errors with exponential backoff; any request is
+//! retried after a rate limit (GitHub did not act on it), waiting for `retry-after`
+//! or `x-ratelimit-reset`; a write that failed any other way is never repeated
+//! blindly — the caller decides, usually by reading state first.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use http::{HeaderMap, Method, StatusCode};
+use octocrab::service::middleware::retry::RetryConfig;
+use octocrab::Octocrab;
+use serde_json::Value;
+
+use super::auth::{app_jwt, GithubAuth, InstallationToken};
+use super::error::GithubError;
+use crate::secret::Secret;
+
+/// How hard to retry. Tests shrink the delays; nothing here sleeps unless GitHub
+/// asked for it or failed.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts in all, first included.
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// A rate limit that lasts longer than this is returned as `RateLimited`.
+    pub max_rate_limit_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(8),
+            max_rate_limit_wait: Duration::from_secs(120),
+        }
+    }
+}
+
+/// What a request is, for retries and for error messages.
+#[derive(Debug, Clone)]
+pub struct Op {
+    pub what: String,
+    /// The fine-grained permission it needs (named in a 403).
+    pub permission: &'static str,
+}
+
+impl Op {
+    pub fn new(what: impl Into<String>, permission: &'static str) -> Op {
+        Op {
+            what: what.into(),
+            permission,
+        }
+    }
+}
+
+pub struct Transport {
+    crab: Octocrab,
+    auth: GithubAuth,
+    installation: tokio::sync::Mutex<Option<InstallationToken>>,
+    retry: RetryPolicy,
+    calls: AtomicU64,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("auth", &self.auth)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Raw {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Transport {
+    pub fn new(
+        api_url: &str,
+        auth: GithubAuth,
+        retry: RetryPolicy,
+    ) -> Result<Transport, GithubError> {
+        crate::tls::install_crypto_provider();
+        let crab = Octocrab::builder()
+            .base_uri(api_url.trim_end_matches('/'))
+            .map_err(|e| GithubError::Transport {
+                what: "the GitHub API URL".into(),
+                reason: format!("{api_url:?} is not a usable URL ({e})"),
+            })?
+            .add_retry_config(RetryConfig::None)
+            .set_connect_timeout(Some(Duration::from_secs(10)))
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .build()
+            .map_err(|e| GithubError::Transport {
+                what: "building the GitHub client".into(),
+                reason: e.to_string(),
+            })?;
+        Ok(Transport {
+            crab,
+            auth,
+            installation: tokio::sync::Mutex::new(None),
+            retry,
+            calls: AtomicU64::new(0),
+        })
+    }
+
+    /// HTTP requests sent so far (retries and token exchanges included).
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    pub async fn get(&self, path: &str, op: &Op) -> Result<Value, GithubError> {
+        self.send(Method::GET, path, None, op).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value, op: &Op) -> Result<Value, GithubError> {
+        self.send(Method::POST, path, Some(body), op).await
+    }
+
+    /// Sends one request under the retry policy; the JSON answer on 2xx.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        op: &Op,
+    ) -> Result<Value, GithubError> {
+        let read = method == Method::GET || method == Method::HEAD;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let last = attempt >= self.retry.max_attempts;
+            let raw = match self.exchange(&method, path, body, op).await {
+                Ok(raw) => raw,
+                Err(error @ GithubError::Transport { .. }) if read && !last => {
+                    tracing::debug!(%error, attempt, "GitHub read failed; retrying");
+                    tokio::time::sleep(self.backoff(attempt)).await;
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
+            if raw.status.is_success() {
+                return parse_json(&raw.body, op);
+            }
+            if let Some(wait) = rate_limit_wait(&raw) {
+                if wait <= self.retry.max_rate_limit_wait && !last {
+                    tracing::info!(what = %op.what, wait_s = wait.as_secs(), "GitHub rate limit; waiting");
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                let reset = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                return Err(GithubError::RateLimited {
+                    what: op.what.clone(),
+                    reset,
+                });
+            }
+            if raw.status.is_server_error() && read && !last {
+                tracing::debug!(status = raw.status.as_u16(), attempt, what = %op.what, "GitHub 5xx on a read; retrying");
+                tokio::time::sleep(self.backoff(attempt)).await;
+                continue;
+            }
+            return Err(classify(&raw, op));
+        }
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 1u32 << attempt.saturating_sub(1).min(16);
+        (self.retry.base_delay * factor).min(self.retry.max_delay)
+    }
+
+    async fn exchange(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&Value>,
+        op: &Op,
+    ) -> Result<Raw, GithubError> {
+        let token = self.bearer().await?;
+        self.raw(method, path, body, &token, op).await
+    }
+
+    async fn raw(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&Value>,
+        token: &Secret,
+        op: &Op,
+    ) -> Result<Raw, GithubError> {
+        let transport = |reason: String| GithubError::Transport {
+            what: op.what.clone(),
+            reason,
+        };
+        let builder = http::Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header(http::header::ACCEPT, "application/vnd.github+json")
+            .header("x-github-api-version", "2022-11-28")
+            .header(
+                http::header::AUTHORIZATION,
+                format!("Bearer {}", token.expose()),
+            );
+        let request = self
+            .crab
+            .build_request(builder, body)
+            .map_err(|e| transport(e.to_string()))?;
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let response = self
+            .crab
+            .execute(request)
+            .await
+            .map_err(|e| transport(e.to_string()))?;
+        let (parts, body) = response.into_parts();
+        let text = self
+            .crab
+            .body_to_string(http::Response::new(body))
+            .await
+            .map_err(|e| transport(e.to_string()))?;
+        let body = Bytes::from(text);
+        Ok(Raw {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
+    }
+
+    /// The token for the next request; for an App, a cached installation token that
+    /// is renewed five minutes before it expires.
+    async fn bearer(&self) -> Result<Secret, GithubError> {
+        let (app_id, key, installation_id) = match &self.auth {
+            GithubAuth::Token(token) => return Ok(token.clone()),
+            GithubAuth::App {
+                app_id,
+                private_key,
+                installation_id,
+            } => (*app_id, private_key, *installation_id),
+        };
+        let mut cached = self.installation.lock().await;
+        if let Some(t) = cached.as_ref().filter(|t| t.is_fresh(Utc::now())) {
+            return Ok(t.token.clone());
+        }
+        let jwt = Secret::new(app_jwt(app_id, key, Utc::now()).map_err(GithubError::AppAuth)?);
+        let op = Op::new("an installation token", "App installation");
+        let path = format!("/app/installations/{installation_id}/access_tokens");
+        let raw = self.raw(&Method::POST, &path, None, &jwt, &op).await?;
+        if !raw.status.is_success() {
+            return Err(GithubError::AppAuth(classify(&raw, &op).to_string()));
+        }
+        let reply: Value = parse_json(&raw.body, &op)?;
+        let token = reply["token"]
+            .as_str()
+            .ok_or_else(|| GithubError::AppAuth("the token exchange returned no token".into()))?;
+        let expires_at = reply["expires_at"]
+            .as_str()
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|d| d.with_timezone(&Utc))
+            .ok_or_else(|| {
+                GithubError::AppAuth("the token exchange returned no expires_at".into())
+            })?;
+        let fresh = InstallationToken {
+            token: Secret::new(token),
+            expires_at,
+        };
+        let secret = fresh.token.clone();
+        *cached = Some(fresh);
+        Ok(secret)
+    }
+}
+
+fn parse_json(body: &Bytes, op: &Op) -> Result<Value, GithubError> {
+    if body.is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(body).map_err(|e| GithubError::Decode {
+        what: op.what.clone(),
+        reason: e.to_string(),
+    })
+}
+
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// How long GitHub asks us to wait, when this answer is a (primary or secondary)
+/// rate limit.
+fn rate_limit_wait(raw: &Raw) -> Option<Duration> {
+    let status = raw.status.as_u16();
+    if status != 429 && status != 403 {
+        return None;
+    }
+    let retry_after =
+        header(&raw.headers, "retry-after").and_then(|v| v.trim().parse::<u64>().ok());
+    let exhausted = header(&raw.headers, "x-ratelimit-remaining").is_some_and(|v| v.trim() == "0");
+    let message = serde_json::from_slice::<Value>(&raw.body)
+        .ok()
+        .and_then(|b| b["message"].as_str().map(str::to_lowercase))
+        .unwrap_or_default();
+    let secondary = message.contains("rate limit");
+    if status == 403 && !exhausted && !secondary && retry_after.is_none() {
+        return None; // a permission problem, not a limit
+    }
+    if let Some(secs) = retry_after {
+        return Some(Duration::from_secs(secs));
+    }
+    if exhausted {
+        if let Some(reset) =
+            header(&raw.headers, "x-ratelimit-reset").and_then(|v| v.trim().parse::<i64>().ok())
+        {
+            let secs = (reset - Utc::now().timestamp()).max(0) as u64 + 1;
+            return Some(Duration::from_secs(secs));
+        }
+    }
+    // Secondary limit without a hint: GitHub asks for at least a minute.
+    Some(Duration::from_secs(60))
+}
+
+fn classify(raw: &Raw, op: &Op) -> GithubError {
+    let body: Value = serde_json::from_slice(&raw.body).unwrap_or(Value::Null);
+    let message = body["message"].as_str().unwrap_or("").to_string();
+    let what = op.what.clone();
+    match raw.status.as_u16() {
+        401 => GithubError::Unauthorized { message },
+        403 => GithubError::Forbidden {
+            what,
+            message,
+            permission: op.permission.to_string(),
+        },
+        404 => GithubError::NotFound { what },
+        422 => {
+            let errors =
+                body["errors"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|e| match e {
+                                Value::String(s) => s.clone(),
+                                other => other["message"]
+                                    .as_str()
+                                    .map(String::from)
+                                    .unwrap_or_else(|| {
+                                        format!(
+                                            "{} {} {}",
+                                            other["resource"].as_str().unwrap_or(""),
+                                            other["field"].as_str().unwrap_or(""),
+                                            other["code"].as_str().unwrap_or("")
+                                        )
+                                        .trim()
+                                        .to_string()
+                                    }),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+            GithubError::Validation {
+                what,
+                message,
+                errors,
+            }
+        }
+        status => GithubError::Status {
+            what,
+            status,
+            message: if message.is_empty() {
+                String::from_utf8_lossy(&raw.body)
+                    .chars()
+                    .take(200)
+                    .collect()
+            } else {
+                message
+            },
+        },
+    }
+}

@@ -1,0 +1,64 @@
+//! `lockstep sim github --port <n> --repo <owner/name> --seed <dir>`: the GitHub sim
+//! standalone, for the demo walkthrough. With `--frappe-url` and `--site`, pushes to
+//! `main` deploy to that Frappe sim through the bench stand-in.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use super::{bench_deploy_hook, GithubSim, GithubSimConfig};
+
+/// `lockstep sim github`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimGithubArgs {
+    #[arg(long, default_value_t = 3002)]
+    pub port: u16,
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// The repository to serve, `owner/name`.
+    #[arg(long, default_value = "acme/frappe-config")]
+    pub repo: String,
+    /// A sites folder (`<dir>/prod`, `<dir>/staging`): `main` gets prod's
+    /// blueprints and `staging` staging's, under `fixtures/app/`.
+    #[arg(long)]
+    pub seed: Option<PathBuf>,
+    /// The token clients must send.
+    #[arg(
+        long,
+        env = "LOCKSTEP_SIM_GITHUB_TOKEN",
+        default_value = "ghs_lockstepsimtoken"
+    )]
+    pub token: String,
+    /// The Frappe sim that workflow runs deploy to (with `--site`).
+    #[arg(long, env = "LOCKSTEP_SIM_FRAPPE_URL")]
+    pub frappe_url: Option<String>,
+    /// The production site on that Frappe sim.
+    #[arg(long)]
+    pub site: Option<String>,
+}
+
+/// Runs the sim until Ctrl-C.
+pub async fn serve(args: SimGithubArgs) -> anyhow::Result<()> {
+    let deploy = match (args.frappe_url, args.site) {
+        (Some(url), Some(site)) => Some(bench_deploy_hook(url, site)),
+        (None, None) => None,
+        _ => anyhow::bail!("--frappe-url and --site go together: give both for workflow runs to deploy, or neither"),
+    };
+    let config = GithubSimConfig {
+        port: args.port,
+        token: args.token,
+        repos: vec![args.repo.clone()],
+        deploy,
+        ..GithubSimConfig::default()
+    };
+    let sim = GithubSim::start_on(args.bind, config).await?;
+    if let Some(dir) = &args.seed {
+        sim.repo(&args.repo).seed_from_sites_dir(dir)?;
+    }
+    println!(
+        "GitHub sim for {} at {} (token from --token / LOCKSTEP_SIM_GITHUB_TOKEN)",
+        args.repo,
+        sim.url()
+    );
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

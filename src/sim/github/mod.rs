@@ -1,0 +1,795 @@
+//! A GitHub-compatible server for tests and `lockstep demo`: the REST routes the bot
+//! uses under `/repos/{owner}/{repo}/` (git data, compare, pulls, reviews, labels,
+//! branch protection, Actions runs and jobs, check runs, releases) and `/graphql`
+//! (`reviewDecision`, `revertPullRequest`), over a real git object store whose ids
+//! equal git's. This file is the test-facing API (`GithubSim`, `SimRepo`): acting as
+//! a human reviewer, fault injection, the call log. Pushes to the production branch
+//! start a workflow run whose steps call a pluggable deploy hook. It never imports
+//! the bot's modules.
+
+mod api;
+mod cli;
+mod graphql;
+pub mod objects;
+mod repo;
+mod runs;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use anyhow::{bail, Context as _};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt;
+use axum::Router;
+use serde_json::{json, Value};
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+pub use cli::{serve, SimGithubArgs};
+pub use objects::Signature;
+pub use repo::{Job, Protection, Review, Step, WorkflowRun};
+pub use runs::{bench_deploy_hook, DeployHook, DeployStep, StepOutcome};
+
+use api::{Ctx, Reply};
+use repo::{ApiError, Repo};
+
+/// How the sim starts.
+#[derive(Clone)]
+pub struct GithubSimConfig {
+    /// 0 = any free port.
+    pub port: u16,
+    /// The token the bot must send (`Authorization: Bearer …` or `token …`).
+    pub token: String,
+    /// Who the token belongs to: the author of the bot's commits and pull requests.
+    pub bot_login: String,
+    /// Repositories to create empty, as `owner/name`.
+    pub repos: Vec<String>,
+    /// Users with write access (reviewers may only be requested from these).
+    pub collaborators: Vec<String>,
+    /// Pushes to this branch start a workflow run; it gets `protection`.
+    pub production_branch: String,
+    pub protection: Option<Protection>,
+    /// How many reads of a new pull request report `mergeable: null` first.
+    pub mergeable_unknown_reads: u32,
+    /// Recursive tree listings longer than this come back `truncated` (GitHub: 100k).
+    pub tree_entry_limit: usize,
+    /// Runs each workflow step (backup, migrate, restart); None marks steps skipped.
+    pub deploy: Option<DeployHook>,
+}
+
+impl std::fmt::Debug for GithubSimConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GithubSimConfig")
+            .field("port", &self.port)
+            .field("repos", &self.repos)
+            .field("production_branch", &self.production_branch)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for GithubSimConfig {
+    fn default() -> Self {
+        GithubSimConfig {
+            port: 0,
+            token: "ghs_lockstepsimtoken".into(),
+            bot_login: "lockstep-bot".into(),
+            repos: vec!["acme/frappe-config".into()],
+            collaborators: ["alice", "bob", "carol", "lockstep-bot"]
+                .map(String::from)
+                .to_vec(),
+            production_branch: "main".into(),
+            protection: Some(Protection::default()),
+            mergeable_unknown_reads: 0,
+            tree_entry_limit: 100_000,
+            deploy: None,
+        }
+    }
+}
+
+/// One request the sim received (`/_sim/` control routes are not logged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub method: String,
+    pub path: String,
+}
+
+#[derive(Debug, Clone)]
+struct Fault {
+    method: String,
+    path_prefix: String,
+    status: u16,
+    retry_after: Option<u64>,
+}
+
+pub(crate) struct Shared {
+    config: GithubSimConfig,
+    base_url: String,
+    repos: Mutex<BTreeMap<String, Repo>>,
+    calls: Mutex<Vec<Call>>,
+    faults: Mutex<VecDeque<Fault>>,
+    /// Bumped whenever a workflow run changes, so tests can wait on it.
+    runs_changed: watch::Sender<u64>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain data; keep serving.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    fn repos(&self) -> MutexGuard<'_, BTreeMap<String, Repo>> {
+        lock(&self.repos)
+    }
+
+    fn now(&self) -> i64 {
+        chrono::Utc::now().timestamp()
+    }
+
+    fn ctx<'a>(&'a self, login: &'a str) -> Ctx<'a> {
+        Ctx {
+            base_url: &self.base_url,
+            login,
+            now: self.now(),
+            tree_entry_limit: self.config.tree_entry_limit,
+            mergeable_unknown_reads: self.config.mergeable_unknown_reads,
+        }
+    }
+
+    fn take_fault(&self, method: &str, path: &str) -> Option<Fault> {
+        let mut faults = lock(&self.faults);
+        let index = faults.iter().position(|f| {
+            f.method.eq_ignore_ascii_case(method) && path.starts_with(&f.path_prefix)
+        })?;
+        faults.remove(index)
+    }
+}
+
+/// A running GitHub sim. Dropping it stops the server.
+pub struct GithubSim {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for GithubSim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GithubSim")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for GithubSim {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+impl GithubSim {
+    /// Binds 127.0.0.1 on `config.port` and starts serving.
+    pub async fn start(config: GithubSimConfig) -> anyhow::Result<GithubSim> {
+        Self::start_on(IpAddr::V4(Ipv4Addr::LOCALHOST), config).await
+    }
+
+    pub async fn start_on(bind: IpAddr, config: GithubSimConfig) -> anyhow::Result<GithubSim> {
+        let listener = tokio::net::TcpListener::bind((bind, config.port))
+            .await
+            .with_context(|| {
+                format!(
+                    "while binding the GitHub sim to {bind}:{} (port in use?)",
+                    config.port
+                )
+            })?;
+        let addr = listener
+            .local_addr()
+            .context("while reading the GitHub sim's address")?;
+        let host = if bind.is_unspecified() {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            bind
+        };
+        let base_url = format!("http://{}", SocketAddr::new(host, addr.port()));
+        let mut repos = BTreeMap::new();
+        for (i, full) in config.repos.iter().enumerate() {
+            let repo = new_repo(&config, full, i as u64 + 1)?;
+            repos.insert(full.clone(), repo);
+        }
+        let (runs_changed, _) = watch::channel(0);
+        let shared = Arc::new(Shared {
+            config,
+            base_url,
+            repos: Mutex::new(repos),
+            calls: Mutex::new(Vec::new()),
+            faults: Mutex::new(VecDeque::new()),
+            runs_changed,
+        });
+        let router = Router::new().fallback(handle).with_state(shared.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            // Small JSON replies go out at once, as from GitHub's edge (no Nagle delay).
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            if let Err(error) = axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::warn!(%error, "GitHub sim server stopped with an error");
+            }
+        });
+        Ok(GithubSim {
+            shared,
+            addr,
+            stop: Some(stop),
+            server: Some(server),
+        })
+    }
+
+    /// The API root, e.g. `http://127.0.0.1:PORT` (GraphQL at `{url}/graphql`).
+    pub fn url(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn token(&self) -> &str {
+        &self.shared.config.token
+    }
+
+    pub fn bot_login(&self) -> &str {
+        &self.shared.config.bot_login
+    }
+
+    /// A handle on one repository (`owner/name`), which need not exist yet.
+    pub fn repo(&self, full_name: &str) -> SimRepo<'_> {
+        SimRepo {
+            sim: self,
+            name: full_name.to_string(),
+        }
+    }
+
+    /// Queues a fault: the next `method` request whose path starts with
+    /// `path_prefix` (e.g. `/repos/acme/cfg/git/trees`) gets `status` and GitHub's
+    /// error body instead of being served.
+    pub fn fail_next(&self, method: &str, path_prefix: &str, status: u16) {
+        lock(&self.shared.faults).push_back(Fault {
+            method: method.into(),
+            path_prefix: path_prefix.into(),
+            status,
+            retry_after: None,
+        });
+    }
+
+    /// Queues a secondary-rate-limit answer (429 with `retry-after`).
+    pub fn rate_limit_next(&self, method: &str, path_prefix: &str, retry_after_secs: u64) {
+        lock(&self.shared.faults).push_back(Fault {
+            method: method.into(),
+            path_prefix: path_prefix.into(),
+            status: 429,
+            retry_after: Some(retry_after_secs),
+        });
+    }
+
+    /// Every API request so far, in order (faulted ones included).
+    pub fn calls(&self) -> Vec<Call> {
+        lock(&self.shared.calls).clone()
+    }
+
+    pub fn clear_calls(&self) {
+        lock(&self.shared.calls).clear();
+    }
+
+    /// Every workflow run of every repository, oldest first.
+    pub fn workflow_runs(&self) -> Vec<WorkflowRun> {
+        self.shared
+            .repos()
+            .values()
+            .flat_map(|r| r.runs.clone())
+            .collect()
+    }
+
+    /// Waits until a workflow run for `sha` has completed and returns it.
+    pub async fn wait_for_completed_run(&self, sha: &str) -> WorkflowRun {
+        let mut rx = self.shared.runs_changed.subscribe();
+        loop {
+            let done = self
+                .workflow_runs()
+                .into_iter()
+                .find(|r| r.head_sha == sha && r.status == "completed");
+            if let Some(run) = done {
+                return run;
+            }
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+fn new_repo(config: &GithubSimConfig, full: &str, id: u64) -> anyhow::Result<Repo> {
+    let Some((owner, name)) = full.split_once('/') else {
+        bail!("repository {full:?} must be written owner/name");
+    };
+    let mut repo = Repo::new(id, owner, name);
+    repo.default_branch = config.production_branch.clone();
+    repo.collaborators = config.collaborators.iter().cloned().collect();
+    if let Some(p) = &config.protection {
+        repo.protection
+            .insert(config.production_branch.clone(), p.clone());
+    }
+    Ok(repo)
+}
+
+/// A test's handle on one repository: seed it and act as a human on GitHub.
+pub struct SimRepo<'a> {
+    sim: &'a GithubSim,
+    name: String,
+}
+
+/// The fixed time of seeded commits, so seeded ids are the same on every run.
+const SEED_TIME: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
+
+fn human(login: &str, time: i64) -> Signature {
+    Signature {
+        name: login.into(),
+        email: format!("{login}@example.com"),
+        time,
+        offset: "+0000".into(),
+    }
+}
+
+impl SimRepo<'_> {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Repo, &Ctx) -> anyhow::Result<T>,
+    ) -> anyhow::Result<(T, Vec<(String, String)>)> {
+        let shared = &self.sim.shared;
+        let login = shared.config.bot_login.clone();
+        let ctx = shared.ctx(&login);
+        let mut repos = shared.repos();
+        if !repos.contains_key(&self.name) {
+            let id = repos.len() as u64 + 1;
+            repos.insert(self.name.clone(), new_repo(&shared.config, &self.name, id)?);
+        }
+        let repo = repos.get_mut(&self.name).context("repository vanished")?;
+        let before: BTreeMap<String, String> = repo.refs.clone();
+        let out = f(repo, &ctx)?;
+        let pushed = repo
+            .refs
+            .iter()
+            .filter(|(n, s)| before.get(*n) != Some(*s))
+            .filter_map(|(n, s)| Some((n.strip_prefix("refs/heads/")?.to_string(), s.clone())))
+            .collect();
+        Ok((out, pushed))
+    }
+
+    fn with_runs<T>(
+        &self,
+        f: impl FnOnce(&mut Repo, &Ctx) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let (out, pushed) = self.with(f)?;
+        for (branch, sha) in pushed {
+            runs::on_push(&self.sim.shared, &self.name, &branch, &sha);
+        }
+        Ok(out)
+    }
+
+    /// Makes `main` (the production branch) hold the blueprints of `<dir>/prod` and
+    /// `staging` those of `<dir>/staging`, under `fixtures/app/` (`_`-folders such as
+    /// `_site/` are site data, not blueprints, and are left out). Seeding writes
+    /// history directly and starts no workflow run.
+    pub fn seed_from_sites_dir(&self, dir: &Path) -> anyhow::Result<()> {
+        let prod = read_site_files(&dir.join("prod"))?;
+        let staging = read_site_files(&dir.join("staging"))?;
+        let production = self.sim.shared.config.production_branch.clone();
+        self.with(|repo, _| {
+            let main = repo.commit_files(
+                None,
+                &prod,
+                true,
+                "Production blueprints\n",
+                human("lockstep-seed", SEED_TIME),
+            );
+            let stage = repo.commit_files(
+                Some(&main),
+                &staging,
+                true,
+                "Staging blueprints\n",
+                human("lockstep-seed", SEED_TIME + 60),
+            );
+            repo.refs.insert(format!("refs/heads/{production}"), main);
+            repo.refs.insert("refs/heads/staging".into(), stage);
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// A human pushes a commit of `files` (None deletes) on `branch`, creating the
+    /// branch from the default branch if needed. Protected branches refuse, as
+    /// GitHub refuses a push that skips the pull request. Returns the commit id.
+    pub fn push_commit(
+        &self,
+        branch: &str,
+        files: BTreeMap<String, Option<Vec<u8>>>,
+        message: &str,
+    ) -> anyhow::Result<String> {
+        let now = self.sim.shared.now();
+        self.with_runs(|repo, _| {
+            if repo.protection.contains_key(branch) {
+                bail!("{branch} is protected: changes must be made through a pull request");
+            }
+            let parent = repo
+                .branch_sha(branch)
+                .or_else(|| repo.branch_sha(&repo.default_branch.clone()));
+            let sha = repo.commit_files(
+                parent.as_deref(),
+                &files,
+                false,
+                message,
+                human("alice", now),
+            );
+            repo.refs
+                .insert(format!("refs/heads/{branch}"), sha.clone());
+            Ok(sha)
+        })
+    }
+
+    /// Writes the branch's whole tree (no parent needed), bypassing protection: for
+    /// setting up history in tests, never reachable over HTTP.
+    pub fn set_branch_files(
+        &self,
+        branch: &str,
+        files: BTreeMap<String, Vec<u8>>,
+        message: &str,
+    ) -> anyhow::Result<String> {
+        let now = self.sim.shared.now();
+        self.with(|repo, _| {
+            let parent = repo.branch_sha(branch);
+            let files = files.into_iter().map(|(p, b)| (p, Some(b))).collect();
+            let sha = repo.commit_files(
+                parent.as_deref(),
+                &files,
+                true,
+                message,
+                human("lockstep-seed", now),
+            );
+            repo.refs
+                .insert(format!("refs/heads/{branch}"), sha.clone());
+            Ok(sha)
+        })
+        .map(|(sha, _)| sha)
+    }
+
+    pub fn approve(&self, pr: u64, reviewer: &str) -> anyhow::Result<()> {
+        self.review(pr, reviewer, "APPROVED", "", Vec::new())
+    }
+
+    /// `reviewer` requests changes with a body and line comments.
+    pub fn request_changes(
+        &self,
+        pr: u64,
+        reviewer: &str,
+        comments: &[&str],
+    ) -> anyhow::Result<()> {
+        let body = comments.first().copied().unwrap_or("Please change this.");
+        let comments = comments.iter().map(|c| c.to_string()).collect();
+        self.review(pr, reviewer, "CHANGES_REQUESTED", body, comments)
+    }
+
+    pub fn comment(&self, pr: u64, reviewer: &str, body: &str) -> anyhow::Result<()> {
+        self.review(pr, reviewer, "COMMENTED", body, Vec::new())
+    }
+
+    /// Dismisses `reviewer`'s latest review, as a maintainer would.
+    pub fn dismiss(&self, pr: u64, reviewer: &str) -> anyhow::Result<()> {
+        self.review(pr, reviewer, "DISMISSED", "Dismissed", Vec::new())
+    }
+
+    fn review(
+        &self,
+        pr: u64,
+        reviewer: &str,
+        state: &str,
+        body: &str,
+        comments: Vec<String>,
+    ) -> anyhow::Result<()> {
+        self.with(|repo, ctx| {
+            api::add_review(ctx, repo, pr, reviewer, state, body, comments)
+                .map_err(|e| anyhow::anyhow!("{}: {}", e.message, e.errors.unwrap_or_default()))?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Sets or removes branch protection.
+    pub fn set_protection(
+        &self,
+        branch: &str,
+        protection: Option<Protection>,
+    ) -> anyhow::Result<()> {
+        self.with(|repo, _| {
+            match protection {
+                Some(p) => repo.protection.insert(branch.to_string(), p),
+                None => repo.protection.remove(branch),
+            };
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    pub fn branch_sha(&self, branch: &str) -> Option<String> {
+        self.sim.shared.repos().get(&self.name)?.branch_sha(branch)
+    }
+
+    /// Every file at a commit-ish (branch, tag or sha), by path.
+    pub fn files_at(&self, spec: &str) -> BTreeMap<String, Vec<u8>> {
+        let repos = self.sim.shared.repos();
+        let Some(repo) = repos.get(&self.name) else {
+            return BTreeMap::new();
+        };
+        let Some(commit) = repo.resolve_commit(spec) else {
+            return BTreeMap::new();
+        };
+        repo.files_at(&commit)
+            .into_iter()
+            .filter_map(|(p, e)| Some((p, repo.objects.blob(&e.sha)?.to_vec())))
+            .collect()
+    }
+
+    /// `(state, merged, labels, requested reviewers)` of a pull request.
+    pub fn pull_summary(&self, pr: u64) -> Option<PullSummary> {
+        let repos = self.sim.shared.repos();
+        let p = repos.get(&self.name)?.pull(pr).ok()?;
+        Some(PullSummary {
+            state: p.state.clone(),
+            merged: p.merged,
+            labels: p.labels.clone(),
+            requested_reviewers: p.requested_reviewers.clone(),
+            head_ref: p.head_ref.clone(),
+            base_ref: p.base_ref.clone(),
+            title: p.title.clone(),
+            merge_commit_sha: p.merge_commit_sha.clone(),
+        })
+    }
+
+    /// The tag or branch names that point somewhere (`refs/...`).
+    pub fn refs(&self) -> BTreeMap<String, String> {
+        self.sim
+            .shared
+            .repos()
+            .get(&self.name)
+            .map(|r| r.refs.clone())
+            .unwrap_or_default()
+    }
+
+    /// An object's raw type and body, for comparing with `git cat-file`.
+    pub fn raw_object(&self, id: &str) -> Option<(String, Vec<u8>)> {
+        let repos = self.sim.shared.repos();
+        let o = repos.get(&self.name)?.objects.get(id)?;
+        Some((o.type_name().to_string(), o.body()))
+    }
+}
+
+/// What a test reads back about a pull request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullSummary {
+    pub state: String,
+    pub merged: bool,
+    pub labels: Vec<String>,
+    pub requested_reviewers: Vec<String>,
+    pub head_ref: String,
+    pub base_ref: String,
+    pub title: String,
+    pub merge_commit_sha: Option<String>,
+}
+
+/// `fixtures/app/<folder>/<file>` -> bytes for every file of a site folder, skipping
+/// `_`-prefixed folders (site data) and hidden files.
+fn read_site_files(dir: &Path) -> anyhow::Result<BTreeMap<String, Option<Vec<u8>>>> {
+    let mut out = BTreeMap::new();
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("while reading site folder {}", dir.display()))?;
+    for folder in entries {
+        let folder = folder?;
+        let fname = folder.file_name().to_string_lossy().to_string();
+        if fname.starts_with('_') || fname.starts_with('.') || !folder.file_type()?.is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(folder.path())? {
+            let file = file?;
+            let name = file.file_name().to_string_lossy().to_string();
+            if !file.file_type()?.is_file() || name.starts_with('.') {
+                continue;
+            }
+            let bytes = std::fs::read(file.path())
+                .with_context(|| format!("while reading {}", file.path().display()))?;
+            out.insert(format!("fixtures/app/{fname}/{name}"), Some(bytes));
+        }
+    }
+    Ok(out)
+}
+
+// ---- HTTP -----------------------------------------------------------------------
+
+fn error_response(e: &ApiError) -> Response {
+    let mut body =
+        json!({"message": e.message, "documentation_url": e.docs, "status": e.status.to_string()});
+    if let Some(errors) = &e.errors {
+        body["errors"] = errors.clone();
+    }
+    json_response(e.status, &body)
+}
+
+fn json_response(status: u16, body: &Value) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if status == StatusCode::NO_CONTENT {
+        return status.into_response();
+    }
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
+}
+
+fn with_rate_headers(mut response: Response, calls: usize) -> Response {
+    let reset = (chrono::Utc::now().timestamp() + 3600).to_string();
+    let remaining = 5000usize.saturating_sub(calls).to_string();
+    let h = response.headers_mut();
+    for (k, v) in [
+        ("x-ratelimit-limit", "5000".to_string()),
+        ("x-ratelimit-remaining", remaining),
+        ("x-ratelimit-used", calls.to_string()),
+        ("x-ratelimit-reset", reset),
+        ("x-ratelimit-resource", "core".to_string()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            h.insert(k, v);
+        }
+    }
+    response
+}
+
+fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("token "))
+        .unwrap_or("");
+    token == shared.config.token
+}
+
+fn parse_query(uri: &Uri) -> BTreeMap<String, String> {
+    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = percent_encoding::percent_decode_str(uri.path())
+        .decode_utf8_lossy()
+        .to_string();
+    let calls = {
+        let mut calls = lock(&shared.calls);
+        calls.push(Call {
+            method: method.to_string(),
+            path: path.clone(),
+        });
+        calls.len()
+    };
+    if let Some(fault) = shared.take_fault(method.as_str(), &path) {
+        let mut response = error_response(&ApiError::new(
+            fault.status,
+            fault_message(fault.status),
+            "https://docs.github.com/rest",
+        ));
+        if let Some(secs) = fault.retry_after {
+            response
+                .headers_mut()
+                .insert("retry-after", HeaderValue::from(secs));
+        }
+        return with_rate_headers(response, calls);
+    }
+    if !authorized(&shared, &headers) {
+        return error_response(&ApiError::new(
+            401,
+            "Bad credentials",
+            "https://docs.github.com/rest",
+        ));
+    }
+    let body: Value = if body.is_empty() {
+        Value::Null
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(_) => {
+                return error_response(&ApiError::new(
+                    400,
+                    "Problems parsing JSON",
+                    "https://docs.github.com/rest",
+                ))
+            }
+        }
+    };
+    let response = route(&shared, method.as_str(), &path, &parse_query(&uri), &body);
+    with_rate_headers(response, calls)
+}
+
+fn fault_message(status: u16) -> &'static str {
+    match status {
+        429 | 403 => "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+        502 => "Server Error",
+        503 => "Service Unavailable",
+        _ => "Server Error",
+    }
+}
+
+fn route(
+    shared: &Arc<Shared>,
+    method: &str,
+    path: &str,
+    query: &BTreeMap<String, String>,
+    body: &Value,
+) -> Response {
+    if path == "/graphql" && method == "POST" {
+        return graphql::handle(shared, body);
+    }
+    if path == "/user" && method == "GET" {
+        return json_response(
+            200,
+            &repo::user_json(&shared.config.bot_login, &shared.base_url),
+        );
+    }
+    let Some(rest) = path.strip_prefix("/repos/") else {
+        return error_response(&ApiError::not_found());
+    };
+    let mut parts = rest.splitn(3, '/');
+    let (Some(owner), Some(name)) = (parts.next(), parts.next()) else {
+        return error_response(&ApiError::not_found());
+    };
+    let full = format!("{owner}/{name}");
+    let tail = parts.next().unwrap_or("");
+    let login = shared.config.bot_login.clone();
+    let ctx = shared.ctx(&login);
+    let reply: Result<Reply, ApiError> = {
+        let mut repos = shared.repos();
+        match repos.get_mut(&full) {
+            Some(repo) => api::dispatch(&ctx, repo, method, tail, query, body),
+            None => Err(ApiError::not_found()),
+        }
+    };
+    match reply {
+        Ok(reply) => {
+            for (branch, sha) in &reply.pushed {
+                runs::on_push(shared, &full, branch, sha);
+            }
+            json_response(reply.status, &reply.body)
+        }
+        Err(e) => error_response(&e),
+    }
+}
