@@ -23,6 +23,7 @@
 
 pub mod app;
 pub mod blueprint;
+pub mod checks;
 pub mod clock;
 pub mod command;
 pub mod config;

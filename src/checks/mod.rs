@@ -1,0 +1,151 @@
+//! The promotion checklist (PRODUCT.md §4, step 2): one file per box, each a pure
+//! function from plain data to a [`BoxOutcome`], plus the reviewer's rule engine, the
+//! tester's report parsers, the freeze guard and a generic concurrent runner
+//! ([`checklist::run_checklist`]) that times each box out and reports progress. This
+//! module fetches nothing and posts nothing: the caller gathers the data through the
+//! adapters (frappe, runner, github) and shows the rendered state in Slack. Only the
+//! runner touches tokio (for its timer); every box and parser is synchronous and pure.
+
+pub mod backup;
+pub mod blueprints;
+pub mod bundle;
+pub mod checklist;
+pub mod config;
+pub mod diff;
+pub mod freeze;
+pub mod report;
+pub mod reviewer;
+pub mod roles;
+pub mod tester;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+pub use checklist::{run_checklist, ChecklistState, ChecklistVerdict};
+pub use config::{
+    ChecksConfig, DatedWindow, ExternalReviewerConfig, FreezeConfig, PromoteConfig, TesterConfig,
+    WeekTime, WeeklyWindow,
+};
+
+/// The eight boxes, in the order they are listed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BoxId {
+    Diff,
+    Blueprints,
+    Reviewer,
+    Tester,
+    Backup,
+    RoleCoverage,
+    FreezeGuard,
+    Bundle,
+}
+
+impl BoxId {
+    pub const ALL: [BoxId; 8] = [
+        BoxId::Diff,
+        BoxId::Blueprints,
+        BoxId::Reviewer,
+        BoxId::Tester,
+        BoxId::Backup,
+        BoxId::RoleCoverage,
+        BoxId::FreezeGuard,
+        BoxId::Bundle,
+    ];
+
+    /// The name shown in the checklist, as in PRODUCT.md §4's table.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            BoxId::Diff => "diff",
+            BoxId::Blueprints => "blueprints",
+            BoxId::Reviewer => "reviewer",
+            BoxId::Tester => "tester",
+            BoxId::Backup => "backup",
+            BoxId::RoleCoverage => "role coverage",
+            BoxId::FreezeGuard => "freeze guard",
+            BoxId::Bundle => "bundle",
+        }
+    }
+}
+
+impl fmt::Display for BoxId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.display_name())
+    }
+}
+
+/// How a box ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BoxStatus {
+    Pass,
+    /// Passed with something a person should see (an emergency override, a note).
+    Warn,
+    Fail,
+}
+
+impl BoxStatus {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BoxStatus::Pass => "✓",
+            BoxStatus::Warn => "⚠",
+            BoxStatus::Fail => "✗",
+        }
+    }
+}
+
+/// One finished box: its status, a one-line detail (`Manager(3), Field Officer(27)`)
+/// and, when there is more to say, further lines shown under it (the split of an
+/// oversized bundle, the blueprints that are not applied).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoxOutcome {
+    pub box_id: BoxId,
+    pub status: BoxStatus,
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more: Vec<String>,
+}
+
+impl BoxOutcome {
+    pub fn pass(box_id: BoxId, detail: impl Into<String>) -> Self {
+        Self::new(box_id, BoxStatus::Pass, detail)
+    }
+
+    pub fn warn(box_id: BoxId, detail: impl Into<String>) -> Self {
+        Self::new(box_id, BoxStatus::Warn, detail)
+    }
+
+    pub fn fail(box_id: BoxId, detail: impl Into<String>) -> Self {
+        Self::new(box_id, BoxStatus::Fail, detail)
+    }
+
+    fn new(box_id: BoxId, status: BoxStatus, detail: impl Into<String>) -> Self {
+        BoxOutcome {
+            box_id,
+            status,
+            detail: one_line(&detail.into()),
+            more: Vec::new(),
+        }
+    }
+
+    pub fn with_more(mut self, more: Vec<String>) -> Self {
+        self.more = more;
+        self
+    }
+}
+
+/// Squeezes text onto one line: the detail of a box is always a single line, even when
+/// it carries an error message with newlines in it.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `1 blueprint` / `2 blueprints`.
+pub(crate) fn plural(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("{count} {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}

@@ -1,0 +1,644 @@
+//! Rules over the tokens of embedded code: `ignore_permissions`, SQL built from
+//! strings, hard-coded secrets, destructive SQL without `WHERE`, and API scripts that
+//! never check a permission. Rules see code tokens (comments dropped, strings whole),
+//! so a comment or a message that merely mentions a pattern is not a finding. Each
+//! hit carries the 1-based line within the code.
+
+use crate::blueprint::Severity;
+
+use super::lexer::{code_tokens, tokenize, Lang, Tok, Token};
+
+/// One hit of a code rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CodeHit {
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    pub line: usize,
+}
+
+fn hit(rule: &'static str, severity: Severity, message: String, line: usize) -> CodeHit {
+    CodeHit {
+        rule,
+        severity,
+        message,
+        line,
+    }
+}
+
+/// Runs every code rule that applies to `lang` over `code`. `api_script` is true for a
+/// Server Script of type API, which must check permissions itself.
+pub fn scan(code: &str, lang: Lang, api_script: bool) -> Vec<CodeHit> {
+    let all = tokenize(code, lang);
+    let toks = code_tokens(&all);
+    let mut hits = Vec::new();
+    match lang {
+        Lang::Python => {
+            ignore_permissions(&toks, &mut hits);
+            sql_building(&toks, &mut hits);
+            named_secrets(&toks, &mut hits);
+            destructive_strings(&toks, &mut hits);
+            destructive_orm(&toks, &mut hits);
+            if api_script {
+                api_permission_check(&toks, &mut hits);
+            }
+        }
+        Lang::JavaScript => {
+            ignore_permissions(&toks, &mut hits);
+            named_secrets(&toks, &mut hits);
+        }
+        Lang::Sql => destructive_sql(&toks, &mut hits),
+    }
+    // Known token formats are secrets wherever they are written, comments included.
+    secret_formats(&all, &mut hits);
+    hits.sort_by_key(|h| (h.line, h.rule));
+    hits.dedup();
+    hits
+}
+
+fn is_true(t: &Token<'_>) -> bool {
+    matches!(t.kind, Tok::Name if t.text == "True" || t.text == "true")
+        || (t.kind == Tok::Number && t.text == "1")
+}
+
+/// `ignore_permissions=True`, `flags.ignore_permissions = 1`,
+/// `{"ignore_permissions": True}` — but not `ignore_permissions == True` nor the
+/// words in a comment or inside a longer string.
+fn ignore_permissions(toks: &[Token<'_>], hits: &mut Vec<CodeHit>) {
+    for w in toks.windows(3) {
+        let named = w[0].is_name("ignore_permissions")
+            || (w[0].is_str() && w[0].string_body() == "ignore_permissions");
+        if named && (w[1].is_op("=") || w[1].is_op(":")) && is_true(&w[2]) {
+            hits.push(hit(
+                "ignore-permissions",
+                Severity::Critical,
+                format!(
+                    "ignore_permissions set to {}: the call skips every permission check",
+                    w[2].text
+                ),
+                w[0].line,
+            ));
+        }
+    }
+}
+
+const SQL_METHODS: [&str; 3] = ["sql", "sql_list", "multisql"];
+
+/// The tokens of the first argument of the call whose `(` is at `open`.
+fn first_argument<'t, 'a>(toks: &'t [Token<'a>], open: usize) -> &'t [Token<'a>] {
+    let mut depth = 0usize;
+    for (i, t) in toks.iter().enumerate().skip(open + 1) {
+        if t.kind != Tok::Op {
+            continue;
+        }
+        match t.text {
+            "(" | "[" | "{" => depth += 1,
+            ")" | "]" | "}" if depth == 0 => return &toks[open + 1..i],
+            ")" | "]" | "}" => depth -= 1,
+            "," if depth == 0 => return &toks[open + 1..i],
+            _ => {}
+        }
+    }
+    &toks[open + 1..]
+}
+
+/// How an expression builds a string from values, if it does.
+fn string_building(expr: &[Token<'_>]) -> Option<&'static str> {
+    if expr
+        .iter()
+        .any(|t| t.kind == Tok::Str { interpolated: true })
+    {
+        return Some("an f-string");
+    }
+    if expr
+        .windows(2)
+        .any(|w| w[0].is_op(".") && w[1].is_name("format"))
+    {
+        return Some(".format()");
+    }
+    let has_string = expr.iter().any(Token::is_str);
+    if has_string && expr.iter().any(|t| t.is_op("%")) {
+        return Some("% formatting");
+    }
+    if has_string && expr.iter().any(|t| t.is_op("+")) && expr.iter().any(|t| t.kind == Tok::Name) {
+        return Some("string concatenation");
+    }
+    None
+}
+
+/// The expression last assigned to `name` before token `before` (`q = f"…"`): the
+/// tokens after `=` up to the end of that line's statement.
+fn assigned_expression<'t, 'a>(
+    toks: &'t [Token<'a>],
+    name: &str,
+    before: usize,
+) -> Option<&'t [Token<'a>]> {
+    let at = (0..before.saturating_sub(1))
+        .rev()
+        .find(|&i| toks[i].is_name(name) && toks[i + 1].is_op("="))?;
+    let start = at + 2;
+    let mut depth = 0i32;
+    let mut end = start;
+    while end < toks.len() && end < before {
+        let t = &toks[end];
+        if t.line > toks[at].line && depth <= 0 {
+            break;
+        }
+        match t.text {
+            "(" | "[" | "{" if t.kind == Tok::Op => depth += 1,
+            ")" | "]" | "}" if t.kind == Tok::Op => depth -= 1,
+            _ => {}
+        }
+        end += 1;
+    }
+    Some(&toks[start..end])
+}
+
+/// `frappe.db.sql(f"… {x}")`, `.format`, `%` or `+` in the query argument, directly or
+/// through a variable assigned just so.
+fn sql_building(toks: &[Token<'_>], hits: &mut Vec<CodeHit>) {
+    for i in 2..toks.len().saturating_sub(1) {
+        let method = toks[i].text;
+        let is_call = toks[i].kind == Tok::Name
+            && SQL_METHODS.contains(&method)
+            && toks[i - 1].is_op(".")
+            && toks[i - 2].is_name("db")
+            && toks[i + 1].is_op("(");
+        if !is_call {
+            continue;
+        }
+        let arg = first_argument(toks, i + 1);
+        let how = match arg {
+            [only] if only.kind == Tok::Name => {
+                assigned_expression(toks, only.text, i).and_then(string_building)
+            }
+            _ => string_building(arg),
+        };
+        if let Some(how) = how {
+            hits.push(hit(
+                "sql-string-building",
+                Severity::Critical,
+                format!("SQL built with {how} in frappe.db.{method}: pass values as parameters (%s with a tuple or %(name)s with a dict)"),
+                toks[i].line,
+            ));
+        }
+    }
+}
+
+/// Parts of a name that say it holds a secret.
+const SECRET_WORDS: [&str; 9] = [
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "access_key",
+    "private_key",
+];
+/// Parts of a name that say it holds something about a secret, not the secret.
+const NOT_SECRET_WORDS: [&str; 8] = [
+    "field", "label", "type", "name", "url", "doctype", "length", "policy",
+];
+
+fn secret_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SECRET_WORDS.iter().any(|w| lower.contains(w))
+        && !NOT_SECRET_WORDS.iter().any(|w| lower.contains(w))
+}
+
+/// A literal that looks like a credential rather than a placeholder: 8+ characters,
+/// no spaces, and at least two of lowercase, uppercase, digits and symbols.
+fn looks_like_credential(value: &str) -> bool {
+    if value.chars().count() < 8 || value.chars().any(char::is_whitespace) {
+        return false;
+    }
+    let lower = value.to_ascii_lowercase();
+    if [
+        "xxx",
+        "***",
+        "<",
+        "{",
+        "example",
+        "placeholder",
+        "your_",
+        "your-",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
+    {
+        return false;
+    }
+    let classes = [
+        value.chars().any(|c| c.is_ascii_lowercase()),
+        value.chars().any(|c| c.is_ascii_uppercase()),
+        value.chars().any(|c| c.is_ascii_digit()),
+        value.chars().any(|c| !c.is_ascii_alphanumeric()),
+    ];
+    classes.iter().filter(|c| **c).count() >= 2
+}
+
+/// `api_key = "…"`, `password="…"`, `{"token": "…"}` with a credential-like literal.
+fn named_secrets(toks: &[Token<'_>], hits: &mut Vec<CodeHit>) {
+    for w in toks.windows(3) {
+        let name = match w[0].kind {
+            Tok::Name => w[0].text,
+            Tok::Str {
+                interpolated: false,
+            } => w[0].string_body(),
+            _ => continue,
+        };
+        let assigns = w[1].is_op("=") || w[1].is_op(":");
+        if assigns
+            && secret_name(name)
+            && w[2].kind
+                == (Tok::Str {
+                    interpolated: false,
+                })
+            && looks_like_credential(w[2].string_body())
+        {
+            hits.push(hit(
+                "hardcoded-secret",
+                Severity::Critical,
+                format!("hard-coded secret in {name} (value not shown): read it from site config or a Password field"),
+                w[0].line,
+            ));
+        }
+    }
+}
+
+/// Known credential formats, found in any string or comment.
+fn secret_formats(all: &[Token<'_>], hits: &mut Vec<CodeHit>) {
+    for t in all.iter().filter(|t| t.is_str() || t.kind == Tok::Comment) {
+        if let Some(what) = credential_format(t.text) {
+            hits.push(hit(
+                "hardcoded-secret",
+                Severity::Critical,
+                format!(
+                    "hard-coded {what} (value not shown): revoke it and read it from site config"
+                ),
+                t.line,
+            ));
+        }
+    }
+}
+
+fn run_len(text: &str, from: usize, ok: impl Fn(char) -> bool) -> usize {
+    text[from..].chars().take_while(|c| ok(*c)).count()
+}
+
+fn credential_format(text: &str) -> Option<&'static str> {
+    let token_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let prefixed: [(&str, usize, &str); 9] = [
+        ("sk_live_", 16, "Stripe secret key"),
+        ("rk_live_", 16, "Stripe restricted key"),
+        ("ghp_", 30, "GitHub token"),
+        ("gho_", 30, "GitHub token"),
+        ("github_pat_", 30, "GitHub token"),
+        ("xoxb-", 20, "Slack token"),
+        ("xoxp-", 20, "Slack token"),
+        ("xapp-", 20, "Slack token"),
+        ("AIza", 30, "Google API key"),
+    ];
+    for (prefix, min, what) in prefixed {
+        for (at, _) in text.match_indices(prefix) {
+            if run_len(text, at + prefix.len(), token_char) >= min {
+                return Some(what);
+            }
+        }
+    }
+    for (at, _) in text.match_indices("AKIA") {
+        if run_len(text, at + 4, |c| {
+            c.is_ascii_uppercase() || c.is_ascii_digit()
+        }) >= 16
+        {
+            return Some("AWS access key");
+        }
+    }
+    if text.contains("-----BEGIN") && text.contains("PRIVATE KEY") {
+        return Some("private key");
+    }
+    // Frappe's own header: `token <api_key>:<api_secret>`.
+    for (at, _) in text.match_indices("token ") {
+        let rest = &text[at + 6..];
+        let key = run_len(rest, 0, |c| c.is_ascii_alphanumeric());
+        if key >= 10
+            && rest[key..].starts_with(':')
+            && run_len(rest, key + 1, |c| c.is_ascii_alphanumeric()) >= 10
+        {
+            return Some("Frappe API key and secret");
+        }
+    }
+    None
+}
+
+/// The statement keywords that destroy data, and whether a WHERE makes them safe.
+fn destructive_statement(toks: &[Token<'_>]) -> Option<(&'static str, usize)> {
+    let first = toks.iter().find(|t| t.kind == Tok::Name)?;
+    let verb = first.text.to_ascii_uppercase();
+    let has_where = toks
+        .iter()
+        .any(|t| t.kind == Tok::Name && t.text.eq_ignore_ascii_case("where"));
+    match verb.as_str() {
+        "DELETE" if !has_where => Some(("DELETE without WHERE", first.line)),
+        "TRUNCATE" => Some(("TRUNCATE", first.line)),
+        "DROP" => Some(("DROP", first.line)),
+        _ => None,
+    }
+}
+
+fn destructive_sql(toks: &[Token<'_>], hits: &mut Vec<CodeHit>) {
+    for statement in toks.split(|t| t.is_op(";")) {
+        if let Some((what, line)) = destructive_statement(statement) {
+            hits.push(hit(
+                "destructive-sql",
+                Severity::Critical,
+                format!("{what}: it removes every row"),
+                line,
+            ));
+        }
+    }
+}
+
+/// SQL written in Python strings: `"DELETE FROM `tabX`"` with no WHERE.
+fn destructive_strings(toks: &[Token<'_>], hits: &mut Vec<CodeHit>) {
+    for t in toks.iter().filter(|t| t.is_str()) {
+        let sql = tokenize(t.string_body(), Lang::Sql);
+        let sql = code_tokens(&sql);
+        let words: Vec<String> = sql
+            .iter()
+            .filter(|s| s.kind == Tok::Name)
+            .take(2)
+            .map(|s| s.text.to_ascii_uppercase())
+            .collect();
+        // Only what reads as a statement, not a message such as "Delete this row?".
+        let statement = matches!(
+            words
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .as_slice(),
+            ["DELETE", "FROM"]
+                | ["TRUNCATE", _]
+                | ["DROP", "TABLE" | "DATABASE" | "VIEW" | "INDEX"]
+        ) || (words.len() == 2
+            && words[0] == "DELETE"
+            && sql.iter().any(|s| s.is_name("from") || s.is_name("FROM")));
+        if !statement {
+            continue;
+        }
+        for statement in sql.split(|s| s.is_op(";")) {
+            if let Some((what, line)) = destructive_statement(statement) {
+                hits.push(hit(
+                    "destructive-sql",
+                    Severity::Critical,
+                    format!("{what} in a query string: it removes every row"),
+                    t.line + line - 1,
+                ));
+            }
+        }
+    }
+}
+
+/// `frappe.db.delete("Grant")` with no filters deletes every row; `frappe.db.truncate`
+/// always does.
+fn destructive_orm(toks: &[Token<'_>], hits: &mut Vec<CodeHit>) {
+    for i in 2..toks.len().saturating_sub(1) {
+        let db_call = toks[i - 1].is_op(".") && toks[i - 2].is_name("db") && toks[i + 1].is_op("(");
+        if !db_call {
+            continue;
+        }
+        let first = first_argument(toks, i + 1);
+        let after = i + 2 + first.len();
+        let single_argument = toks.get(after).is_some_and(|t| t.is_op(")"));
+        let what = match toks[i].text {
+            "truncate" => "frappe.db.truncate",
+            "delete" if single_argument => "frappe.db.delete without filters",
+            _ => continue,
+        };
+        hits.push(hit(
+            "destructive-sql",
+            Severity::Critical,
+            format!("{what}: it removes every row"),
+            toks[i].line,
+        ));
+    }
+}
+
+/// Calls that check the caller's permission in an API script.
+const PERMISSION_CHECKS: [&str; 3] = ["has_permission", "check_permission", "only_for"];
+
+fn api_permission_check(toks: &[Token<'_>], hits: &mut Vec<CodeHit>) {
+    let checks = toks.windows(2).any(|w| {
+        w[0].kind == Tok::Name && PERMISSION_CHECKS.contains(&w[0].text) && w[1].is_op("(")
+    });
+    if !checks {
+        hits.push(hit(
+            "api-without-permission-check",
+            Severity::High,
+            "API script never calls frappe.has_permission / check_permission: anyone logged in can call it".to_owned(),
+            1,
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(code: &str, lang: Lang) -> Vec<(&'static str, usize)> {
+        scan(code, lang, false)
+            .into_iter()
+            .map(|h| (h.rule, h.line))
+            .collect()
+    }
+
+    fn py(code: &str) -> Vec<(&'static str, usize)> {
+        rules(code, Lang::Python)
+    }
+
+    #[test]
+    fn ignore_permissions_positive() {
+        assert_eq!(
+            py("doc.insert(ignore_permissions=True)"),
+            vec![("ignore-permissions", 1)]
+        );
+        assert_eq!(
+            py("x = 1\ndoc.flags.ignore_permissions = 1"),
+            vec![("ignore-permissions", 2)]
+        );
+        assert_eq!(
+            py("frappe.get_all('Grant', **{\"ignore_permissions\": True})"),
+            vec![("ignore-permissions", 1)]
+        );
+        assert_eq!(
+            py("doc.save(\n    ignore_permissions = True,\n)"),
+            vec![("ignore-permissions", 2)]
+        );
+    }
+
+    #[test]
+    fn ignore_permissions_in_comments_strings_or_false_is_not_a_finding() {
+        for code in [
+            "# doc.insert(ignore_permissions=True)",
+            "doc.insert()  # never ignore_permissions=True here",
+            "frappe.msgprint('do not use ignore_permissions=True')",
+            "'''\nignore_permissions=True\n'''",
+            "doc.insert(ignore_permissions=False)",
+            "doc.insert(ignore_permissions=0)",
+            "if doc.flags.ignore_permissions == True: pass",
+            "f\"ignore_permissions={True}\"",
+        ] {
+            assert_eq!(py(code), vec![], "{code}");
+        }
+    }
+
+    #[test]
+    fn sql_building_positive() {
+        for (code, line) in [
+            (
+                "frappe.db.sql(f\"select name from tabGrant where owner = '{user}'\")",
+                1,
+            ),
+            (
+                "frappe.db.sql(\"select * from tabGrant where name = '{}'\".format(name))",
+                1,
+            ),
+            (
+                "frappe.db.sql(\"select * from tabGrant where name = '%s'\" % name)",
+                1,
+            ),
+            (
+                "frappe.db.sql(\"select * from tabGrant where name = '\" + name + \"'\")",
+                1,
+            ),
+            (
+                "q = f\"delete from tabX where a = {a}\"\nrows = frappe.db.sql(q)",
+                2,
+            ),
+            ("frappe.db.sql_list(\n  f'select {col} from tabGrant'\n)", 1),
+        ] {
+            assert_eq!(py(code), vec![("sql-string-building", line)], "{code}");
+        }
+    }
+
+    #[test]
+    fn sql_building_negative() {
+        for code in [
+            "frappe.db.sql(\"select * from tabGrant where name = %s\", (name,))",
+            "frappe.db.sql(\"select * from tabGrant where name = %(n)s\", {\"n\": name})",
+            "frappe.db.sql(\"\"\"select name\n from tabGrant\"\"\", as_dict=True)",
+            "# frappe.db.sql(f\"select {x}\")",
+            "msg = f\"{n} rows\"\nfrappe.db.sql(\"select 1\", values=msg)",
+            "q = \"select 1\"\nfrappe.db.sql(q)",
+            "frappe.db.get_all('Grant', filters={'owner': user})",
+        ] {
+            assert_eq!(py(code), vec![], "{code}");
+        }
+    }
+
+    #[test]
+    fn secrets_positive_and_the_value_is_never_shown() {
+        let cases = [
+            "api_key = \"a8f5f167f44f4964e6c9\"",
+            "headers = {\"Authorization\": \"token 1a2b3c4d5e6f:9f8e7d6c5b4a\"}",
+            "requests.post(url, data={\"password\": \"S3cr3t!pass\"})",
+            "STRIPE = 'sk_live_4eC39HqLyjWDarjtT1zdp7dc'",
+            "# old key: AKIAIOSFODNN7EXAMPLEX",
+            "slack = \"xoxb-123456789012-abcdefghijkl\"",
+        ];
+        for code in cases {
+            let found = scan(code, Lang::Python, false);
+            assert_eq!(found.len(), 1, "{code}: {found:?}");
+            assert_eq!(found[0].rule, "hardcoded-secret");
+            assert!(!found[0].message.contains("S3cr3t") && !found[0].message.contains("a8f5"));
+        }
+        let js = scan("const token = 'Zx81_kk2LmQ9';", Lang::JavaScript, false);
+        assert_eq!(js[0].rule, "hardcoded-secret");
+    }
+
+    #[test]
+    fn secrets_negative() {
+        for code in [
+            "api_key = frappe.conf.get('api_key')",
+            "password = frappe.utils.password.get_decrypted_password('Settings', 'Settings', 'password')",
+            "token = ''",
+            "password = '********'",
+            "password_field = 'new_password_123'",
+            "token_type = 'Bearer'",
+            "secret = 'changeme'",
+            "api_key = '<your-api-key>'",
+            "frappe.throw('token expired, log in again')",
+        ] {
+            assert_eq!(py(code), vec![], "{code}");
+        }
+    }
+
+    #[test]
+    fn destructive_sql_in_reports_and_strings() {
+        assert_eq!(
+            rules("DELETE FROM `tabGrant`", Lang::Sql),
+            vec![("destructive-sql", 1)]
+        );
+        assert_eq!(
+            rules("select 1;\ntruncate table `tabGrant`", Lang::Sql),
+            vec![("destructive-sql", 2)]
+        );
+        assert_eq!(
+            rules("drop table tabX", Lang::Sql),
+            vec![("destructive-sql", 1)]
+        );
+        assert_eq!(
+            rules("delete from `tabGrant` where status = 'Draft'", Lang::Sql),
+            vec![]
+        );
+        assert_eq!(
+            rules("select * from tabGrant -- delete from x", Lang::Sql),
+            vec![]
+        );
+        assert_eq!(
+            rules("select 'drop table' as t from tabGrant", Lang::Sql),
+            vec![]
+        );
+        assert_eq!(
+            py("x = 1\nfrappe.db.sql(\"delete from `tabGrant Log`\")"),
+            vec![("destructive-sql", 2)]
+        );
+        assert_eq!(
+            py("frappe.db.sql(\"delete from tabX where name=%s\", n)"),
+            vec![]
+        );
+        assert_eq!(py("frappe.msgprint(\"Delete this grant?\")"), vec![]);
+        assert_eq!(
+            py("frappe.db.delete('Grant Log')"),
+            vec![("destructive-sql", 1)]
+        );
+        assert_eq!(
+            py("frappe.db.delete('Grant Log', {'status': 'Old'})"),
+            vec![]
+        );
+        assert_eq!(
+            py("frappe.db.truncate('Grant Log')"),
+            vec![("destructive-sql", 1)]
+        );
+    }
+
+    #[test]
+    fn api_scripts_must_check_permissions() {
+        let open = "frappe.response['message'] = frappe.get_all('Grant')";
+        assert_eq!(
+            scan(open, Lang::Python, true)
+                .iter()
+                .map(|h| h.rule)
+                .collect::<Vec<_>>(),
+            vec!["api-without-permission-check"]
+        );
+        let checked = "if not frappe.has_permission('Grant', 'read'):\n    frappe.throw('no')\n";
+        assert_eq!(scan(checked, Lang::Python, true), vec![]);
+        let mentioned = "# TODO frappe.has_permission('Grant')\nfrappe.response['x'] = 1";
+        assert_eq!(scan(mentioned, Lang::Python, true).len(), 1);
+        // Not an API script: no check required.
+        assert_eq!(scan(open, Lang::Python, false), vec![]);
+    }
+}
