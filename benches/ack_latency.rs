@@ -44,6 +44,7 @@ async fn run(count: usize) -> anyhow::Result<()> {
             slack_app_token: Secret::new(slack.app_token()),
             slack_bot_token: Secret::new(slack.bot_token()),
             sites: BTreeMap::new(),
+            github: None,
         },
         base_dir: store_dir.path().to_path_buf(),
     };

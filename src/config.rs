@@ -5,6 +5,9 @@
 //! value is checked once here so the rest of the bot can trust it. Secrets live in
 //! [`Secret`] and are never part of the file, so a config dump cannot leak them.
 
+use crate::command::SiteSel;
+use crate::error::UserError;
+use crate::github::{GithubAuth, GithubConfig};
 use crate::ids::Principal;
 use crate::secret::Secret;
 use anyhow::Context;
@@ -38,6 +41,9 @@ pub struct FileConfig {
     /// `FRAPPE_<NAME>_API_KEY` / `FRAPPE_<NAME>_API_SECRET`.
     #[serde(default)]
     pub sites: BTreeMap<String, SiteSection>,
+    /// The config repository; its token comes from `GITHUB_TOKEN` (or a GitHub App).
+    #[serde(default)]
+    pub github: Option<GithubConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -117,6 +123,8 @@ pub struct Secrets {
     pub slack_app_token: Secret,
     pub slack_bot_token: Secret,
     pub sites: BTreeMap<String, SiteCredentials>,
+    /// Present when the file has a `[github]` section.
+    pub github: Option<GithubAuth>,
 }
 
 #[derive(Debug, Clone)]
@@ -300,6 +308,16 @@ impl Secrets {
                 }
             }
         }
+        let github = match &file.github {
+            None => None,
+            Some(_) => match GithubAuth::from_env(&|name: &str| env.var(name)) {
+                Ok(auth) => Some(auth),
+                Err(err) => {
+                    problems.push(format!("{err} (for [github])"));
+                    None
+                }
+            },
+        };
         if !problems.is_empty() {
             anyhow::bail!(
                 "missing or malformed secrets in the environment:\n  - {}",
@@ -310,6 +328,7 @@ impl Secrets {
             slack_app_token,
             slack_bot_token,
             sites,
+            github,
         })
     }
 }
@@ -360,6 +379,42 @@ impl Config {
     pub fn command_name(&self) -> &str {
         &self.file.slack.command
     }
+
+    /// The site `which` and the branch it tracks, or what is missing to know them.
+    pub fn tracking(&self, which: SiteSel) -> Result<Tracking, UserError> {
+        let role = match which {
+            SiteSel::Staging => SiteRole::Staging,
+            SiteSel::Prod => SiteRole::Production,
+        };
+        let site = self
+            .file
+            .sites
+            .iter()
+            .find(|(_, section)| section.role == role)
+            .map(|(name, _)| name.clone())
+            .ok_or_else(|| {
+                UserError::new(format!(
+                    "No {} site is configured: add a [sites.<name>] table with role = \"{}\" (see config/lockstep.example.toml).",
+                    role.as_str(),
+                    role.as_str()
+                ))
+            })?;
+        let github = self.file.github.as_ref().ok_or_else(|| {
+            UserError::new("No config repository is configured: add a [github] section with owner and repo (see config/lockstep.example.toml).")
+        })?;
+        let branch = match which {
+            SiteSel::Staging => github.staging_branch.clone(),
+            SiteSel::Prod => github.production_branch.clone(),
+        };
+        Ok(Tracking { site, branch })
+    }
+}
+
+/// A site and the git branch that holds its blueprints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tracking {
+    pub site: String,
+    pub branch: String,
 }
 
 #[cfg(test)]
@@ -457,6 +512,7 @@ mod tests {
                 slack_app_token: Secret::new("xapp-"),
                 slack_bot_token: Secret::new("xoxb-"),
                 sites: BTreeMap::new(),
+                github: None,
             },
             base_dir: PathBuf::from("/etc/lockstep"),
         };

@@ -72,6 +72,7 @@ fn local_config(
             slack_app_token: Secret::new(slack.app_token()),
             slack_bot_token: Secret::new(slack.bot_token()),
             sites: BTreeMap::new(),
+            github: None,
         },
         base_dir: base_dir.to_path_buf(),
     })

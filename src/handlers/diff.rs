@@ -12,5 +12,10 @@ pub fn handle(ctx: &Context, event: &CommandEvent, site: SiteSel) -> anyhow::Res
         ":hourglass_flowing_sand: Diff: reading site `{}` and branch `{}`…",
         tracking.site, tracking.branch
     ));
-    Ok(Outcome::start_job(ctx, event, Command::Diff { site }, message))
+    Ok(Outcome::start_job(
+        ctx,
+        event,
+        Command::Diff { site },
+        message,
+    ))
 }

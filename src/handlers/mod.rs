@@ -3,8 +3,8 @@
 //! It never talks to Slack itself; the app commits its outcome and the executor acts.
 
 mod audit;
-mod help;
 mod diff;
+mod help;
 mod pull;
 mod push;
 mod status;
@@ -67,7 +67,12 @@ impl Outcome {
 impl Outcome {
     /// Starts a job: an in-channel message saying what is under way, which the job
     /// then edits as it progresses and when it ends.
-    pub fn start_job(ctx: &Context, event: &CommandEvent, command: Command, message: Message) -> Self {
+    pub fn start_job(
+        ctx: &Context,
+        event: &CommandEvent,
+        command: Command,
+        message: Message,
+    ) -> Self {
         let record = JobRecord::new(&event.trigger_id, command, requester(event), ctx.now);
         Self {
             effects: vec![Effect::Post(Post {
@@ -85,7 +90,9 @@ impl Outcome {
 
 /// Adds the "Requested by" line every in-channel message of a command carries.
 pub fn with_requester(mut message: Message, user: &str) -> Message {
-    message.blocks.push(Block::Context(format!("Requested by <@{user}>")));
+    message
+        .blocks
+        .push(Block::Context(format!("Requested by <@{user}>")));
     message
 }
 

@@ -14,5 +14,10 @@ pub fn handle(ctx: &Context, event: &CommandEvent, dry_run: bool) -> anyhow::Res
         ":hourglass_flowing_sand: Push: {verb} branch `{}` on site `{}`…",
         tracking.branch, tracking.site
     ));
-    Ok(Outcome::start_job(ctx, event, Command::Push { dry_run }, message))
+    Ok(Outcome::start_job(
+        ctx,
+        event,
+        Command::Push { dry_run },
+        message,
+    ))
 }

@@ -3,6 +3,11 @@
 //! touches the store or Slack itself; the consumer turns its reports into effects.
 //! One file per job.
 
+mod diff;
+mod pull;
+mod push;
+
+use crate::command::Command;
 use crate::error::user_facing;
 use crate::services::Services;
 use crate::workflow::effect::Message;
@@ -90,11 +95,15 @@ pub struct JobResult {
 }
 
 async fn run(record: JobRecord, services: Arc<Services>, reporter: Reporter) {
-    // No subcommand runs as a job yet; the sync commands and the checklist will.
-    let result: anyhow::Result<JobResult> = Err(anyhow::anyhow!(
-        "`{}` does not run as a job in this version",
-        record.command.subcommand().name()
-    ));
+    let result = match &record.command {
+        Command::Diff { site } => diff::run(&services, *site, &reporter).await,
+        Command::Pull => pull::run(&services, &record.requester.user, &reporter).await,
+        Command::Push { dry_run } => push::run(&services, *dry_run, &reporter).await,
+        other => Err(anyhow::anyhow!(
+            "`{}` does not run as a job",
+            other.subcommand().name()
+        )),
+    };
     match result {
         Ok(JobResult {
             message,
@@ -110,5 +119,4 @@ async fn run(record: JobRecord, services: Arc<Services>, reporter: Reporter) {
                 .await
         }
     }
-    drop(services);
 }

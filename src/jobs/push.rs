@@ -13,17 +13,32 @@ use crate::workflow::effect::Message;
 /// How many plan lines a message shows before "…and N more".
 const PLAN_LINES: usize = 40;
 
-pub async fn run(services: &Services, dry_run: bool, reporter: &Reporter) -> anyhow::Result<JobResult> {
+pub async fn run(
+    services: &Services,
+    dry_run: bool,
+    reporter: &Reporter,
+) -> anyhow::Result<JobResult> {
     let tracked = services.tracked(SiteSel::Staging)?;
     let staging = services.staging_site()?;
     let (site_set, branch) = tokio::try_join!(tracked.read_site(), tracked.read_branch())?;
     let plan = Plan::between(&site_set, &branch.blueprints);
-    let headline = format!("Plan: make site `{}` match `{}`", tracked.site_name(), branch.label());
+    let headline = format!(
+        "Plan: make site `{}` match `{}`",
+        tracked.site_name(),
+        branch.label()
+    );
     if dry_run || plan.is_empty() {
         let lead = if plan.is_empty() {
-            format!(":white_check_mark: Push: site `{}` already matches `{}`.", tracked.site_name(), branch.label())
+            format!(
+                ":white_check_mark: Push: site `{}` already matches `{}`.",
+                tracked.site_name(),
+                branch.label()
+            )
         } else {
-            format!(":memo: Push (dry run): {} would be made; nothing was changed.", plural(plan.len(), "change"))
+            format!(
+                ":memo: Push (dry run): {} would be made; nothing was changed.",
+                plural(plan.len(), "change")
+            )
         };
         return Ok(JobResult {
             message: Message::with_code(lead, plan.render(&headline, PLAN_LINES)),
@@ -34,7 +49,9 @@ pub async fn run(services: &Services, dry_run: bool, reporter: &Reporter) -> any
     for step in &plan.steps {
         let (kind, name) = step.id();
         let result = match step {
-            Step::Create(blueprint) | Step::Update(blueprint, _) => staging.apply_blueprint(blueprint).await.map(|_| ()),
+            Step::Create(blueprint) | Step::Update(blueprint, _) => {
+                staging.apply_blueprint(blueprint).await.map(|_| ())
+            }
             Step::Delete(_) => staging.delete(kind.doctype(), &name).await,
         };
         if let Err(err) = result {
@@ -47,14 +64,22 @@ pub async fn run(services: &Services, dry_run: bool, reporter: &Reporter) -> any
         done += 1;
         if done % 10 == 0 {
             reporter
-                .progress(Message::text(format!(":hourglass_flowing_sand: Push: {done} of {} changes applied…", plan.len())))
+                .progress(Message::text(format!(
+                    ":hourglass_flowing_sand: Push: {done} of {} changes applied…",
+                    plan.len()
+                )))
                 .await;
         }
     }
     let after = tracked.read_site().await?;
     let remaining = Plan::between(&after, &branch.blueprints);
     let verdict = if remaining.is_empty() {
-        format!(":white_check_mark: Push: applied {} to site `{}`; it now matches `{}`.", plural(plan.len(), "change"), tracked.site_name(), branch.label())
+        format!(
+            ":white_check_mark: Push: applied {} to site `{}`; it now matches `{}`.",
+            plural(plan.len(), "change"),
+            tracked.site_name(),
+            branch.label()
+        )
     } else {
         format!(
             ":warning: Push: applied {}, but the site still differs from `{}` in {} (Frappe adds or keeps some records itself; see `diff`).",
@@ -65,6 +90,10 @@ pub async fn run(services: &Services, dry_run: bool, reporter: &Reporter) -> any
     };
     Ok(JobResult {
         message: Message::with_code(verdict, plan.render(&headline, PLAN_LINES)),
-        audit_detail: format!("applied {} from {}", plural(plan.len(), "change"), branch.label()),
+        audit_detail: format!(
+            "applied {} from {}",
+            plural(plan.len(), "change"),
+            branch.label()
+        ),
     })
 }

@@ -5,8 +5,11 @@
 
 use lockstep::app::{self, RunningBot};
 use lockstep::clock::Clock;
-use lockstep::config::{Config, FileConfig, Secrets};
+use lockstep::config::{Config, FileConfig, Secrets, SiteCredentials};
+use lockstep::github::{GithubAuth, GithubConfig};
 use lockstep::secret::Secret;
+use lockstep::sim::frappe::FrappeSim;
+use lockstep::sim::github::{GithubSim, GithubSimConfig};
 use lockstep::sim::slack::{BotOutput, SentEnvelope, SimConfig, SlackSim};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -17,8 +20,56 @@ pub const WAIT: Duration = Duration::from_secs(20);
 pub const CHANNEL: &str = "C0DEPLOY";
 pub const PM: &str = "U0PM";
 
+/// The rest of the world: the example sites on a Frappe sim and the config repo
+/// (main = production's blueprints, staging = staging's) on a GitHub sim.
+pub struct World {
+    pub frappe: FrappeSim,
+    pub github: GithubSim,
+}
+
+pub const REPO: &str = "acme/frappe-config";
+
+impl World {
+    pub async fn start() -> Self {
+        let sites = std::path::Path::new("config/demo/sites");
+        let frappe = FrappeSim::start(sites)
+            .await
+            .expect("the Frappe sim starts");
+        let github = GithubSim::start(GithubSimConfig::default())
+            .await
+            .expect("the GitHub sim starts");
+        github
+            .repo(REPO)
+            .seed_from_sites_dir(sites)
+            .expect("the config repo is seeded");
+        Self { frappe, github }
+    }
+
+    fn configure(&self, file: &mut FileConfig, secrets: &mut Secrets) {
+        for (name, role) in [("staging", "staging"), ("prod", "production")] {
+            let table = format!(
+                "[sites.{name}]\nurl = \"{}\"\nrole = \"{role}\"\nfrappe_site_name = \"{name}\"\n",
+                self.frappe.url()
+            );
+            let parsed = FileConfig::parse(&table, "world.toml").expect("site table parses");
+            file.sites.extend(parsed.sites);
+            secrets.sites.insert(
+                name.to_string(),
+                SiteCredentials {
+                    api_key: Secret::new(FrappeSim::api_key(name)),
+                    api_secret: Secret::new(FrappeSim::api_secret(name)),
+                },
+            );
+        }
+        let (owner, repo) = REPO.split_once('/').expect("owner/name");
+        file.github = Some(GithubConfig::new(&self.github.url(), owner, repo));
+        secrets.github = Some(GithubAuth::Token(Secret::new(self.github.token())));
+    }
+}
+
 pub struct Harness {
     pub slack: SlackSim,
+    pub world: Option<World>,
     bot: Option<RunningBot>,
     store_dir: tempfile::TempDir,
     file: FileConfig,
@@ -39,6 +90,7 @@ impl Harness {
         adjust(&mut file);
         let mut harness = Self {
             slack,
+            world: None,
             bot: None,
             store_dir: tempfile::tempdir().expect("temp dir"),
             file,
@@ -48,16 +100,46 @@ impl Harness {
         harness
     }
 
+    /// The bot with the example sites and config repo around it.
+    pub async fn start_in_world() -> Self {
+        lockstep::tls::install_crypto_provider();
+        let world = World::start().await;
+        let slack = SlackSim::start(SimConfig::default())
+            .await
+            .expect("the Slack sim starts");
+        let mut file = FileConfig::parse("", "test.toml").expect("empty config parses");
+        file.slack.api_url = slack.api_url().parse().expect("sim URL parses");
+        let mut harness = Self {
+            slack,
+            world: Some(world),
+            bot: None,
+            store_dir: tempfile::tempdir().expect("temp dir"),
+            file,
+            cursor: 0,
+        };
+        harness.start_bot().await;
+        harness
+    }
+
+    pub fn world(&self) -> &World {
+        self.world.as_ref().expect("started with start_in_world")
+    }
+
     fn config(&self) -> Config {
         let mut file = self.file.clone();
         file.store.path = self.store_dir.path().join("store");
+        let mut secrets = Secrets {
+            slack_app_token: Secret::new(self.slack.app_token()),
+            slack_bot_token: Secret::new(self.slack.bot_token()),
+            sites: BTreeMap::new(),
+            github: None,
+        };
+        if let Some(world) = &self.world {
+            world.configure(&mut file, &mut secrets);
+        }
         Config {
             file,
-            secrets: Secrets {
-                slack_app_token: Secret::new(self.slack.app_token()),
-                slack_bot_token: Secret::new(self.slack.bot_token()),
-                sites: BTreeMap::new(),
-            },
+            secrets,
             base_dir: self.store_dir.path().to_path_buf(),
         }
     }
@@ -130,6 +212,32 @@ impl Harness {
                 visible_text(&text, &blocks)
             }
             other => panic!("expected an ephemeral reply to {user}, got {other:?}"),
+        }
+    }
+
+    /// A job's message: posted at once, then edited until its final text. Returns
+    /// the final text (progress edits, which start with an hourglass, are skipped).
+    pub async fn expect_job_result(&mut self) -> String {
+        let (ts, first) = self.expect_post().await;
+        assert!(
+            first.contains(":hourglass"),
+            "a job announces itself first: {first}"
+        );
+        loop {
+            match self.next_output().await {
+                BotOutput::Updated {
+                    ts: edited,
+                    text,
+                    blocks,
+                    ..
+                } if edited == ts => {
+                    let text = visible_text(&text, &blocks);
+                    if !text.contains(":hourglass") {
+                        return text;
+                    }
+                }
+                other => panic!("expected an edit of the job's message {ts}, got {other:?}"),
+            }
         }
     }
 

@@ -4,3 +4,4 @@ mod harness;
 mod manifest;
 mod slack_bot;
 mod store_crash;
+mod sync;

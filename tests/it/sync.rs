@@ -1,0 +1,167 @@
+//! diff, pull and push through Slack, with the real bot, the example sites on the
+//! Frappe sim and the config repo on the GitHub sim.
+
+use crate::harness::{Harness, PM, REPO};
+use serde_json::json;
+
+/// A hand edit on the staging site: the `age` field loses its constraint, the
+/// walkthrough's `age = Int (no constraint)` vs `age = Int (non_negative=1)`.
+fn relax_age(h: &Harness) {
+    let frappe = &h.world().frappe;
+    let mut beneficiary = frappe
+        .get_doc("staging", "DocType", "Beneficiary")
+        .expect("the seed has Beneficiary");
+    let fields = beneficiary["fields"].as_array_mut().expect("fields");
+    let age = fields
+        .iter_mut()
+        .find(|field| field["fieldname"] == "age")
+        .expect("an age field");
+    age["non_negative"] = json!(0);
+    frappe
+        .set_doc("staging", beneficiary)
+        .expect("edit applies");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_reports_drift_and_a_clean_production() {
+    let mut h = Harness::start_in_world().await;
+    h.command("diff --site=prod").await;
+    let text = h.expect_job_result().await;
+    assert!(
+        text.contains("No drift between site `prod` and `main@"),
+        "{text}"
+    );
+
+    relax_age(&h);
+    h.command("diff").await;
+    let text = h.expect_job_result().await;
+    assert!(
+        text.contains("between site `staging` and `staging@"),
+        "{text}"
+    );
+    assert!(text.contains("DocType \"Beneficiary\""), "{text}");
+    assert!(
+        text.contains("age = Int (no constraint)"),
+        "the site's side: {text}"
+    );
+    assert!(
+        text.contains("age = Int (non_negative=1)"),
+        "git's side: {text}"
+    );
+    assert!(text.contains("Resolve before promote."), "{text}");
+
+    h.command("audit 2").await;
+    let (_, audit) = h.expect_post().await;
+    assert!(audit.contains("*diff* — prod vs main@"), "{audit}");
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_captures_the_site_once_and_then_diff_is_clean() {
+    let mut h = Harness::start_in_world().await;
+    relax_age(&h);
+    let before = h.world().github.repo(REPO).branch_sha("staging");
+
+    h.command("pull").await;
+    let text = h.expect_job_result().await;
+    assert!(
+        text.contains("Pull: committed 1 file to `staging`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("M fixtures/app/doctypes/beneficiary.json"),
+        "{text}"
+    );
+    let after = h.world().github.repo(REPO).branch_sha("staging");
+    assert_ne!(before, after, "the branch moved");
+
+    h.command("pull").await;
+    let text = h.expect_job_result().await;
+    assert!(
+        text.contains("already matches site `staging`; no commit made"),
+        "{text}"
+    );
+    assert_eq!(
+        h.world().github.repo(REPO).branch_sha("staging"),
+        after,
+        "one commit, not two"
+    );
+
+    h.command("diff").await;
+    let text = h.expect_job_result().await;
+    assert!(text.contains("No drift"), "{text}");
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_plans_applies_and_refuses_production() {
+    let mut h = Harness::start_in_world().await;
+    h.command("push --site=prod").await;
+    let text = h.expect_ephemeral_to(PM).await;
+    assert!(
+        text.contains("push writes only to the staging site"),
+        "{text}"
+    );
+
+    relax_age(&h);
+    h.command("push --dry-run").await;
+    let text = h.expect_job_result().await;
+    assert!(
+        text.contains("Push (dry run): 1 change would be made"),
+        "{text}"
+    );
+    assert!(text.contains("update  DocType \"Beneficiary\""), "{text}");
+    let age = |h: &Harness| {
+        let doc = h
+            .world()
+            .frappe
+            .get_doc("staging", "DocType", "Beneficiary")
+            .unwrap();
+        doc["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["fieldname"] == "age")
+            .and_then(|f| f.get("non_negative").cloned())
+    };
+    assert_eq!(age(&h), Some(json!(0)), "a dry run changes nothing");
+
+    h.command("push").await;
+    let text = h.expect_job_result().await;
+    assert!(
+        text.contains("Push: applied 1 change to site `staging`; it now matches"),
+        "{text}"
+    );
+    assert_eq!(age(&h), Some(json!(1)), "git won");
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_are_retried_and_writes_are_not_repeated() {
+    let mut h = Harness::start_in_world().await;
+    let github = &h.world().github;
+    github.fail_next("GET", &format!("/repos/{REPO}/git/trees"), 502);
+    h.command("diff").await;
+    let text = h.expect_job_result().await;
+    assert!(
+        text.contains("No drift") || text.contains("between site"),
+        "the read recovered: {text}"
+    );
+
+    relax_age(&h);
+    let github = &h.world().github;
+    github.clear_calls();
+    github.fail_next("POST", &format!("/repos/{REPO}/git/commits"), 500);
+    h.command("pull").await;
+    let text = h.expect_job_result().await;
+    assert!(text.contains(":x:"), "the failed write is reported: {text}");
+    let commit_posts = h
+        .world()
+        .github
+        .calls()
+        .into_iter()
+        .filter(|call| call.method == "POST" && call.path.ends_with("/git/commits"))
+        .count();
+    assert_eq!(commit_posts, 1, "a failed POST is not blindly repeated");
+    h.finish().await;
+}
