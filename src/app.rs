@@ -268,16 +268,19 @@ impl Consumer {
             },
             JobUpdate::Finished {
                 message,
-                audit_detail,
+                audit_details,
             } => Outcome {
                 effects: vec![update(&record, message.clone())],
-                audit: vec![AuditEntry {
-                    at: now,
-                    actor: record.requester.user.clone(),
-                    action: record.command.subcommand().name().to_string(),
-                    detail: audit_detail.clone(),
-                    run_id: Some(record.run_id.clone()),
-                }],
+                audit: audit_details
+                    .iter()
+                    .map(|detail| AuditEntry {
+                        at: now,
+                        actor: record.requester.user.clone(),
+                        action: record.command.subcommand().name().to_string(),
+                        detail: detail.clone(),
+                        run_id: Some(record.run_id.clone()),
+                    })
+                    .collect(),
                 finished: vec![record.run_id.clone()],
                 ..Outcome::default()
             },

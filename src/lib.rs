@@ -16,11 +16,13 @@
 //! - [`ids`]: newtypes for Slack ids and run ids.
 //! - [`jobs`]: long operations run as tasks that report back as events, one file per job.
 //! - [`services`]: the adapters jobs use (staging and production sites), built from config.
+//! - [`access`]: who may do what (users and user groups from the config).
 //! - [`app`]: wires config, store and adapters; the only place that spawns tasks.
 //! - [`demo`]: `lockstep demo`, the bot against the local sims with no credentials.
 //! - [`sim`]: local Slack- and Frappe-compatible servers and the bench stand-in used by
 //!   `lockstep demo` and the integration tests. Nothing else in the crate uses it.
 
+pub mod access;
 pub mod app;
 pub mod blueprint;
 pub mod checks;

@@ -11,6 +11,8 @@ use crate::frappe::{
     ApiCredentials, FetchOptions, ProductionSite, SiteConfig, SiteName, SiteReader, StagingSite,
 };
 use crate::github::{BranchWrite, FileChanges, GithubClient, Snapshot};
+use crate::ids::Principal;
+use crate::slack::api::SlackApi;
 use anyhow::Context;
 use std::time::Duration;
 
@@ -18,6 +20,10 @@ pub struct Services {
     pub staging: Option<StagingSite>,
     pub production: Option<ProductionSite>,
     pub github: Option<GithubClient>,
+    /// For what jobs must ask Slack (user-group membership).
+    pub slack: SlackApi,
+    /// Who may release locks and decide others' rollbacks.
+    pub admins: Vec<Principal>,
 }
 
 impl Services {
@@ -33,6 +39,8 @@ impl Services {
             staging: None,
             production: None,
             github,
+            slack: SlackApi::new(config),
+            admins: config.file.access.admins.clone(),
         };
         for (name, section) in &config.file.sites {
             let site_config = site_config(config, name, section)?;

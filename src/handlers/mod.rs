@@ -7,6 +7,7 @@ mod diff;
 mod help;
 mod pull;
 mod push;
+mod rollback;
 mod status;
 mod unavailable;
 
@@ -122,34 +123,41 @@ pub fn handle_command(ctx: &Context, event: &CommandEvent) -> Outcome {
         Command::Diff { site } => diff::handle(ctx, event, *site),
         Command::Pull => pull::handle(ctx, event),
         Command::Push { dry_run } => push::handle(ctx, event, *dry_run),
+        Command::Rollback { git_ref, dry_run } => rollback::handle(ctx, event, git_ref, *dry_run),
         other => Ok(unavailable::handle(ctx, event, other)),
     };
     result
         .unwrap_or_else(|err| Outcome::reply(event, Message::text(crate::error::user_facing(&err))))
 }
 
-/// A button press. No message the bot posts carries buttons yet, so any press is
-/// for a message from another version or a run that has finished.
-pub fn handle_action(_ctx: &Context, action: &ActionEvent) -> Outcome {
+/// A button press, routed to the handler that owns its action id. A press on a
+/// button nobody owns (an old message) is answered, privately, not ignored.
+pub fn handle_action(ctx: &Context, action: &ActionEvent) -> Outcome {
+    if rollback::owns(&action.action_id) {
+        if let Some(outcome) = rollback::handle_button(ctx, action) {
+            return outcome;
+        }
+    }
     let message = Message::text(
         "That button belongs to a request that is no longer active, so nothing was done. \
          Run the command again to get fresh buttons.",
     );
-    let effects = match &action.response_url {
-        Some(url) => vec![Effect::Respond(
-            Requester {
-                response_url: url.clone(),
-                channel: action.channel.clone(),
-                user: action.user.clone(),
-            }
-            .reply(message),
-        )],
-        None => Vec::new(),
-    };
     Outcome {
-        effects,
+        effects: requester_of_action(action)
+            .map(|requester| Effect::Respond(requester.reply(message)))
+            .into_iter()
+            .collect(),
         ..Outcome::default()
     }
+}
+
+/// The person who pressed a button, and how to answer them privately.
+fn requester_of_action(action: &ActionEvent) -> Option<Requester> {
+    Some(Requester {
+        response_url: action.response_url.clone()?,
+        channel: action.channel.clone(),
+        user: action.user.clone(),
+    })
 }
 
 fn usage_error_message(usage: &command::UsageError) -> Message {

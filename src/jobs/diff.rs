@@ -33,12 +33,12 @@ pub async fn run(
     };
     Ok(JobResult {
         message: Message::with_code(headline, report),
-        audit_detail: format!(
+        audit: vec![format!(
             "{} vs {}: {}",
             tracked.site_name(),
             branch.label(),
             plural(drift.len(), "difference")
-        ),
+        )],
     })
 }
 

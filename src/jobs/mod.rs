@@ -3,16 +3,18 @@
 //! touches the store or Slack itself; the consumer turns its reports into effects.
 //! One file per job.
 
+mod apply;
 mod diff;
 mod pull;
 mod push;
+pub mod rollback;
 
 use crate::command::Command;
 use crate::error::user_facing;
 use crate::services::Services;
 use crate::workflow::effect::Message;
 use crate::workflow::event::{Event, JobEvent, JobUpdate};
-use crate::workflow::job::JobRecord;
+use crate::workflow::job::{Decision, JobRecord};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -70,10 +72,10 @@ impl Reporter {
         self.send(JobUpdate::Progress(message)).await;
     }
 
-    async fn finish(&self, message: Message, audit_detail: String) {
+    async fn finish(&self, message: Message, audit_details: Vec<String>) {
         self.send(JobUpdate::Finished {
             message,
-            audit_detail,
+            audit_details,
         })
         .await;
     }
@@ -91,30 +93,39 @@ impl Reporter {
 /// What a finished job says in the channel and keeps in the audit log.
 pub struct JobResult {
     pub message: Message,
-    pub audit_detail: String,
+    /// One audit entry each.
+    pub audit: Vec<String>,
 }
 
 async fn run(record: JobRecord, services: Arc<Services>, reporter: Reporter) {
-    let result = match &record.command {
-        Command::Diff { site } => diff::run(&services, *site, &reporter).await,
-        Command::Pull => pull::run(&services, &record.requester.user, &reporter).await,
-        Command::Push { dry_run } => push::run(&services, *dry_run, &reporter).await,
-        other => Err(anyhow::anyhow!(
+    let result = match (&record.decision, &record.command) {
+        (Some(Decision::Rollback { value, apply }), _) => {
+            let decided = rollback::Decided {
+                value,
+                decider: &record.requester.user,
+                apply: *apply,
+            };
+            rollback::decide(&services, decided, &reporter).await
+        }
+        (_, Command::Diff { site }) => diff::run(&services, *site, &reporter).await,
+        (_, Command::Pull) => pull::run(&services, &record.requester.user, &reporter).await,
+        (_, Command::Push { dry_run }) => push::run(&services, *dry_run, &reporter).await,
+        (_, Command::Rollback { git_ref, dry_run }) => {
+            rollback::plan(&services, git_ref.as_str(), *dry_run, &record, &reporter).await
+        }
+        (_, other) => Err(anyhow::anyhow!(
             "`{}` does not run as a job",
             other.subcommand().name()
         )),
     };
     match result {
-        Ok(JobResult {
-            message,
-            audit_detail,
-        }) => reporter.finish(message, audit_detail).await,
+        Ok(JobResult { message, audit }) => reporter.finish(message, audit).await,
         Err(err) => {
             let text = user_facing(&err);
             reporter
                 .finish(
                     Message::text(format!(":x: {text}")),
-                    format!("failed: {text}"),
+                    vec![format!("failed: {text}")],
                 )
                 .await
         }

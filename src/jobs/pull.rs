@@ -25,7 +25,7 @@ pub async fn run(
                 branch.label(),
                 tracked.site_name()
             )),
-            audit_detail: "nothing to commit".into(),
+            audit: vec!["nothing to commit".into()],
         });
     }
     let changed = changes.upsert.len() + changes.delete.len();
@@ -52,10 +52,10 @@ pub async fn run(
             ),
             listing.join("\n"),
         ),
-        audit_detail: format!(
+        audit: vec![format!(
             "committed {} to {} as {sha}",
             plural(changed, "file"),
             branch.name
-        ),
+        )],
     })
 }

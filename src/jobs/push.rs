@@ -1,17 +1,15 @@
 //! The `push` job: make the staging site match the staging branch, git wins. A
 //! dry run only shows the plan. Applying goes step by step through the staging
 //! site's write methods (production has none), then reads the site again and
-//! reports anything Frappe itself changed or refused.
+//! reports anything Frappe itself changed or refused. Every change is audited.
 
+use super::apply::{apply, PLAN_LINES};
 use super::diff::plural;
 use super::{JobResult, Reporter};
-use crate::blueprint::plan::{Plan, Step};
+use crate::blueprint::plan::Plan;
 use crate::command::SiteSel;
 use crate::services::Services;
 use crate::workflow::effect::Message;
-
-/// How many plan lines a message shows before "…and N more".
-const PLAN_LINES: usize = 40;
 
 pub async fn run(
     services: &Services,
@@ -42,35 +40,10 @@ pub async fn run(
         };
         return Ok(JobResult {
             message: Message::with_code(lead, plan.render(&headline, PLAN_LINES)),
-            audit_detail: format!("dry run: {}", plural(plan.len(), "change")),
+            audit: vec![format!("dry run: {}", plural(plan.len(), "change"))],
         });
     }
-    let mut done = 0;
-    for step in &plan.steps {
-        let (kind, name) = step.id();
-        let result = match step {
-            Step::Create(blueprint) | Step::Update(blueprint, _) => {
-                staging.apply_blueprint(blueprint).await.map(|_| ())
-            }
-            Step::Delete(_) => staging.delete(kind.doctype(), &name).await,
-        };
-        if let Err(err) = result {
-            anyhow::bail!(
-                "push stopped after {done} of {} changes: {} failed: {err}. The site is partly updated; run push again once the cause is fixed.",
-                plan.len(),
-                step.describe().trim()
-            );
-        }
-        done += 1;
-        if done % 10 == 0 {
-            reporter
-                .progress(Message::text(format!(
-                    ":hourglass_flowing_sand: Push: {done} of {} changes applied…",
-                    plan.len()
-                )))
-                .await;
-        }
-    }
+    let applied = apply(staging, &plan, "Push", reporter).await?;
     let after = tracked.read_site().await?;
     let remaining = Plan::between(&after, &branch.blueprints);
     let verdict = if remaining.is_empty() {
@@ -88,12 +61,12 @@ pub async fn run(
             plural(remaining.len(), "place")
         )
     };
+    let from = branch.label();
     Ok(JobResult {
         message: Message::with_code(verdict, plan.render(&headline, PLAN_LINES)),
-        audit_detail: format!(
-            "applied {} from {}",
-            plural(plan.len(), "change"),
-            branch.label()
-        ),
+        audit: applied
+            .into_iter()
+            .map(|change| format!("{change} (from {from})"))
+            .collect(),
     })
 }

@@ -265,6 +265,22 @@ impl SlackApi {
         .await?;
         Ok(())
     }
+
+    /// Members of a user group, for access lists that name groups.
+    pub async fn usergroup_members(&self, group: &str) -> Result<Vec<String>, SlackApiError> {
+        let request = SlackApiUserGroupsUsersListRequest::new(group.into());
+        let session = self.client.open_session(&self.bot_token);
+        let response = self
+            .call("usergroups.users.list", || {
+                session.usergroups_users_list(&request)
+            })
+            .await?;
+        Ok(response
+            .users
+            .into_iter()
+            .map(|user| user.to_string())
+            .collect())
+    }
 }
 
 /// The innermost cause ("Connection refused (os error 111)"), which is what a person

@@ -59,6 +59,7 @@ pub enum JobUpdate {
     /// The job is over: its final message, and what to keep in the audit log.
     Finished {
         message: Message,
-        audit_detail: String,
+        /// One audit entry each (an applied rollback audits every change).
+        audit_details: Vec<String>,
     },
 }

@@ -241,6 +241,26 @@ impl Harness {
         }
     }
 
+    /// Reads edits of message `ts` until one that is not a progress note; returns it.
+    pub async fn expect_edits_of(&mut self, ts: &str) -> String {
+        loop {
+            match self.next_output().await {
+                BotOutput::Updated {
+                    ts: edited,
+                    text,
+                    blocks,
+                    ..
+                } if edited == ts => {
+                    let text = visible_text(&text, &blocks);
+                    if !text.contains(":hourglass") {
+                        return text;
+                    }
+                }
+                other => panic!("expected an edit of message {ts}, got {other:?}"),
+            }
+        }
+    }
+
     /// The next output must be a new message in the channel; returns (ts, text).
     pub async fn expect_post(&mut self) -> (String, String) {
         match self.next_output().await {

@@ -65,7 +65,7 @@ fn manifest_matches_what_the_bot_uses() {
         .iter()
         .map(|scope| scope.as_str().unwrap())
         .collect();
-    // commands: the slash command; chat:write: post, update, ephemeral replies.
-    // Nothing else is called yet, so nothing else is asked for.
-    assert_eq!(scopes, ["commands", "chat:write"]);
+    // commands: the slash command; chat:write: post, update, ephemeral replies;
+    // usergroups:read: access lists that name user groups. Nothing else is called.
+    assert_eq!(scopes, ["commands", "chat:write", "usergroups:read"]);
 }

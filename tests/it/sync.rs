@@ -165,3 +165,78 @@ async fn reads_are_retried_and_writes_are_not_repeated() {
     assert_eq!(commit_posts, 1, "a failed POST is not blindly repeated");
     h.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_plans_asks_and_applies_once() {
+    let mut h = Harness::start_in_world().await;
+    let before = h
+        .world()
+        .github
+        .repo(REPO)
+        .branch_sha("staging")
+        .expect("a staging branch");
+    relax_age(&h);
+    h.command("pull").await;
+    h.expect_job_result().await;
+
+    h.command(&format!("rollback {before}")).await;
+    let (plan_ts, first) = h.expect_post().await;
+    assert!(first.contains("Rollback: planning"), "{first}");
+    let text = match h.next_output().await {
+        lockstep::sim::slack::BotOutput::Updated {
+            ts, text, blocks, ..
+        } if ts == plan_ts => crate::harness::visible_text(&text, &blocks),
+        other => panic!("expected the plan, got {other:?}"),
+    };
+    assert!(text.contains("update  DocType \"Beneficiary\""), "{text}");
+    assert!(
+        text.contains("Nothing changes until <@U0PM> or an admin presses Apply"),
+        "{text}"
+    );
+
+    // Someone else may not decide: the plan and its buttons stay.
+    h.slack
+        .click_button(
+            "U0DEV",
+            crate::harness::CHANNEL,
+            &plan_ts,
+            "rollback_apply",
+            None,
+        )
+        .await
+        .expect("click");
+    let refused = h.expect_edits_of(&plan_ts).await;
+    assert!(
+        refused.contains("only <@U0PM> or an admin may decide"),
+        "{refused}"
+    );
+
+    h.slack
+        .click_button(
+            PM,
+            crate::harness::CHANNEL,
+            &plan_ts,
+            "rollback_apply",
+            None,
+        )
+        .await
+        .expect("click");
+    let applied = h.expect_edits_of(&plan_ts).await;
+    assert!(
+        applied.contains("Rolled the staging site back"),
+        "{applied}"
+    );
+    assert!(applied.contains("1 change applied"), "{applied}");
+
+    h.command(&format!("rollback {before} --dry-run")).await;
+    let text = h.expect_job_result().await;
+    assert!(text.contains("nothing to do"), "{text}");
+
+    h.command("audit 20").await;
+    let (_, audit) = h.expect_post().await;
+    assert!(
+        audit.contains("rollback to"),
+        "every applied change is audited: {audit}"
+    );
+    h.finish().await;
+}
