@@ -1,24 +1,107 @@
 //! `lockstep demo`: the whole bot on loopback with no credentials. Starts the
-//! Slack-compatible server, runs the real bot against it over Socket Mode, plays a
-//! short scripted tour, then lets you type commands at a prompt and prints what the
-//! bot says in the channel. What you see is exactly what Slack would receive.
+//! Slack-, Frappe- and GitHub-compatible servers (the example staging and production
+//! sites, and a config repo whose `main` and `staging` hold their blueprints), runs
+//! the real bot against them, plays a short scripted tour, then lets you type
+//! commands at a prompt and prints what the bot says in the channel. What you see is
+//! exactly what Slack would receive. [`LocalWorld`] is also what the integration
+//! tests run the bot in.
 
 use crate::app;
 use crate::clock::Clock;
-use crate::config::{Config, FileConfig, Secrets};
+use crate::config::{Config, FileConfig, Secrets, SiteCredentials};
+use crate::github::{GithubAuth, GithubConfig};
 use crate::secret::Secret;
+use crate::sim::frappe::FrappeSim;
+use crate::sim::github::{GithubSim, GithubSimConfig};
 use crate::sim::slack::{BotOutput, SimConfig, SlackSim};
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::AsyncBufReadExt;
 
 const CHANNEL: &str = "C0DEPLOY";
 const USER: &str = "U0PM";
 const COMMAND: &str = "/frappe-stack";
-const TOUR: [&str; 4] = ["help", "status", "promote --dry-run", "audit 5"];
+pub const REPO: &str = "acme/frappe-config";
+const TOUR: [&str; 7] = [
+    "help",
+    "diff",
+    "diff --site=prod",
+    "push --dry-run",
+    "pull",
+    "status",
+    "audit 5",
+];
 /// Long enough for a loaded machine; a reply normally takes milliseconds.
-const REPLY_WAIT: Duration = Duration::from_secs(15);
+const REPLY_WAIT: Duration = Duration::from_secs(30);
+
+/// The example sites, shipped with the source.
+pub fn example_sites() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo/sites")
+}
+
+/// Everything the bot talks to, on loopback.
+pub struct LocalWorld {
+    pub slack: SlackSim,
+    pub frappe: FrappeSim,
+    pub github: GithubSim,
+}
+
+impl LocalWorld {
+    /// Starts the three servers; sites and repo from `sites` (see [`example_sites`]).
+    pub async fn start(slack: SimConfig, sites: &Path) -> anyhow::Result<Self> {
+        let slack = SlackSim::start(slack).await?;
+        let frappe = FrappeSim::start(sites).await?;
+        let github = GithubSim::start(GithubSimConfig::default()).await?;
+        github.repo(REPO).seed_from_sites_dir(sites)?;
+        Ok(Self {
+            slack,
+            frappe,
+            github,
+        })
+    }
+
+    /// The configuration that points the bot at these servers: what `lockstep run`
+    /// would read from a file and the environment, built directly.
+    pub fn config(
+        &self,
+        mut file: FileConfig,
+        store_path: PathBuf,
+        base_dir: &Path,
+    ) -> anyhow::Result<Config> {
+        file.slack.api_url = self.slack.api_url().parse()?;
+        file.store.path = store_path;
+        let mut secrets = Secrets {
+            slack_app_token: Secret::new(self.slack.app_token()),
+            slack_bot_token: Secret::new(self.slack.bot_token()),
+            sites: BTreeMap::new(),
+            github: Some(GithubAuth::Token(Secret::new(self.github.token()))),
+        };
+        for (name, role) in [("staging", "staging"), ("prod", "production")] {
+            let table = format!(
+                "[sites.{name}]\nurl = \"{}\"\nrole = \"{role}\"\nfrappe_site_name = \"{name}\"\n",
+                self.frappe.url()
+            );
+            file.sites
+                .extend(FileConfig::parse(&table, "local world")?.sites);
+            secrets.sites.insert(
+                name.to_string(),
+                SiteCredentials {
+                    api_key: Secret::new(FrappeSim::api_key(name)),
+                    api_secret: Secret::new(FrappeSim::api_secret(name)),
+                },
+            );
+        }
+        let (owner, repo) = REPO.split_once('/').expect("REPO is owner/name");
+        file.github = Some(GithubConfig::new(&self.github.url(), owner, repo));
+        Ok(Config {
+            file,
+            secrets,
+            base_dir: base_dir.to_path_buf(),
+        })
+    }
+}
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
@@ -27,55 +110,45 @@ pub struct DemoArgs {
     pub script_only: bool,
     /// Where the demo keeps its store (default: a temporary folder).
     #[arg(long)]
-    pub store: Option<std::path::PathBuf>,
+    pub store: Option<PathBuf>,
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    let slack = SlackSim::start(SimConfig::default()).await?;
+    let world = LocalWorld::start(SimConfig::default(), &example_sites()).await?;
     let temp = tempfile::tempdir()?;
     let store_path = args.store.unwrap_or_else(|| temp.path().join("store"));
+    let file = FileConfig::parse("", "embedded demo config")?;
     let bot = app::start(
-        local_config(&slack, store_path, temp.path())?,
+        world.config(file, store_path, temp.path())?,
         Clock::from_env()?,
     )
     .await?;
-    slack.wait_for_open_connections(1, REPLY_WAIT).await?;
+    world.slack.wait_for_open_connections(1, REPLY_WAIT).await?;
 
     println!(
-        "lockstep demo: the real bot, connected over Socket Mode to a local Slack at {}",
-        slack.base_url()
+        "lockstep demo: the real bot, over Socket Mode, with everything it talks to on loopback:"
     );
-    println!("You are <@{USER}> in #deploy.\n");
+    println!(
+        "  Slack   {}  (you are <@{USER}> in #deploy)",
+        world.slack.base_url()
+    );
+    println!(
+        "  Frappe  {}  (sites `staging` and `prod`, the Beneficiary example)",
+        world.frappe.url()
+    );
+    println!(
+        "  GitHub  {}  (repo {REPO}: main = production, staging = staging)\n",
+        world.github.url()
+    );
     let mut cursor = 0;
     for text in TOUR {
-        type_command(&slack, &mut cursor, text).await?;
+        type_command(&world.slack, &mut cursor, text).await?;
     }
     if !args.script_only {
-        prompt_loop(&slack, &mut cursor).await?;
+        prompt_loop(&world.slack, &mut cursor).await?;
     }
     bot.shutdown().await;
     Ok(())
-}
-
-/// The embedded local default: the sim's URL and tokens, nothing from the environment.
-fn local_config(
-    slack: &SlackSim,
-    store_path: std::path::PathBuf,
-    base_dir: &std::path::Path,
-) -> anyhow::Result<Config> {
-    let mut file = FileConfig::parse("", "embedded demo config")?;
-    file.slack.api_url = slack.api_url().parse()?;
-    file.store.path = store_path;
-    Ok(Config {
-        file,
-        secrets: Secrets {
-            slack_app_token: Secret::new(slack.app_token()),
-            slack_bot_token: Secret::new(slack.bot_token()),
-            sites: BTreeMap::new(),
-            github: None,
-        },
-        base_dir: base_dir.to_path_buf(),
-    })
 }
 
 async fn type_command(slack: &SlackSim, cursor: &mut usize, text: &str) -> anyhow::Result<()> {
@@ -83,9 +156,28 @@ async fn type_command(slack: &SlackSim, cursor: &mut usize, text: &str) -> anyho
     slack
         .send_slash_command(USER, CHANNEL, COMMAND, text)
         .await?;
-    let output = slack.next_output(cursor, REPLY_WAIT).await?;
-    println!("{}\n", indent(&terminal_text(&output)));
+    let reply = final_reply(slack, cursor).await?;
+    println!("{}\n", indent(&reply));
     Ok(())
+}
+
+/// The reply to a command: an ephemeral answer, a message, or — for a job — the last
+/// edit of its message (progress notes skipped).
+async fn final_reply(slack: &SlackSim, cursor: &mut usize) -> anyhow::Result<String> {
+    let first = slack.next_output(cursor, REPLY_WAIT).await?;
+    let (job_ts, mut shown) = match &first {
+        BotOutput::Posted { ts, .. } => (Some(ts.clone()), terminal_text(&first)),
+        _ => (None, terminal_text(&first)),
+    };
+    if let Some(ts) = job_ts {
+        while shown.contains(":hourglass") {
+            let next = slack.next_output(cursor, REPLY_WAIT).await?;
+            if matches!(&next, BotOutput::Updated { ts: edited, .. } if *edited == ts) {
+                shown = terminal_text(&next);
+            }
+        }
+    }
+    Ok(shown)
 }
 
 async fn prompt_loop(slack: &SlackSim, cursor: &mut usize) -> anyhow::Result<()> {
@@ -104,8 +196,7 @@ async fn prompt_loop(slack: &SlackSim, cursor: &mut usize) -> anyhow::Result<()>
         slack
             .send_slash_command(USER, CHANNEL, COMMAND, text)
             .await?;
-        let output = slack.next_output(cursor, REPLY_WAIT).await?;
-        println!("{}\n", indent(&terminal_text(&output)));
+        println!("{}\n", indent(&final_reply(slack, cursor).await?));
     }
 }
 
@@ -113,7 +204,7 @@ async fn prompt_loop(slack: &SlackSim, cursor: &mut usize) -> anyhow::Result<()>
 fn terminal_text(output: &BotOutput) -> String {
     let (label, text, blocks) = match output {
         BotOutput::Posted { text, blocks, .. } => ("in #deploy", text, blocks),
-        BotOutput::Updated { text, blocks, .. } => ("edited in #deploy", text, blocks),
+        BotOutput::Updated { text, blocks, .. } => ("in #deploy", text, blocks),
         BotOutput::Ephemeral { text, blocks, .. } => ("only you can see this", text, blocks),
         BotOutput::ResponseInChannel { text, blocks, .. } => ("in #deploy", text, blocks),
         BotOutput::ResponseReplaced { text, blocks, .. } => ("replaced", text, blocks),
@@ -136,6 +227,14 @@ fn blocks_text(text: &str, blocks: &[serde_json::Value]) -> String {
                     block["elements"][0]["text"]
                         .as_str()
                         .map(|t| format!("({t})"))
+                })
+                .or_else(|| {
+                    let buttons: Vec<String> = block["elements"]
+                        .as_array()?
+                        .iter()
+                        .filter_map(|e| e["text"]["text"].as_str().map(|t| format!("[{t}]")))
+                        .collect();
+                    (!buttons.is_empty()).then(|| buttons.join(" "))
                 })
         })
         .map(|text| {

@@ -25,6 +25,14 @@ pub struct JobRecord {
     pub decision: Option<Decision>,
 }
 
+/// A short, stable run id for the trigger that started a job: people read and
+/// quote run ids, and Slack trigger ids are 60 characters long.
+fn run_id_for(trigger_id: &str) -> RunId {
+    use sha1::{Digest, Sha1};
+    let digest = Sha1::digest(trigger_id.as_bytes());
+    RunId(format!("run-{}", &hex::encode(digest)[..10]))
+}
+
 fn message_key(run_id: &RunId) -> String {
     format!("{}/message", run_id.0)
 }
@@ -105,7 +113,7 @@ impl JobRecord {
         requester: Requester,
         started_at: DateTime<Utc>,
     ) -> Self {
-        let run_id = RunId(format!("job-{trigger_id}"));
+        let run_id = run_id_for(trigger_id);
         Self {
             message_key: message_key(&run_id),
             run_id,
@@ -126,7 +134,7 @@ impl JobRecord {
         started_at: DateTime<Utc>,
     ) -> Self {
         Self {
-            run_id: RunId(format!("job-{trigger_id}")),
+            run_id: run_id_for(trigger_id),
             command,
             requester,
             message_key,

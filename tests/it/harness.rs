@@ -1,17 +1,13 @@
-//! The test harness: a Slack sim, a fresh store, and the real bot connected to the
-//! sim over Socket Mode. Tests type commands as people and read what the bot said,
+//! The test harness: the local world (Slack, Frappe and GitHub sims with the example
+//! sites), a fresh store, and the real bot connected over Socket Mode. Tests type commands as people and read what the bot said,
 //! in order, waiting on events (never sleeping). A test that leaves bot messages
 //! unread fails in [`Harness::finish`]: every reply must be accounted for.
 
 use lockstep::app::{self, RunningBot};
 use lockstep::clock::Clock;
-use lockstep::config::{Config, FileConfig, Secrets, SiteCredentials};
-use lockstep::github::{GithubAuth, GithubConfig};
-use lockstep::secret::Secret;
-use lockstep::sim::frappe::FrappeSim;
-use lockstep::sim::github::{GithubSim, GithubSimConfig};
-use lockstep::sim::slack::{BotOutput, SentEnvelope, SimConfig, SlackSim};
-use std::collections::BTreeMap;
+use lockstep::config::{Config, FileConfig};
+use lockstep::demo::{example_sites, LocalWorld};
+use lockstep::sim::slack::{BotOutput, SentEnvelope, SimConfig};
 use std::time::Duration;
 
 /// How long any single wait may take before the test fails (generous for a loaded
@@ -20,56 +16,9 @@ pub const WAIT: Duration = Duration::from_secs(20);
 pub const CHANNEL: &str = "C0DEPLOY";
 pub const PM: &str = "U0PM";
 
-/// The rest of the world: the example sites on a Frappe sim and the config repo
-/// (main = production's blueprints, staging = staging's) on a GitHub sim.
-pub struct World {
-    pub frappe: FrappeSim,
-    pub github: GithubSim,
-}
-
-pub const REPO: &str = "acme/frappe-config";
-
-impl World {
-    pub async fn start() -> Self {
-        let sites = std::path::Path::new("config/demo/sites");
-        let frappe = FrappeSim::start(sites)
-            .await
-            .expect("the Frappe sim starts");
-        let github = GithubSim::start(GithubSimConfig::default())
-            .await
-            .expect("the GitHub sim starts");
-        github
-            .repo(REPO)
-            .seed_from_sites_dir(sites)
-            .expect("the config repo is seeded");
-        Self { frappe, github }
-    }
-
-    fn configure(&self, file: &mut FileConfig, secrets: &mut Secrets) {
-        for (name, role) in [("staging", "staging"), ("prod", "production")] {
-            let table = format!(
-                "[sites.{name}]\nurl = \"{}\"\nrole = \"{role}\"\nfrappe_site_name = \"{name}\"\n",
-                self.frappe.url()
-            );
-            let parsed = FileConfig::parse(&table, "world.toml").expect("site table parses");
-            file.sites.extend(parsed.sites);
-            secrets.sites.insert(
-                name.to_string(),
-                SiteCredentials {
-                    api_key: Secret::new(FrappeSim::api_key(name)),
-                    api_secret: Secret::new(FrappeSim::api_secret(name)),
-                },
-            );
-        }
-        let (owner, repo) = REPO.split_once('/').expect("owner/name");
-        file.github = Some(GithubConfig::new(&self.github.url(), owner, repo));
-        secrets.github = Some(GithubAuth::Token(Secret::new(self.github.token())));
-    }
-}
-
 pub struct Harness {
-    pub slack: SlackSim,
-    pub world: Option<World>,
+    /// Slack, the example Frappe sites and the config repo, all on loopback.
+    pub world: LocalWorld,
     bot: Option<RunningBot>,
     store_dir: tempfile::TempDir,
     file: FileConfig,
@@ -81,16 +30,16 @@ impl Harness {
         Self::start_with(SimConfig::default(), |_| {}).await
     }
 
-    /// Starts with a customised sim and config file.
+    /// Starts with a customised Slack sim and config file.
     pub async fn start_with(sim: SimConfig, adjust: impl FnOnce(&mut FileConfig)) -> Self {
         lockstep::tls::install_crypto_provider();
-        let slack = SlackSim::start(sim).await.expect("the Slack sim starts");
+        let world = LocalWorld::start(sim, &example_sites())
+            .await
+            .expect("the local servers start");
         let mut file = FileConfig::parse("", "test.toml").expect("empty config parses");
-        file.slack.api_url = slack.api_url().parse().expect("sim URL parses");
         adjust(&mut file);
         let mut harness = Self {
-            slack,
-            world: None,
+            world,
             bot: None,
             store_dir: tempfile::tempdir().expect("temp dir"),
             file,
@@ -98,63 +47,27 @@ impl Harness {
         };
         harness.start_bot().await;
         harness
-    }
-
-    /// The bot with the example sites and config repo around it.
-    pub async fn start_in_world() -> Self {
-        lockstep::tls::install_crypto_provider();
-        let world = World::start().await;
-        let slack = SlackSim::start(SimConfig::default())
-            .await
-            .expect("the Slack sim starts");
-        let mut file = FileConfig::parse("", "test.toml").expect("empty config parses");
-        file.slack.api_url = slack.api_url().parse().expect("sim URL parses");
-        let mut harness = Self {
-            slack,
-            world: Some(world),
-            bot: None,
-            store_dir: tempfile::tempdir().expect("temp dir"),
-            file,
-            cursor: 0,
-        };
-        harness.start_bot().await;
-        harness
-    }
-
-    pub fn world(&self) -> &World {
-        self.world.as_ref().expect("started with start_in_world")
     }
 
     fn config(&self) -> Config {
-        let mut file = self.file.clone();
-        file.store.path = self.store_dir.path().join("store");
-        let mut secrets = Secrets {
-            slack_app_token: Secret::new(self.slack.app_token()),
-            slack_bot_token: Secret::new(self.slack.bot_token()),
-            sites: BTreeMap::new(),
-            github: None,
-        };
-        if let Some(world) = &self.world {
-            world.configure(&mut file, &mut secrets);
-        }
-        Config {
-            file,
-            secrets,
-            base_dir: self.store_dir.path().to_path_buf(),
-        }
+        self.world
+            .config(self.file.clone(), self.store_path(), self.store_dir.path())
+            .expect("the local config builds")
     }
 
     /// Starts the bot and waits until it holds a Socket Mode connection.
     pub async fn start_bot(&mut self) {
-        let opened = self.slack.connections_opened();
+        let opened = self.world.slack.connections_opened();
         let bot = app::start(self.config(), Clock::System)
             .await
             .expect("the bot starts");
-        self.slack
+        self.world
+            .slack
             .wait_for_connections_opened(opened + 1, WAIT)
             .await
             .expect("the bot opens a Socket Mode connection");
-        self.slack
+        self.world
+            .slack
             .wait_for_open_connections(1, WAIT)
             .await
             .expect("a connection is open");
@@ -170,11 +83,13 @@ impl Harness {
     /// `user` types `/frappe-stack <text>` in the deploy channel; waits for the ack.
     pub async fn command_as(&self, user: &str, text: &str) -> SentEnvelope {
         let sent = self
+            .world
             .slack
             .send_slash_command(user, CHANNEL, "/frappe-stack", text)
             .await
             .expect("the sim delivers the command");
         let ack = self
+            .world
             .slack
             .wait_for_ack(&sent.envelope_id, WAIT)
             .await
@@ -193,7 +108,8 @@ impl Harness {
 
     /// The next thing the bot said, anywhere.
     pub async fn next_output(&mut self) -> BotOutput {
-        self.slack
+        self.world
+            .slack
             .next_output(&mut self.cursor, WAIT)
             .await
             .expect("the bot says something")
@@ -285,7 +201,13 @@ impl Harness {
     /// Stops everything; fails if the bot said anything the test did not read.
     pub async fn finish(mut self) {
         self.stop_bot().await;
-        let unread: Vec<BotOutput> = self.slack.outputs().into_iter().skip(self.cursor).collect();
+        let unread: Vec<BotOutput> = self
+            .world
+            .slack
+            .outputs()
+            .into_iter()
+            .skip(self.cursor)
+            .collect();
         assert!(
             unread.is_empty(),
             "the test left bot messages unread: {unread:#?}"

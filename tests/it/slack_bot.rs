@@ -30,11 +30,13 @@ async fn a_redelivered_envelope_is_answered_once() {
     let sent = h.command("help").await;
     h.expect_ephemeral_to(PM).await;
 
-    h.slack
+    h.world
+        .slack
         .redeliver(&sent.envelope_id, 1)
         .await
         .expect("redelivery");
-    h.slack
+    h.world
+        .slack
         .wait_for_acks(&sent.envelope_id, 2, WAIT)
         .await
         .expect("the redelivery is acked too, so Slack stops retrying");
@@ -50,13 +52,15 @@ async fn reconnects_after_refresh_requested_and_warning() {
         DisconnectReason::RefreshRequested,
         DisconnectReason::Warning,
     ] {
-        let opened = h.slack.connections_opened();
-        h.slack.disconnect_all(reason);
-        h.slack
+        let opened = h.world.slack.connections_opened();
+        h.world.slack.disconnect_all(reason);
+        h.world
+            .slack
             .wait_for_connections_opened(opened + 1, WAIT)
             .await
             .unwrap_or_else(|err| panic!("no reconnection after {reason:?}: {err}"));
-        h.slack
+        h.world
+            .slack
             .wait_for_open_connections(1, WAIT)
             .await
             .expect("a live connection");
@@ -69,13 +73,13 @@ async fn reconnects_after_refresh_requested_and_warning() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limited_post_is_retried_after_retry_after() {
     let mut h = Harness::start().await;
-    h.slack.rate_limit("chat.postMessage", 1, 1);
+    h.world.slack.rate_limit("chat.postMessage", 1, 1);
     h.command("status").await;
     let (_, text) = h.expect_post().await;
     assert!(text.contains("Runs in flight: none."), "{text}");
     assert!(text.contains(&format!("Requested by <@{PM}>")), "{text}");
     assert_eq!(
-        h.slack.api_calls("chat.postMessage"),
+        h.world.slack.api_calls("chat.postMessage"),
         2,
         "one 429, then one retry after Retry-After"
     );
@@ -103,17 +107,17 @@ async fn later_commands_say_so_and_are_audited() {
     let (_, text) = h.expect_post().await;
     assert!(text.contains("audit log is empty"), "{text}");
 
-    h.command("diff --site=prod").await;
+    h.command("ship v0.1.0").await;
     let text = h.expect_ephemeral_to(PM).await;
     assert!(
-        text.contains("`/frappe-stack diff` is not available yet"),
+        text.contains("`/frappe-stack ship` is not available yet"),
         "{text}"
     );
 
     h.command("audit 5").await;
     let (_, text) = h.expect_post().await;
     assert!(text.contains("the last 1 of 1 entries"), "{text}");
-    assert!(text.contains(&format!("<@{PM}> *diff*")), "{text}");
+    assert!(text.contains(&format!("<@{PM}> *ship*")), "{text}");
     h.finish().await;
 }
 
@@ -122,7 +126,7 @@ async fn an_undelivered_reply_survives_a_restart_and_is_sent_once() {
     let mut h =
         Harness::start_with(Default::default(), |file| file.slack.rate_limit_retries = 0).await;
     // Slack keeps refusing the post: the effect stays in the outbox.
-    h.slack.rate_limit("chat.postMessage", 1_000, 1);
+    h.world.slack.rate_limit("chat.postMessage", 1_000, 1);
     h.command("status").await;
     // Stopping right after the ack: the bot must still record the acked command
     // (Slack will not redeliver it) and keep its reply for the next start.
@@ -133,7 +137,7 @@ async fn an_undelivered_reply_survives_a_restart_and_is_sent_once() {
         .expect("readable");
     assert_eq!(pending.len(), 1, "the unsent reply is kept");
 
-    h.slack.rate_limit("chat.postMessage", 0, 0);
+    h.world.slack.rate_limit("chat.postMessage", 0, 0);
     h.start_bot().await;
     let (_, text) = h.expect_post().await;
     assert!(text.contains("Runs in flight: none."), "{text}");

@@ -1,13 +1,14 @@
 //! diff, pull and push through Slack, with the real bot, the example sites on the
 //! Frappe sim and the config repo on the GitHub sim.
 
-use crate::harness::{Harness, PM, REPO};
+use crate::harness::{Harness, PM};
+use lockstep::demo::REPO;
 use serde_json::json;
 
 /// A hand edit on the staging site: the `age` field loses its constraint, the
 /// walkthrough's `age = Int (no constraint)` vs `age = Int (non_negative=1)`.
 fn relax_age(h: &Harness) {
-    let frappe = &h.world().frappe;
+    let frappe = &(&h.world).frappe;
     let mut beneficiary = frappe
         .get_doc("staging", "DocType", "Beneficiary")
         .expect("the seed has Beneficiary");
@@ -24,7 +25,7 @@ fn relax_age(h: &Harness) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn diff_reports_drift_and_a_clean_production() {
-    let mut h = Harness::start_in_world().await;
+    let mut h = Harness::start().await;
     h.command("diff --site=prod").await;
     let text = h.expect_job_result().await;
     assert!(
@@ -58,9 +59,9 @@ async fn diff_reports_drift_and_a_clean_production() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pull_captures_the_site_once_and_then_diff_is_clean() {
-    let mut h = Harness::start_in_world().await;
+    let mut h = Harness::start().await;
     relax_age(&h);
-    let before = h.world().github.repo(REPO).branch_sha("staging");
+    let before = (&h.world).github.repo(REPO).branch_sha("staging");
 
     h.command("pull").await;
     let text = h.expect_job_result().await;
@@ -72,7 +73,7 @@ async fn pull_captures_the_site_once_and_then_diff_is_clean() {
         text.contains("M fixtures/app/doctypes/beneficiary.json"),
         "{text}"
     );
-    let after = h.world().github.repo(REPO).branch_sha("staging");
+    let after = (&h.world).github.repo(REPO).branch_sha("staging");
     assert_ne!(before, after, "the branch moved");
 
     h.command("pull").await;
@@ -82,7 +83,7 @@ async fn pull_captures_the_site_once_and_then_diff_is_clean() {
         "{text}"
     );
     assert_eq!(
-        h.world().github.repo(REPO).branch_sha("staging"),
+        (&h.world).github.repo(REPO).branch_sha("staging"),
         after,
         "one commit, not two"
     );
@@ -95,7 +96,7 @@ async fn pull_captures_the_site_once_and_then_diff_is_clean() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_plans_applies_and_refuses_production() {
-    let mut h = Harness::start_in_world().await;
+    let mut h = Harness::start().await;
     h.command("push --site=prod").await;
     let text = h.expect_ephemeral_to(PM).await;
     assert!(
@@ -113,7 +114,7 @@ async fn push_plans_applies_and_refuses_production() {
     assert!(text.contains("update  DocType \"Beneficiary\""), "{text}");
     let age = |h: &Harness| {
         let doc = h
-            .world()
+            .world
             .frappe
             .get_doc("staging", "DocType", "Beneficiary")
             .unwrap();
@@ -138,8 +139,8 @@ async fn push_plans_applies_and_refuses_production() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_are_retried_and_writes_are_not_repeated() {
-    let mut h = Harness::start_in_world().await;
-    let github = &h.world().github;
+    let mut h = Harness::start().await;
+    let github = &(&h.world).github;
     github.fail_next("GET", &format!("/repos/{REPO}/git/trees"), 502);
     h.command("diff").await;
     let text = h.expect_job_result().await;
@@ -149,14 +150,14 @@ async fn reads_are_retried_and_writes_are_not_repeated() {
     );
 
     relax_age(&h);
-    let github = &h.world().github;
+    let github = &(&h.world).github;
     github.clear_calls();
     github.fail_next("POST", &format!("/repos/{REPO}/git/commits"), 500);
     h.command("pull").await;
     let text = h.expect_job_result().await;
     assert!(text.contains(":x:"), "the failed write is reported: {text}");
     let commit_posts = h
-        .world()
+        .world
         .github
         .calls()
         .into_iter()
@@ -168,9 +169,9 @@ async fn reads_are_retried_and_writes_are_not_repeated() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollback_plans_asks_and_applies_once() {
-    let mut h = Harness::start_in_world().await;
+    let mut h = Harness::start().await;
     let before = h
-        .world()
+        .world
         .github
         .repo(REPO)
         .branch_sha("staging")
@@ -195,7 +196,8 @@ async fn rollback_plans_asks_and_applies_once() {
     );
 
     // Someone else may not decide: the plan and its buttons stay.
-    h.slack
+    h.world
+        .slack
         .click_button(
             "U0DEV",
             crate::harness::CHANNEL,
@@ -211,7 +213,8 @@ async fn rollback_plans_asks_and_applies_once() {
         "{refused}"
     );
 
-    h.slack
+    h.world
+        .slack
         .click_button(
             PM,
             crate::harness::CHANNEL,
