@@ -91,6 +91,11 @@ impl ChecklistVerdict {
         self.outcomes.iter().find(|o| o.box_id == id)
     }
 
+    /// The whole verdict as `promote --dry-run` prints it: every box, then the summary.
+    pub fn render(&self) -> String {
+        format!("{}{}\n", self.state.render(), self.summary())
+    }
+
     /// `✓ all 8 boxes pass` / `✗ refused: tester, freeze guard failed`.
     pub fn summary(&self) -> String {
         let failed: Vec<&str> = self.failed().map(|o| o.box_id.display_name()).collect();
@@ -203,6 +208,9 @@ mod tests {
         assert_eq!(renders.len(), 9);
         assert_eq!(renders[0].matches('⏳').count(), 8);
         assert_eq!(verdict.summary(), "✓ all 8 boxes pass");
+        assert!(verdict
+            .render()
+            .ends_with("beneficiary\n✓ all 8 boxes pass\n"));
         insta::assert_snapshot!(verdict.state.render());
     }
 
