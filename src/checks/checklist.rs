@@ -28,11 +28,12 @@ impl ChecklistState {
     }
 
     fn record(&mut self, outcome: BoxOutcome) {
-        if let Some(slot) = self
+        // The first unfinished slot of that box: a box listed twice fills both.
+        let slot = self
             .entries
             .iter_mut()
-            .find(|(id, _)| *id == outcome.box_id)
-        {
+            .find(|(id, done)| *id == outcome.box_id && done.is_none());
+        if let Some(slot) = slot {
             slot.1 = Some(outcome);
         }
     }
@@ -266,6 +267,17 @@ mod tests {
         let verdict = run_checklist(vec![job], Duration::from_secs(1), |_| {}).await;
         assert_eq!(verdict.outcomes[0].box_id, BoxId::Tester);
         assert_eq!(verdict.outcomes[0].status, BoxStatus::Fail);
+    }
+
+    #[tokio::test]
+    async fn a_box_listed_twice_is_reported_twice() {
+        let jobs = vec![
+            ready(BoxOutcome::pass(BoxId::Diff, "a")),
+            ready(BoxOutcome::fail(BoxId::Diff, "b")),
+        ];
+        let verdict = run_checklist(jobs, Duration::from_secs(1), |_| {}).await;
+        assert_eq!(verdict.outcomes.len(), 2);
+        assert!(!verdict.passes());
     }
 
     #[test]
