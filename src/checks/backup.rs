@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::{BoxId, BoxOutcome};
+use crate::runner::BackupSummary;
 
 /// One backup of production: its id and when it was taken.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -107,6 +108,15 @@ pub fn backup_from_path(path: &str, site_zone: Tz) -> Result<BackupInfo, String>
     })
 }
 
+/// A backup just taken through the runner (`bench backup`'s summary; its time is in
+/// the site's time zone).
+pub fn backup_from_summary(summary: &BackupSummary, site_zone: Tz) -> BackupInfo {
+    BackupInfo {
+        id: summary.backup_id.clone(),
+        taken_at: local_to_utc(summary.taken_at, site_zone),
+    }
+}
+
 /// A site-local wall time as UTC; a time skipped by a spring-forward is read as the
 /// instant one hour later on the clock (what the clock showed just after).
 pub fn local_to_utc(local: NaiveDateTime, zone: Tz) -> DateTime<Utc> {
@@ -203,6 +213,18 @@ mod tests {
         assert!(backup_from_path("garbage-database.sql.gz", Tz::UTC)
             .unwrap_err()
             .contains("YYYYMMDD_HHMMSS"));
+    }
+
+    #[test]
+    fn a_summary_from_the_runner_becomes_backup_info() {
+        let output = "Backup Summary for prod.local at 2026-11-26 09:30:00.123456\n\
+Config  : ./prod.local/private/backups/20261126_093000-prod_local-site_config_backup.json 94.0B\n\
+Database: ./prod.local/private/backups/20261126_093000-prod_local-database.sql.gz         1.2MiB\n\
+Backup for Site prod.local has been successfully completed\n";
+        let summary = crate::runner::parse_backup(output).unwrap();
+        let info = backup_from_summary(&summary, chrono_tz::Asia::Kolkata);
+        assert_eq!(info.id, "20261126_093000-prod_local");
+        assert_eq!(info.taken_at, utc("2026-11-26T04:00:00.123456Z"));
     }
 
     #[test]

@@ -28,11 +28,12 @@ impl ChecklistState {
     }
 
     fn record(&mut self, outcome: BoxOutcome) {
-        if let Some(slot) = self
+        // The first unfinished slot of that box: a box listed twice fills both.
+        let slot = self
             .entries
             .iter_mut()
-            .find(|(id, _)| *id == outcome.box_id)
-        {
+            .find(|(id, done)| *id == outcome.box_id && done.is_none());
+        if let Some(slot) = slot {
             slot.1 = Some(outcome);
         }
     }
@@ -89,6 +90,11 @@ impl ChecklistVerdict {
 
     pub fn outcome(&self, id: BoxId) -> Option<&BoxOutcome> {
         self.outcomes.iter().find(|o| o.box_id == id)
+    }
+
+    /// The whole verdict as `promote --dry-run` prints it: every box, then the summary.
+    pub fn render(&self) -> String {
+        format!("{}{}\n", self.state.render(), self.summary())
     }
 
     /// `✓ all 8 boxes pass` / `✗ refused: tester, freeze guard failed`.
@@ -203,6 +209,9 @@ mod tests {
         assert_eq!(renders.len(), 9);
         assert_eq!(renders[0].matches('⏳').count(), 8);
         assert_eq!(verdict.summary(), "✓ all 8 boxes pass");
+        assert!(verdict
+            .render()
+            .ends_with("beneficiary\n✓ all 8 boxes pass\n"));
         insta::assert_snapshot!(verdict.state.render());
     }
 
@@ -258,6 +267,17 @@ mod tests {
         let verdict = run_checklist(vec![job], Duration::from_secs(1), |_| {}).await;
         assert_eq!(verdict.outcomes[0].box_id, BoxId::Tester);
         assert_eq!(verdict.outcomes[0].status, BoxStatus::Fail);
+    }
+
+    #[tokio::test]
+    async fn a_box_listed_twice_is_reported_twice() {
+        let jobs = vec![
+            ready(BoxOutcome::pass(BoxId::Diff, "a")),
+            ready(BoxOutcome::fail(BoxId::Diff, "b")),
+        ];
+        let verdict = run_checklist(jobs, Duration::from_secs(1), |_| {}).await;
+        assert_eq!(verdict.outcomes.len(), 2);
+        assert!(!verdict.passes());
     }
 
     #[test]

@@ -62,16 +62,27 @@ pub fn enabled_counts(users: &[ProdUser]) -> (BTreeMap<String, usize>, usize) {
     (counts, staff)
 }
 
-/// The role coverage box.
+/// The role coverage box from production's users.
 pub fn role_coverage(set: &BlueprintSet, users: &[ProdUser]) -> BoxOutcome {
+    let (counts, staff) = enabled_counts(users);
+    role_coverage_from_counts(set, &counts, staff)
+}
+
+/// The role coverage box from per-role counts of enabled users (as from
+/// `frappe.client.get_count` per role) and the number of enabled users, which is what
+/// the implicit roles `All` and `Guest` count.
+pub fn role_coverage_from_counts(
+    set: &BlueprintSet,
+    counts: &BTreeMap<String, usize>,
+    enabled_users: usize,
+) -> BoxOutcome {
     let roles = workflow_roles(set);
     if roles.is_empty() {
         return BoxOutcome::pass(BoxId::RoleCoverage, "no workflow roles in the set");
     }
-    let (counts, staff) = enabled_counts(users);
     let count = |role: &str| {
         if IMPLICIT_ROLES.contains(&role) {
-            staff
+            enabled_users
         } else {
             counts.get(role).copied().unwrap_or(0)
         }
@@ -93,6 +104,37 @@ pub fn role_coverage(set: &BlueprintSet, users: &[ProdUser]) -> BoxOutcome {
             empty.join(", ")
         ),
     )
+}
+
+/// Users from the rows of `GET /api/resource/User?fields=["name","enabled","roles.role"]`,
+/// which holds one row per (user, role) (reference/frappe.md §1); the role is read
+/// from `role` or `roles.role`, and a user without roles comes back with none.
+pub fn users_from_rows(rows: &[serde_json::Value]) -> Vec<ProdUser> {
+    let mut users: BTreeMap<String, ProdUser> = BTreeMap::new();
+    for row in rows {
+        let Some(name) = row.get("name").and_then(|v| v.as_str()) else {
+            continue;
+        };
+        let enabled = match row.get("enabled") {
+            Some(serde_json::Value::Number(n)) => n.as_i64() != Some(0),
+            Some(serde_json::Value::Bool(b)) => *b,
+            Some(serde_json::Value::String(s)) => s.trim() != "0",
+            _ => true, // Frappe's default for User.enabled is 1
+        };
+        let user = users.entry(name.to_owned()).or_insert_with(|| ProdUser {
+            name: name.to_owned(),
+            enabled,
+            roles: Vec::new(),
+        });
+        let role = row
+            .get("role")
+            .or_else(|| row.get("roles.role"))
+            .and_then(|v| v.as_str());
+        if let Some(role) = role {
+            user.roles.push(role.to_owned());
+        }
+    }
+    users.into_values().collect()
 }
 
 #[cfg(test)]
@@ -146,6 +188,30 @@ mod tests {
         assert_eq!(
             out.detail,
             "Field Officer(1), Manager(0) — no enabled user on production with Manager"
+        );
+    }
+
+    #[test]
+    fn rows_with_one_role_each_group_into_users() {
+        let rows = vec![
+            json!({"name": "a@x", "enabled": 1, "role": "Manager"}),
+            json!({"name": "a@x", "enabled": 1, "role": "Field Officer"}),
+            json!({"name": "b@x", "enabled": 0, "roles.role": "Manager"}),
+            json!({"name": "c@x", "enabled": 1}),
+            json!({"enabled": 1, "role": "Manager"}),
+        ];
+        let users = users_from_rows(&rows);
+        assert_eq!(
+            users,
+            vec![
+                user("a@x", true, &["Manager", "Field Officer"]),
+                user("b@x", false, &["Manager"]),
+                user("c@x", true, &[]),
+            ]
+        );
+        assert_eq!(
+            role_coverage(&set(), &users).detail,
+            "Field Officer(1), Manager(1)"
         );
     }
 

@@ -37,7 +37,6 @@ pub fn scan(code: &str, lang: Lang, api_script: bool) -> Vec<CodeHit> {
             ignore_permissions(&toks, &mut hits);
             sql_building(&toks, &mut hits);
             named_secrets(&toks, &mut hits);
-            destructive_strings(&toks, &mut hits);
             destructive_orm(&toks, &mut hits);
             if api_script {
                 api_permission_check(&toks, &mut hits);
@@ -102,7 +101,23 @@ fn first_argument<'t, 'a>(toks: &'t [Token<'a>], open: usize) -> &'t [Token<'a>]
     &toks[open + 1..]
 }
 
-/// How an expression builds a string from values, if it does.
+/// Tokens of `expr` that sit at its top level (not inside brackets).
+fn top_level<'t, 'a>(expr: &'t [Token<'a>]) -> impl Iterator<Item = &'t Token<'a>> {
+    let mut depth = 0i32;
+    expr.iter().filter(move |t| {
+        if t.kind == Tok::Op {
+            match t.text {
+                "(" | "[" | "{" => depth += 1,
+                ")" | "]" | "}" => depth -= 1,
+                _ => {}
+            }
+        }
+        depth == 0
+    })
+}
+
+/// How an expression builds a string from values, if it does. Every `%` or `+` at the
+/// top level of a query counts: a query is text, so they can only splice text.
 fn string_building(expr: &[Token<'_>]) -> Option<&'static str> {
     if expr
         .iter()
@@ -116,64 +131,100 @@ fn string_building(expr: &[Token<'_>]) -> Option<&'static str> {
     {
         return Some(".format()");
     }
-    let has_string = expr.iter().any(Token::is_str);
-    if has_string && expr.iter().any(|t| t.is_op("%")) {
+    if top_level(expr).any(|t| t.is_op("%")) {
         return Some("% formatting");
     }
-    if has_string && expr.iter().any(|t| t.is_op("+")) && expr.iter().any(|t| t.kind == Tok::Name) {
+    if top_level(expr).any(|t| t.is_op("+")) {
         return Some("string concatenation");
     }
     None
 }
 
-/// The expression last assigned to `name` before token `before` (`q = f"…"`): the
-/// tokens after `=` up to the end of that line's statement.
-fn assigned_expression<'t, 'a>(
-    toks: &'t [Token<'a>],
-    name: &str,
-    before: usize,
-) -> Option<&'t [Token<'a>]> {
-    let at = (0..before.saturating_sub(1))
-        .rev()
-        .find(|&i| toks[i].is_name(name) && toks[i + 1].is_op("="))?;
-    let start = at + 2;
+/// One expression that goes into a query: what follows `=` or `+=`, or the argument.
+struct QueryPart<'t, 'a> {
+    tokens: &'t [Token<'a>],
+    /// Appended with `+=`: anything but plain literals splices values in.
+    appended: bool,
+}
+
+/// The statement's tokens after the assignment operator at `op`: up to the first token
+/// on a later line outside brackets.
+fn assigned_tokens<'t, 'a>(toks: &'t [Token<'a>], op: usize, before: usize) -> &'t [Token<'a>] {
+    let start = op + 1;
     let mut depth = 0i32;
     let mut end = start;
-    while end < toks.len() && end < before {
+    while end < before {
         let t = &toks[end];
-        if t.line > toks[at].line && depth <= 0 {
+        if t.line > toks[op].line && depth <= 0 {
             break;
         }
-        match t.text {
-            "(" | "[" | "{" if t.kind == Tok::Op => depth += 1,
-            ")" | "]" | "}" if t.kind == Tok::Op => depth -= 1,
-            _ => {}
+        if t.kind == Tok::Op {
+            match t.text {
+                "(" | "[" | "{" => depth += 1,
+                ")" | "]" | "}" => depth -= 1,
+                _ => {}
+            }
         }
         end += 1;
     }
-    Some(&toks[start..end])
+    &toks[start..end]
 }
 
-/// `frappe.db.sql(f"… {x}")`, `.format`, `%` or `+` in the query argument, directly or
-/// through a variable assigned just so.
-fn sql_building(toks: &[Token<'_>], hits: &mut Vec<CodeHit>) {
-    for i in 2..toks.len().saturating_sub(1) {
-        let method = toks[i].text;
-        let is_call = toks[i].kind == Tok::Name
-            && SQL_METHODS.contains(&method)
+/// What makes up the query of the call whose `(` is at `open`: its first argument,
+/// and when that is a bare name, everything assigned or appended to that name before.
+fn query_parts<'t, 'a>(toks: &'t [Token<'a>], open: usize) -> Vec<QueryPart<'t, 'a>> {
+    let arg = first_argument(toks, open);
+    let [only] = arg else {
+        return vec![QueryPart {
+            tokens: arg,
+            appended: false,
+        }];
+    };
+    if only.kind != Tok::Name {
+        return vec![QueryPart {
+            tokens: arg,
+            appended: false,
+        }];
+    }
+    (0..open.saturating_sub(1))
+        .filter(|&i| {
+            toks[i].is_name(only.text) && (toks[i + 1].is_op("=") || toks[i + 1].is_op("+="))
+        })
+        .map(|i| QueryPart {
+            tokens: assigned_tokens(toks, i + 1, open),
+            appended: toks[i + 1].is_op("+="),
+        })
+        .collect()
+}
+
+/// The calls of the `frappe.db.sql` family: the index of the method name.
+fn sql_calls<'t>(toks: &'t [Token<'_>]) -> impl Iterator<Item = usize> + 't {
+    (2..toks.len().saturating_sub(1)).filter(|&i| {
+        toks[i].kind == Tok::Name
+            && SQL_METHODS.contains(&toks[i].text)
             && toks[i - 1].is_op(".")
             && toks[i - 2].is_name("db")
-            && toks[i + 1].is_op("(");
-        if !is_call {
-            continue;
-        }
-        let arg = first_argument(toks, i + 1);
-        let how = match arg {
-            [only] if only.kind == Tok::Name => {
-                assigned_expression(toks, only.text, i).and_then(string_building)
-            }
-            _ => string_building(arg),
-        };
+            && toks[i + 1].is_op("(")
+    })
+}
+
+/// `frappe.db.sql(f"… {x}")`, `.format`, `%` or `+` in the query, directly or through
+/// a variable it was assigned or appended to; and queries that destroy every row.
+fn sql_building(toks: &[Token<'_>], hits: &mut Vec<CodeHit>) {
+    for i in sql_calls(toks) {
+        let method = toks[i].text;
+        let parts = query_parts(toks, i + 1);
+        let how = parts.iter().find_map(|part| {
+            string_building(part.tokens).or_else(|| {
+                let literal_only = part.tokens.iter().all(|t| {
+                    t.kind
+                        == Tok::Str {
+                            interpolated: false,
+                        }
+                });
+                (part.appended && !literal_only).then_some("string concatenation (+=)")
+            })
+        });
         if let Some(how) = how {
             hits.push(hit(
                 "sql-string-building",
@@ -182,6 +233,7 @@ fn sql_building(toks: &[Token<'_>], hits: &mut Vec<CodeHit>) {
                 toks[i].line,
             ));
         }
+        destructive_query(&parts, toks[i].line, hits);
     }
 }
 
@@ -361,42 +413,26 @@ fn destructive_sql(toks: &[Token<'_>], hits: &mut Vec<CodeHit>) {
     }
 }
 
-/// SQL written in Python strings: `"DELETE FROM `tabX`"` with no WHERE.
-fn destructive_strings(toks: &[Token<'_>], hits: &mut Vec<CodeHit>) {
-    for t in toks.iter().filter(|t| t.is_str()) {
-        let sql = tokenize(t.string_body(), Lang::Sql);
-        let sql = code_tokens(&sql);
-        let words: Vec<String> = sql
-            .iter()
-            .filter(|s| s.kind == Tok::Name)
-            .take(2)
-            .map(|s| s.text.to_ascii_uppercase())
-            .collect();
-        // Only what reads as a statement, not a message such as "Delete this row?".
-        let statement = matches!(
-            words
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-                .as_slice(),
-            ["DELETE", "FROM"]
-                | ["TRUNCATE", _]
-                | ["DROP", "TABLE" | "DATABASE" | "VIEW" | "INDEX"]
-        ) || (words.len() == 2
-            && words[0] == "DELETE"
-            && sql.iter().any(|s| s.is_name("from") || s.is_name("FROM")));
-        if !statement {
-            continue;
-        }
-        for statement in sql.split(|s| s.is_op(";")) {
-            if let Some((what, line)) = destructive_statement(statement) {
-                hits.push(hit(
-                    "destructive-sql",
-                    Severity::Critical,
-                    format!("{what} in a query string: it removes every row"),
-                    t.line + line - 1,
-                ));
-            }
+/// The query text of a call, its literals joined in order (a WHERE may sit in a
+/// literal of its own), checked for statements that destroy every row.
+fn destructive_query(parts: &[QueryPart<'_, '_>], line: usize, hits: &mut Vec<CodeHit>) {
+    let text: Vec<&str> = parts
+        .iter()
+        .flat_map(|p| p.tokens.iter())
+        .filter(|t| t.is_str())
+        .map(Token::string_body)
+        .collect();
+    let text = text.join(" ");
+    let sql = tokenize(&text, Lang::Sql);
+    let sql = code_tokens(&sql);
+    for statement in sql.split(|t| t.is_op(";")) {
+        if let Some((what, _)) = destructive_statement(statement) {
+            hits.push(hit(
+                "destructive-sql",
+                Severity::Critical,
+                format!("{what} in a query: it removes every row"),
+                line,
+            ));
         }
     }
 }
@@ -518,6 +554,12 @@ mod tests {
                 2,
             ),
             ("frappe.db.sql_list(\n  f'select {col} from tabGrant'\n)", 1),
+            ("frappe.db.sql(query % values)", 1),
+            (
+                "q = \"select name from tabGrant\"\nif status:\n    q += \" where status = '\" + status + \"'\"\nfrappe.db.sql(q)",
+                4,
+            ),
+            ("q = \"select 1\"\nq += cond\nfrappe.db.sql(q, as_dict=1)", 3),
         ] {
             assert_eq!(py(code), vec![("sql-string-building", line)], "{code}");
         }
@@ -533,6 +575,8 @@ mod tests {
             "msg = f\"{n} rows\"\nfrappe.db.sql(\"select 1\", values=msg)",
             "q = \"select 1\"\nfrappe.db.sql(q)",
             "frappe.db.get_all('Grant', filters={'owner': user})",
+            "frappe.db.sql(get_query(limit + 1), values)",
+            "q = \"select name\"\nq += \" from tabGrant where owner = %s\"\nfrappe.db.sql(q, (user,))",
         ] {
             assert_eq!(py(code), vec![], "{code}");
         }
@@ -610,6 +654,18 @@ mod tests {
             vec![]
         );
         assert_eq!(py("frappe.msgprint(\"Delete this grant?\")"), vec![]);
+        assert_eq!(
+            py("def purge():\n    \"\"\"Delete from the cache every stale row.\"\"\"\n    pass"),
+            vec![]
+        );
+        assert_eq!(
+            py("q = \"delete from `tabGrant Log` \"\nq2 = 1\nfrappe.db.sql(q)"),
+            vec![("destructive-sql", 3)]
+        );
+        assert_eq!(
+            py("frappe.db.sql(\"delete from `tabGrant Log` \"\n  \"where creation < %s\", (cutoff,))"),
+            vec![]
+        );
         assert_eq!(
             py("frappe.db.delete('Grant Log')"),
             vec![("destructive-sql", 1)]

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::blueprint::layout::Layout;
 use crate::blueprint::{BlueprintSet, Severity};
 
-use super::{relative_path, Location, ReviewFinding};
+use super::{relative_path, CodeFile, Location, ReviewFinding};
 
 #[derive(Deserialize)]
 struct Output {
@@ -58,9 +58,15 @@ fn severity(text: &str) -> Severity {
     }
 }
 
-/// Maps semgrep JSON to findings. Paths of blueprint files are matched to the set's
-/// blueprints; other paths are kept as the tool printed them.
-pub fn parse_semgrep(json: &[u8], set: &BlueprintSet) -> Result<ExternalReview, String> {
+/// Maps semgrep JSON to findings. A result in one of `code_files` (the embedded code
+/// written out by [`super::code_files`]) is placed on its blueprint's field with the
+/// tool's line as the line within the code; a result in a blueprint file is matched to
+/// its blueprint; other paths are kept as the tool printed them.
+pub fn parse_semgrep(
+    json: &[u8],
+    set: &BlueprintSet,
+    code_files: &[CodeFile],
+) -> Result<ExternalReview, String> {
     let output: Output = serde_json::from_slice(json).map_err(|e| {
         format!("the external reviewer's output is not semgrep JSON ({e}); run it with --json")
     })?;
@@ -70,19 +76,36 @@ pub fn parse_semgrep(json: &[u8], set: &BlueprintSet) -> Result<ExternalReview, 
         .into_iter()
         .map(|r| {
             let path = relative_path(&r.path).to_owned();
-            let blueprint = layout
-                .iter()
-                .find(|(_, _, p)| *p == path)
-                .map(|(kind, name, _)| (kind, name.to_owned()));
             let message = r
                 .extra
                 .message
                 .split_whitespace()
                 .collect::<Vec<_>>()
                 .join(" ");
+            let rule = format!("semgrep:{}", r.check_id);
+            let severity = severity(&r.extra.severity);
+            let code = code_files
+                .iter()
+                .find(|f| path == f.path || path.ends_with(&format!("/{}", f.path)));
+            if let Some(file) = code {
+                return ReviewFinding {
+                    rule,
+                    severity,
+                    message,
+                    location: Location {
+                        code_line: Some(r.start.line),
+                        ..file.location.clone()
+                    },
+                    blueprint: Some(file.blueprint.clone()),
+                };
+            }
+            let blueprint = layout
+                .iter()
+                .find(|(_, _, p)| *p == path)
+                .map(|(kind, name, _)| (kind, name.to_owned()));
             ReviewFinding {
-                rule: format!("semgrep:{}", r.check_id),
-                severity: severity(&r.extra.severity),
+                rule,
+                severity,
                 message,
                 location: Location {
                     path,
@@ -125,8 +148,8 @@ mod tests {
             "/tests/data/checks/semgrep.json"
         ))
         .unwrap();
-        let review = parse_semgrep(&out, &set).unwrap();
-        assert_eq!(review.findings.len(), 2);
+        let review = parse_semgrep(&out, &set, &[]).unwrap();
+        assert_eq!(review.findings.len(), 3);
         let first = &review.findings[0];
         assert_eq!(
             first.rule,
@@ -147,11 +170,47 @@ mod tests {
     }
 
     #[test]
+    fn results_in_written_out_code_land_on_the_field() {
+        let set: BlueprintSet = [json!({"doctype": "Server Script", "name": "Grant API",
+            "script_type": "API", "script": "x = 1\ny = eval(frappe.form_dict.q)\n"})]
+        .iter()
+        .map(|d| canonicalize(d).unwrap())
+        .collect();
+        let selection = super::super::select(&set, None, None).unwrap();
+        let files = super::super::code_files(&set, &selection);
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].path, "server_scripts/grant_api.json.script.py");
+        let out = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/checks/semgrep.json"
+        ))
+        .unwrap();
+        let review = parse_semgrep(&out, &set, &files).unwrap();
+        let eval = review
+            .findings
+            .iter()
+            .find(|f| f.location.code_line.is_some())
+            .unwrap();
+        assert_eq!(eval.location.path, "server_scripts/grant_api.json");
+        assert_eq!(eval.location.field, "script");
+        assert_eq!(eval.location.line, files[0].location.line);
+        assert_eq!(eval.location.code_line, Some(2));
+        assert_eq!(
+            eval.rule,
+            "semgrep:frappe-semgrep-rules.rules.security.frappe-codeinjection-eval"
+        );
+    }
+
+    #[test]
     fn not_semgrep_json_is_a_clear_error() {
-        let err =
-            parse_semgrep(b"Traceback (most recent call last):", &BlueprintSet::new()).unwrap_err();
+        let err = parse_semgrep(
+            b"Traceback (most recent call last):",
+            &BlueprintSet::new(),
+            &[],
+        )
+        .unwrap_err();
         assert!(err.contains("not semgrep JSON"), "{err}");
-        let err = parse_semgrep(b"{\"results\": 3}", &BlueprintSet::new()).unwrap_err();
+        let err = parse_semgrep(b"{\"results\": 3}", &BlueprintSet::new(), &[]).unwrap_err();
         assert!(err.contains("run it with --json"), "{err}");
     }
 }

@@ -253,6 +253,27 @@ impl<'a> Lexer<'a> {
             if c == b'\n' && !multiline {
                 return; // unterminated: the line ends the string
             }
+            if interpolated && self.lang == Lang::JavaScript {
+                if c == b'$' && self.peek(1) == Some(b'{') {
+                    depth += 1;
+                    self.pos += 2;
+                    continue;
+                }
+                if depth > 0 {
+                    match c {
+                        b'{' => depth += 1,
+                        b'}' => depth -= 1,
+                        b'\'' | b'"' | b'`' => {
+                            // A string, or a template of its own, inside `${…}`.
+                            self.string(c == b'`');
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    self.bump();
+                    continue;
+                }
+            }
             if interpolated && self.lang == Lang::Python {
                 if c == b'{' && self.peek(1) == Some(b'{') && depth == 0 {
                     self.pos += 2;
@@ -394,6 +415,14 @@ mod tests {
                 (Tok::Name, "q"),
             ]
         );
+    }
+
+    #[test]
+    fn javascript_templates_nest() {
+        let toks = kinds("a = `x ${ `in ${b}` + '}' } y`; c", Lang::JavaScript);
+        assert_eq!(toks[2], (F, "`x ${ `in ${b}` + '}' } y`"));
+        assert_eq!(toks[3], (Tok::Op, ";"));
+        assert_eq!(toks[4], (Tok::Name, "c"));
     }
 
     #[test]

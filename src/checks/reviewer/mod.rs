@@ -83,24 +83,160 @@ pub fn sort_findings(findings: &mut [ReviewFinding]) {
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
 }
 
-/// Reviews `set`. With `changed_paths` (paths of changed files, with or without the
-/// `fixtures/app/` prefix) only the blueprints in those files are reviewed.
-pub fn review(set: &BlueprintSet, changed_paths: Option<&[String]>) -> Vec<ReviewFinding> {
+/// The blueprints a review looks at, with their files. Paths come from the layout of
+/// the whole set (names that share a slug get suffixed paths only in company), so
+/// select from the full branch, not from a subset of it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Selection {
+    pub blueprints: Vec<(BlueprintId, String)>,
+}
+
+impl Selection {
+    pub fn len(&self) -> usize {
+        self.blueprints.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.blueprints.is_empty()
+    }
+}
+
+/// Chooses what `review [--since=<ref>] [--blueprint=<name>]` reviews: the blueprints
+/// in `changed_paths` (paths of changed files, with or without the `fixtures/app/`
+/// prefix; `None` for all), narrowed to those named `blueprint` when given. Naming a
+/// blueprint that is not among them is an error that lists what is.
+pub fn select(
+    set: &BlueprintSet,
+    changed_paths: Option<&[String]>,
+    blueprint: Option<&str>,
+) -> Result<Selection, String> {
     let layout = Layout::of(set);
     let wanted: Option<BTreeSet<&str>> =
         changed_paths.map(|paths| paths.iter().map(|p| relative_path(p)).collect());
-    let mut findings = Vec::new();
-    for bp in set.iter() {
-        let Some(path) = layout.path(bp.kind, &bp.name) else {
-            continue;
+    let changed: Vec<(BlueprintId, String)> = layout
+        .iter()
+        .filter(|(_, _, path)| wanted.as_ref().is_none_or(|w| w.contains(path)))
+        .map(|(kind, name, path)| ((kind, name.to_owned()), path.to_owned()))
+        .collect();
+    let Some(name) = blueprint else {
+        return Ok(Selection {
+            blueprints: changed,
+        });
+    };
+    let exact: Vec<_> = changed
+        .iter()
+        .filter(|((_, n), _)| n == name)
+        .cloned()
+        .collect();
+    let chosen = if exact.is_empty() {
+        changed
+            .iter()
+            .filter(|((_, n), _)| n.eq_ignore_ascii_case(name))
+            .cloned()
+            .collect()
+    } else {
+        exact
+    };
+    if chosen.is_empty() {
+        let names: Vec<String> = changed
+            .iter()
+            .take(10)
+            .map(|((_, n), _)| format!("{n:?}"))
+            .collect();
+        let more = changed.len().saturating_sub(names.len());
+        let tail = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
         };
-        if wanted.as_ref().is_some_and(|w| !w.contains(path)) {
-            continue;
-        }
-        findings.extend(review_blueprint(bp, path));
+        return Err(if changed.is_empty() {
+            format!("no blueprint named {name:?}: nothing changed")
+        } else {
+            format!(
+                "no changed blueprint named {name:?}; changed: {}{tail}",
+                names.join(", ")
+            )
+        });
     }
+    Ok(Selection { blueprints: chosen })
+}
+
+/// Reviews the selected blueprints of `set`; findings sorted most severe first.
+pub fn review_selection(set: &BlueprintSet, selection: &Selection) -> Vec<ReviewFinding> {
+    let mut findings: Vec<ReviewFinding> = selection
+        .blueprints
+        .iter()
+        .filter_map(|((kind, name), path)| Some(review_blueprint(set.get(*kind, name)?, path)))
+        .flatten()
+        .collect();
     sort_findings(&mut findings);
     findings
+}
+
+/// Reviews `set`. With `changed_paths` (paths of changed files, with or without the
+/// `fixtures/app/` prefix) only the blueprints in those files are reviewed.
+pub fn review(set: &BlueprintSet, changed_paths: Option<&[String]>) -> Vec<ReviewFinding> {
+    match select(set, changed_paths, None) {
+        Ok(selection) => review_selection(set, &selection),
+        Err(_) => Vec::new(), // without a name to look for, selecting cannot fail
+    }
+}
+
+/// One piece of embedded code written out as a file for an external reviewer, and
+/// where it lives in its blueprint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CodeFile {
+    /// `server_scripts/grant_api.json.script.py`: the blueprint's path, the field, and
+    /// the extension of the code's language.
+    pub path: String,
+    pub code: String,
+    pub blueprint: BlueprintId,
+    /// The field's line in the canonical file (`code_line` left empty).
+    pub location: Location,
+}
+
+/// The embedded code of the selected blueprints, one file per field, for an external
+/// reviewer (semgrep reads `.py`/`.js`/`.sql` files, not code inside JSON).
+pub fn code_files(set: &BlueprintSet, selection: &Selection) -> Vec<CodeFile> {
+    let mut files = Vec::new();
+    for ((kind, name), path) in &selection.blueprints {
+        let Some(bp) = set.get(*kind, name) else {
+            continue;
+        };
+        for site in code_sites(bp) {
+            let Some(Value::String(text)) = value_at(&bp.body, &site.steps) else {
+                continue;
+            };
+            let field = field_label(&site.steps);
+            let ext = match site.lang {
+                Lang::Python => "py",
+                Lang::JavaScript => "js",
+                Lang::Sql => "sql",
+            };
+            let stem: String = field
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '_' {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            files.push(CodeFile {
+                path: format!("{path}.{}.{ext}", stem.trim_matches('-')),
+                code: text.strip_prefix("eval:").unwrap_or(text).to_owned(),
+                blueprint: bp.id(),
+                location: Location {
+                    path: path.clone(),
+                    line: line_of(&bp.body, &site.steps).unwrap_or(1),
+                    field,
+                    code_line: None,
+                },
+            });
+        }
+    }
+    files
 }
 
 /// A repo path relative to `fixtures/app/`.

@@ -13,8 +13,8 @@ use super::Out;
 /// Field types that hold code, secrets or files: worth a second look.
 const SENSITIVE_FIELDTYPES: [&str; 3] = ["Code", "Password", "Attach"];
 
-/// Layout-only field types: no label or value of their own needed.
-const LAYOUT_FIELDTYPES: [&str; 4] = ["Section Break", "Column Break", "Tab Break", "Fold"];
+/// Layout-only field types (and HTML blocks): no label of their own needed.
+const LAYOUT_FIELDTYPES: [&str; 5] = ["Section Break", "Column Break", "Tab Break", "Fold", "HTML"];
 
 pub(super) fn check(out: &mut Out<'_>) {
     match out.bp.kind {

@@ -310,3 +310,60 @@ fn the_box_fails_on_critical_or_high_only() {
     );
     assert_eq!(out.more.len(), 2);
 }
+
+#[test]
+fn select_by_changed_paths_and_blueprint_name() {
+    let docs = [
+        server_script("API", "frappe.response['x'] = 1"),
+        grant_doctype(json!([]), json!([])),
+    ];
+    let set = set(&docs);
+    let all = select(&set, None, None).unwrap();
+    assert_eq!(all.len(), 2);
+    let one = select(&set, None, Some("grant")).unwrap();
+    assert_eq!(
+        one.blueprints,
+        vec![(
+            (Kind::DocType, "Grant".into()),
+            "doctypes/grant.json".into()
+        )]
+    );
+    let err = select(
+        &set,
+        Some(&["doctypes/grant.json".to_owned()]),
+        Some("Grant API"),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        "no changed blueprint named \"Grant API\"; changed: \"Grant\""
+    );
+    let err = select(&set, Some(&[]), Some("Grant")).unwrap_err();
+    assert_eq!(err, "no blueprint named \"Grant\": nothing changed");
+    let findings = review_selection(&set, &one);
+    assert_eq!(findings.len(), 1);
+}
+
+mod properties {
+    use super::super::code::scan;
+    use super::super::lexer::Lang;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the code says, once every line is a comment only a credential
+        /// written in it can be a finding.
+        #[test]
+        fn commented_out_code_raises_no_code_findings(
+            lines in prop::collection::vec("(doc.insert\\(ignore_permissions=True\\)|frappe.db.sql\\(f'\\{x\\}'\\)|DELETE FROM tabX|api_key = 'Abc123!xyz'|[ -~]{0,40})", 0..8),
+        ) {
+            let python: String = lines.iter().map(|l| format!("# {l}\n")).collect();
+            let js: String = lines.iter().map(|l| format!("// {l}\n")).collect();
+            let sql: String = lines.iter().map(|l| format!("-- {l}\n")).collect();
+            for (code, lang) in [(python, Lang::Python), (js, Lang::JavaScript), (sql, Lang::Sql)] {
+                for hit in scan(&code, lang, false) {
+                    prop_assert_eq!(hit.rule, "hardcoded-secret", "{:?}", code);
+                }
+            }
+        }
+    }
+}

@@ -47,15 +47,17 @@ pub fn parse_cobertura(bytes: &[u8]) -> Result<Coverage, ParseError> {
     let mut coverage = Coverage::default();
     let mut stack: Vec<String> = Vec::new();
     let mut seen_root = false;
-    let mut file: Option<String> = None;
+    // The class being read: its file and lines, put into `coverage` when it closes.
+    let mut class: Option<(String, BTreeMap<u32, u64>)> = None;
     let mut source = String::new();
     loop {
         let event = reader.read_event().map_err(|e| xml_error(&reader, e))?;
         match event {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 seen_root = true;
-                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
-                match (stack.last().map(String::as_str), name.as_str()) {
+                let local = e.local_name();
+                let name = String::from_utf8_lossy(local.as_ref());
+                match (stack.last().map(String::as_str), name.as_ref()) {
                     (None, "coverage") => {
                         coverage.line_rate =
                             attr(e, "line-rate")?.and_then(|r| r.trim().parse().ok());
@@ -71,13 +73,20 @@ pub fn parse_cobertura(bytes: &[u8]) -> Result<Coverage, ParseError> {
                             element: "class",
                             attribute: "filename",
                         })?;
-                        coverage.files.entry(name.clone()).or_default();
-                        file = Some(name);
+                        // Writers may split one file over several classes: merge.
+                        let lines = coverage.files.remove(&name).unwrap_or_default();
+                        if matches!(event, Event::Empty(_)) {
+                            coverage.files.insert(name, lines);
+                        } else {
+                            class = Some((name, lines));
+                        }
                     }
                     (Some("lines"), "line")
                         if stack.iter().rev().nth(1).map(String::as_str) == Some("class") =>
                     {
-                        record_line(e, file.as_deref(), &mut coverage)?;
+                        if let Some((_, lines)) = class.as_mut() {
+                            record_line(e, lines)?;
+                        }
                     }
                     _ => {}
                 }
@@ -85,7 +94,7 @@ pub fn parse_cobertura(bytes: &[u8]) -> Result<Coverage, ParseError> {
                     if name == "source" {
                         source.clear();
                     }
-                    stack.push(name);
+                    stack.push(name.into_owned());
                 }
             }
             Event::Text(t) if stack.last().map(String::as_str) == Some("source") => {
@@ -95,7 +104,11 @@ pub fn parse_cobertura(bytes: &[u8]) -> Result<Coverage, ParseError> {
                 let closed = stack.pop();
                 match closed.as_deref() {
                     Some("source") => coverage.sources.push(source.trim().to_owned()),
-                    Some("class") => file = None,
+                    Some("class") => {
+                        if let Some((file, lines)) = class.take() {
+                            coverage.files.insert(file, lines);
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -114,10 +127,8 @@ pub fn parse_cobertura(bytes: &[u8]) -> Result<Coverage, ParseError> {
 
 fn record_line(
     e: &quick_xml::events::BytesStart<'_>,
-    file: Option<&str>,
-    coverage: &mut Coverage,
+    lines: &mut BTreeMap<u32, u64>,
 ) -> Result<(), ParseError> {
-    let Some(file) = file else { return Ok(()) };
     let number = |key: &'static str| -> Result<u64, ParseError> {
         let value = attr(e, key)?.ok_or(ParseError::Missing {
             element: "line",
@@ -135,12 +146,7 @@ fn record_line(
         value: "too large".to_owned(),
     })?;
     let hits = number("hits")?;
-    let entry = coverage
-        .files
-        .entry(file.to_owned())
-        .or_default()
-        .entry(line)
-        .or_insert(0);
+    let entry = lines.entry(line).or_insert(0);
     *entry = (*entry).max(hits);
     Ok(())
 }

@@ -110,6 +110,10 @@ fn coverage_py_cobertura() {
     // Method-level lines are not counted twice.
     assert_eq!(coverage.files["grants/grants/api.py"].len(), 4);
     assert_eq!(coverage.overall_percent(), Some(75.0));
+    let empty_class = parse_cobertura(b"<coverage><packages><package><classes><class filename=\"e.py\"/><class filename=\"a.py\"><lines><line number=\"1\" hits=\"0\"/></lines></class><class filename=\"a.py\"><lines><line number=\"1\" hits=\"2\"/><line number=\"2\" hits=\"0\"/></lines></class></classes></package></packages></coverage>").unwrap();
+    assert_eq!(empty_class.files["e.py"].len(), 0);
+    // One file split over two classes is merged, a line hit in either counts as hit.
+    assert_eq!(empty_class.files["a.py"], [(1, 2), (2, 0)].into());
 }
 
 #[test]
