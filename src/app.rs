@@ -74,8 +74,9 @@ pub async fn start(config: Config, clock: Clock) -> anyhow::Result<RunningBot> {
     let executor_task = tokio::spawn(executor.clone().run(wait_for(stopped.clone())));
 
     let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-    let services =
-        Arc::new(Services::from_config(&config).context("while setting up the adapters")?);
+    let services = Arc::new(
+        Services::from_config(&config, clock.clone()).context("while setting up the adapters")?,
+    );
     let jobs = JobLauncher::new(services, sender.clone());
     let inbox = Arc::new(Inbox::new(sender, store.clone(), config.command_name()));
     let consumer = Consumer {
@@ -89,14 +90,15 @@ pub async fn start(config: Config, clock: Clock) -> anyhow::Result<RunningBot> {
     let consumer_task = tokio::spawn(consumer.run(receiver, wait_for(stopped)));
     resume_jobs(&store, &jobs)?;
 
-    let listener = match Listener::start(&slack, inbox.clone()).await {
-        Ok(listener) => listener,
-        Err(err) => {
-            inbox.close();
-            let _ = stop.send(true);
-            return Err(err);
-        }
-    };
+    let listener =
+        match Listener::start(&slack, inbox.clone(), config.file.slack.socket_connections).await {
+            Ok(listener) => listener,
+            Err(err) => {
+                inbox.close();
+                let _ = stop.send(true);
+                return Err(err);
+            }
+        };
     tracing::info!(command = config.command_name(), "lockstep is listening");
     Ok(RunningBot {
         listener,

@@ -5,6 +5,8 @@
 //! value is checked once here so the rest of the bot can trust it. Secrets live in
 //! [`Secret`] and are never part of the file, so a config dump cannot leak them.
 
+use crate::blueprint::ValidationPolicy;
+use crate::checks::{ChecksConfig, FreezeConfig, PromoteConfig};
 use crate::command::SiteSel;
 use crate::error::UserError;
 use crate::github::{GithubAuth, GithubConfig};
@@ -44,6 +46,49 @@ pub struct FileConfig {
     /// The config repository; its token comes from `GITHUB_TOKEN` (or a GitHub App).
     #[serde(default)]
     pub github: Option<GithubConfig>,
+    /// How `bench` is run on the bench host (backups, tests, restore, migrate).
+    #[serde(default)]
+    pub runner: Option<RunnerSection>,
+    /// Thresholds and commands of the pre-promote checklist.
+    #[serde(default)]
+    pub checks: ChecksConfig,
+    /// When promotions are frozen.
+    #[serde(default)]
+    pub freeze: FreezeConfig,
+    #[serde(default)]
+    pub promote: PromoteConfig,
+    #[serde(default)]
+    pub validation: ValidationSection,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunnerSection {
+    /// A shell command with `{site}` and `{args}`, e.g. `bench --site {site} {args}`
+    /// or `ssh frappe@bench "cd frappe-bench && bench --site {site} {args}"`.
+    pub template: String,
+    #[serde(default = "default_runner_timeout_secs")]
+    pub timeout_secs: u64,
+}
+
+fn default_runner_timeout_secs() -> u64 {
+    1_800
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationSection {
+    /// Field types that need an explicit allow (Code, Password, Attach, Long Text).
+    #[serde(default)]
+    pub allowed_fieldtypes: Vec<String>,
+}
+
+impl ValidationSection {
+    pub fn policy(&self) -> ValidationPolicy {
+        ValidationPolicy {
+            allowed_fieldtypes: self.allowed_fieldtypes.iter().cloned().collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -61,6 +106,10 @@ pub struct SlackSection {
     /// How many times a rate-limited (429) Web API call is retried after `Retry-After`.
     #[serde(default = "default_rate_limit_retries")]
     pub rate_limit_retries: u32,
+    /// Socket Mode connections kept open (1-10). Two keep commands flowing while one
+    /// of them is being refreshed.
+    #[serde(default = "default_socket_connections")]
+    pub socket_connections: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -142,6 +191,9 @@ fn default_command() -> String {
 fn default_rate_limit_retries() -> u32 {
     3
 }
+fn default_socket_connections() -> u32 {
+    2
+}
 fn default_store_path() -> PathBuf {
     PathBuf::from("lockstep.db")
 }
@@ -159,6 +211,7 @@ impl Default for SlackSection {
             command: default_command(),
             release_channel: None,
             rate_limit_retries: default_rate_limit_retries(),
+            socket_connections: default_socket_connections(),
         }
     }
 }
@@ -202,6 +255,12 @@ impl FileConfig {
 
     fn check(&self) -> Result<(), String> {
         check_command_name(&self.slack.command)?;
+        if !(1..=10).contains(&self.slack.socket_connections) {
+            return Err(format!(
+                "slack.socket_connections must be between 1 and 10 (Slack allows 10 per app), got {}",
+                self.slack.socket_connections
+            ));
+        }
         if !matches!(self.slack.api_url.scheme(), "http" | "https") {
             return Err(format!(
                 "slack.api_url must be an http(s) URL, got {}",

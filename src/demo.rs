@@ -7,6 +7,7 @@
 //! tests run the bot in.
 
 use crate::app;
+use crate::checks::TesterConfig;
 use crate::clock::Clock;
 use crate::config::{Config, FileConfig, Secrets, SiteCredentials};
 use crate::github::{GithubAuth, GithubConfig};
@@ -46,11 +47,18 @@ pub struct LocalWorld {
     pub slack: SlackSim,
     pub frappe: FrappeSim,
     pub github: GithubSim,
+    /// A `lockstep` binary whose `sim bench` plays the bench host; without one the
+    /// bot has no `[runner]` (and cannot take a backup).
+    pub bench_binary: Option<PathBuf>,
 }
 
 impl LocalWorld {
     /// Starts the three servers; sites and repo from `sites` (see [`example_sites`]).
-    pub async fn start(slack: SimConfig, sites: &Path) -> anyhow::Result<Self> {
+    pub async fn start(
+        slack: SimConfig,
+        sites: &Path,
+        bench_binary: Option<PathBuf>,
+    ) -> anyhow::Result<Self> {
         let slack = SlackSim::start(slack).await?;
         let frappe = FrappeSim::start(sites).await?;
         let github = GithubSim::start(GithubSimConfig::default()).await?;
@@ -59,6 +67,7 @@ impl LocalWorld {
             slack,
             frappe,
             github,
+            bench_binary,
         })
     }
 
@@ -93,6 +102,17 @@ impl LocalWorld {
                 },
             );
         }
+        if let (Some(binary), None) = (&self.bench_binary, &file.runner) {
+            let runner = format!(
+                "[runner]\ntemplate = \"'{}' sim bench --sim-url {} --site {{site}} {{args}}\"\n",
+                binary.display(),
+                self.frappe.url()
+            );
+            file.runner = FileConfig::parse(&runner, "local world")?.runner;
+        }
+        if file.checks.tester.is_none() {
+            file.checks.tester = Some(demo_tester());
+        }
         let (owner, repo) = REPO.split_once('/').expect("REPO is owner/name");
         file.github = Some(GithubConfig::new(&self.github.url(), owner, repo));
         Ok(Config {
@@ -100,6 +120,19 @@ impl LocalWorld {
             secrets,
             base_dir: base_dir.to_path_buf(),
         })
+    }
+}
+
+/// The demo's tester: a stand-in for `bench run-tests --coverage` that leaves the
+/// reports of a real passing run (shipped in `config/demo/tester/`) to be read.
+fn demo_tester() -> TesterConfig {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo/tester");
+    let file = |name: &str| dir.join(name).display().to_string();
+    TesterConfig {
+        command: format!("test -f '{}'", file("junit.xml")),
+        junit_path: file("junit.xml"),
+        cobertura_path: Some(file("coverage.xml")),
+        diff_command: Some(format!("cat '{}'", file("changes.diff"))),
     }
 }
 
@@ -114,7 +147,12 @@ pub struct DemoArgs {
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    let world = LocalWorld::start(SimConfig::default(), &example_sites()).await?;
+    let world = LocalWorld::start(
+        SimConfig::default(),
+        &example_sites(),
+        std::env::current_exe().ok(),
+    )
+    .await?;
     let temp = tempfile::tempdir()?;
     let store_path = args.store.unwrap_or_else(|| temp.path().join("store"));
     let file = FileConfig::parse("", "embedded demo config")?;

@@ -173,7 +173,7 @@ async fn check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
 
 /// Reaches every configured Frappe site and logs in; true when all answered.
 async fn check_sites(config: &config::Config) -> bool {
-    let services = match lockstep::services::Services::from_config(config) {
+    let services = match lockstep::services::Services::from_config(config, Clock::System) {
         Ok(services) => services,
         Err(err) => {
             println!("FAIL  sites    {err:#}");

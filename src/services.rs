@@ -4,6 +4,7 @@
 //! Building them checks nothing over the network; `lockstep check` and the jobs do.
 
 use crate::blueprint::BlueprintSet;
+use crate::clock::Clock;
 use crate::command::SiteSel;
 use crate::config::{Config, SiteRole, SiteSection};
 use crate::error::UserError;
@@ -12,8 +13,10 @@ use crate::frappe::{
 };
 use crate::github::{BranchWrite, FileChanges, GithubClient, Snapshot};
 use crate::ids::Principal;
+use crate::runner::Runner;
 use crate::slack::api::SlackApi;
 use anyhow::Context;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub struct Services {
@@ -24,10 +27,25 @@ pub struct Services {
     pub slack: SlackApi,
     /// Who may release locks and decide others' rollbacks.
     pub admins: Vec<Principal>,
+    /// `bench` on the bench host, when `[runner]` is configured.
+    pub runner: Option<Runner>,
+    /// The whole configuration, for the checklist's thresholds and windows.
+    pub config: Arc<Config>,
+    pub clock: Clock,
 }
 
 impl Services {
-    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+    pub fn from_config(config: &Config, clock: Clock) -> anyhow::Result<Self> {
+        let runner = match &config.file.runner {
+            Some(section) => Some(
+                Runner::from_template(
+                    section.template.clone(),
+                    Duration::from_secs(section.timeout_secs),
+                )
+                .map_err(|err| anyhow::anyhow!("[runner] template: {err}"))?,
+            ),
+            None => None,
+        };
         let github = match (&config.file.github, &config.secrets.github) {
             (Some(github), Some(auth)) => Some(
                 GithubClient::new(github.clone(), auth.clone())
@@ -41,6 +59,9 @@ impl Services {
             github,
             slack: SlackApi::new(config),
             admins: config.file.access.admins.clone(),
+            runner,
+            config: Arc::new(config.clone()),
+            clock,
         };
         for (name, section) in &config.file.sites {
             let site_config = site_config(config, name, section)?;

@@ -5,8 +5,10 @@
 mod audit;
 mod diff;
 mod help;
+mod promote;
 mod pull;
 mod push;
+mod review;
 mod rollback;
 mod status;
 mod unavailable;
@@ -124,6 +126,8 @@ pub fn handle_command(ctx: &Context, event: &CommandEvent) -> Outcome {
         Command::Pull => pull::handle(ctx, event),
         Command::Push { dry_run } => push::handle(ctx, event, *dry_run),
         Command::Rollback { git_ref, dry_run } => rollback::handle(ctx, event, git_ref, *dry_run),
+        Command::Promote { .. } => promote::handle(ctx, event, &command),
+        Command::Review { .. } => review::handle(ctx, event, &command),
         other => Ok(unavailable::handle(ctx, event, other)),
     };
     result

@@ -4,10 +4,13 @@
 //! One file per job.
 
 mod apply;
+mod checklist;
 mod diff;
 mod pull;
 mod push;
+mod review;
 pub mod rollback;
+mod tester;
 
 use crate::command::Command;
 use crate::error::user_facing;
@@ -72,6 +75,16 @@ impl Reporter {
         self.send(JobUpdate::Progress(message)).await;
     }
 
+    /// Progress from synchronous code (a callback). A full queue drops the note:
+    /// progress is only a preview, the job's end is always delivered.
+    pub fn progress_now(&self, message: Message) {
+        let event = Event::Job(JobEvent {
+            run_id: self.record.run_id.clone(),
+            update: JobUpdate::Progress(message),
+        });
+        let _ = self.sender.try_send(event);
+    }
+
     async fn finish(&self, message: Message, audit_details: Vec<String>) {
         self.send(JobUpdate::Finished {
             message,
@@ -110,6 +123,18 @@ async fn run(record: JobRecord, services: Arc<Services>, reporter: Reporter) {
         (_, Command::Diff { site }) => diff::run(&services, *site, &reporter).await,
         (_, Command::Pull) => pull::run(&services, &record.requester.user, &reporter).await,
         (_, Command::Push { dry_run }) => push::run(&services, *dry_run, &reporter).await,
+        (
+            _,
+            Command::Promote {
+                dry_run: true,
+                only,
+                emergency,
+                ..
+            },
+        ) => checklist::dry_run(services.clone(), only, emergency.as_ref(), &reporter).await,
+        (_, Command::Review { since, blueprint }) => {
+            review::run(&services, since.as_ref(), blueprint.as_deref(), &reporter).await
+        }
         (_, Command::Rollback { git_ref, dry_run }) => {
             rollback::plan(&services, git_ref.as_str(), *dry_run, &record, &reporter).await
         }

@@ -217,7 +217,11 @@ pub struct Listener {
 
 impl Listener {
     /// Connects to Slack with the app token and starts delivering events to `inbox`.
-    pub async fn start(slack: &SlackApi, inbox: Arc<Inbox>) -> anyhow::Result<Self> {
+    pub async fn start(
+        slack: &SlackApi,
+        inbox: Arc<Inbox>,
+        connections: u32,
+    ) -> anyhow::Result<Self> {
         let environment = Arc::new(
             SlackClientEventsListenerEnvironment::new(slack.client())
                 .with_error_handler(on_error)
@@ -227,7 +231,7 @@ impl Listener {
             .with_command_events(on_command)
             .with_interaction_events(on_interaction);
         let inner = SlackClientSocketModeListener::new(
-            &SlackClientSocketModeConfig::new(),
+            &SlackClientSocketModeConfig::new().with_max_connections_count(connections),
             environment,
             callbacks,
         );

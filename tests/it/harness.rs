@@ -16,7 +16,12 @@ pub const WAIT: Duration = Duration::from_secs(20);
 pub const CHANNEL: &str = "C0DEPLOY";
 pub const PM: &str = "U0PM";
 
+/// The harness's default "now": a Wednesday, 14:30 in Asia/Kolkata, outside every
+/// freeze window, so no test depends on the day CI happens to run.
+pub const WEDNESDAY: &str = "2026-11-25T14:30:00+05:30";
+
 pub struct Harness {
+    clock: Clock,
     /// Slack, the example Frappe sites and the config repo, all on loopback.
     pub world: LocalWorld,
     bot: Option<RunningBot>,
@@ -32,13 +37,23 @@ impl Harness {
 
     /// Starts with a customised Slack sim and config file.
     pub async fn start_with(sim: SimConfig, adjust: impl FnOnce(&mut FileConfig)) -> Self {
+        Self::start_at(WEDNESDAY, sim, adjust).await
+    }
+
+    /// Starts with the bot's clock pinned at `now` (RFC 3339).
+    pub async fn start_at(now: &str, sim: SimConfig, adjust: impl FnOnce(&mut FileConfig)) -> Self {
         lockstep::tls::install_crypto_provider();
-        let world = LocalWorld::start(sim, &example_sites())
+        let bench = std::path::PathBuf::from(env!("CARGO_BIN_EXE_lockstep"));
+        let world = LocalWorld::start(sim, &example_sites(), Some(bench))
             .await
             .expect("the local servers start");
         let mut file = FileConfig::parse("", "test.toml").expect("empty config parses");
+        // One connection: slack-morphism opens a second one 5 s after start even if
+        // the listener was shut down meanwhile, which would haunt a restarted bot.
+        file.slack.socket_connections = 1;
         adjust(&mut file);
         let mut harness = Self {
+            clock: Clock::parse_fixed(now).expect("a valid time"),
             world,
             bot: None,
             store_dir: tempfile::tempdir().expect("temp dir"),
@@ -58,7 +73,7 @@ impl Harness {
     /// Starts the bot and waits until it holds a Socket Mode connection.
     pub async fn start_bot(&mut self) {
         let opened = self.world.slack.connections_opened();
-        let bot = app::start(self.config(), Clock::System)
+        let bot = app::start(self.config(), self.clock.clone())
             .await
             .expect("the bot starts");
         self.world

@@ -1,5 +1,6 @@
 //! The integration tests: one binary, the real bot driven against the local sims.
 
+mod checklist;
 mod harness;
 mod manifest;
 mod slack_bot;

@@ -1,0 +1,78 @@
+//! Running the configured tester (`[checks.tester]`): its command through `sh -c`
+//! on this host with `{site}` set to the staging site, then its JUnit and Cobertura
+//! reports and, when configured, the diff its coverage is measured on. A report that
+//! is missing or malformed is the tester box's failure, named; never a panic.
+
+use crate::checks::tester::{evaluate, Reports, TesterError, TesterResult};
+use crate::checks::TesterConfig;
+use crate::services::Services;
+use std::time::Duration;
+use tokio::process::Command;
+
+/// `None` when no tester is configured.
+pub async fn run(services: &Services) -> anyhow::Result<Option<Result<TesterResult, TesterError>>> {
+    let Some(tester) = &services.config.file.checks.tester else {
+        return Ok(None);
+    };
+    let site = services
+        .staging
+        .as_ref()
+        .map(|site| site.reader().site().as_str().to_string())
+        .unwrap_or_default();
+    let timeout = Duration::from_secs(services.config.file.checks.box_timeout_secs);
+    shell(&tester.command.replace("{site}", &site), timeout).await?;
+    Ok(Some(read_reports(tester, timeout).await?))
+}
+
+async fn read_reports(
+    tester: &TesterConfig,
+    timeout: Duration,
+) -> anyhow::Result<Result<TesterResult, TesterError>> {
+    let junit = read(&tester.junit_path).await?;
+    let cobertura = match &tester.cobertura_path {
+        Some(path) => Some((path.as_str(), read(path).await?)),
+        None => None,
+    };
+    let diff = match &tester.diff_command {
+        Some(command) => Some(shell(command, timeout).await?),
+        None => None,
+    };
+    Ok(evaluate(Reports {
+        junit_path: &tester.junit_path,
+        junit: &junit,
+        cobertura: cobertura
+            .as_ref()
+            .map(|(path, bytes)| (*path, bytes.as_slice())),
+        diff: diff.as_deref(),
+    }))
+}
+
+async fn read(path: &str) -> anyhow::Result<Vec<u8>> {
+    tokio::fs::read(path)
+        .await
+        .map_err(|err| anyhow::anyhow!("the tester left no report at {path} ({err})"))
+}
+
+/// Runs `command` with `sh -c`; its standard output, or an error naming the exit
+/// status and the end of what it printed.
+async fn shell(command: &str, timeout: Duration) -> anyhow::Result<String> {
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(timeout, child)
+        .await
+        .map_err(|_| anyhow::anyhow!("`{command}` did not finish within {}s", timeout.as_secs()))?
+        .map_err(|err| anyhow::anyhow!("cannot start `{command}`: {err}"))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
+        anyhow::bail!(
+            "`{command}` failed ({}): {}",
+            output.status,
+            tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
