@@ -26,28 +26,60 @@ enum KeyClass {
     Bookkeeping,
 }
 
-fn classify(key: &str) -> KeyClass {
-    use KeyClass::*;
+/// A key as its length and first sixteen bytes (zero-padded): every volatile key is at
+/// most 14 bytes, so comparing these three numbers decides it without a `memcmp`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct ShortKey(usize, u64, u64);
+
+const fn short_key(key: &str) -> ShortKey {
     let bytes = key.as_bytes();
-    if bytes.first() == Some(&b'_') {
-        return match key {
-            _ if bytes.get(1) == Some(&b'_') => Bookkeeping,
-            "_user_tags" | "_comments" | "_assign" | "_liked_by" | "_seen" => Bookkeeping,
-            _ => Keep,
-        };
+    let mut words = [0u64; 2];
+    let mut i = 0;
+    while i < bytes.len() && i < 16 {
+        words[i / 8] |= (bytes[i] as u64) << ((i % 8) * 8);
+        i += 1;
     }
-    match (bytes.len(), key) {
-        (3, "idx")
-        | (5, "owner")
-        | (8, "creation")
-        | (8, "modified")
-        | (9, "docstatus")
-        | (11, "modified_by") => Default,
-        (4, "name") | (7, "doctype") => Identity,
-        (6, "parent") | (10, "parenttype") | (11, "parentfield") => ChildLink,
-        (14, "migration_hash") | (14, "last_synced_on") => Bookkeeping,
-        _ => Keep,
+    ShortKey(bytes.len(), words[0], words[1])
+}
+
+const VOLATILE_KEYS: [(ShortKey, KeyClass); 18] = [
+    (short_key("idx"), KeyClass::Default),
+    (short_key("owner"), KeyClass::Default),
+    (short_key("creation"), KeyClass::Default),
+    (short_key("modified"), KeyClass::Default),
+    (short_key("docstatus"), KeyClass::Default),
+    (short_key("modified_by"), KeyClass::Default),
+    (short_key("name"), KeyClass::Identity),
+    (short_key("doctype"), KeyClass::Identity),
+    (short_key("parent"), KeyClass::ChildLink),
+    (short_key("parenttype"), KeyClass::ChildLink),
+    (short_key("parentfield"), KeyClass::ChildLink),
+    (short_key("migration_hash"), KeyClass::Bookkeeping),
+    (short_key("last_synced_on"), KeyClass::Bookkeeping),
+    (short_key("_user_tags"), KeyClass::Bookkeeping),
+    (short_key("_comments"), KeyClass::Bookkeeping),
+    (short_key("_assign"), KeyClass::Bookkeeping),
+    (short_key("_liked_by"), KeyClass::Bookkeeping),
+    (short_key("_seen"), KeyClass::Bookkeeping),
+];
+
+fn classify(key: &str) -> KeyClass {
+    let bytes = key.as_bytes();
+    if bytes.len() > 14 {
+        return KeyClass::Keep;
     }
+    if bytes.len() >= 2 && bytes[0] == b'_' && bytes[1] == b'_' {
+        return KeyClass::Bookkeeping;
+    }
+    let mut words = [0u64; 2];
+    for (i, byte) in bytes.iter().enumerate() {
+        words[i / 8] |= u64::from(*byte) << ((i % 8) * 8);
+    }
+    let short = ShortKey(bytes.len(), words[0], words[1]);
+    VOLATILE_KEYS
+        .iter()
+        .find(|(candidate, _)| *candidate == short)
+        .map_or(KeyClass::Keep, |(_, class)| *class)
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -546,6 +578,28 @@ mod tests {
         let b = canonicalize(&json!({"name": "C", "doctype": "Number Card", "x": 1, "y": 2.5}))
             .unwrap();
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn classify_knows_every_volatile_key_and_nothing_else() {
+        for (key, class) in [
+            ("idx", KeyClass::Default),
+            ("modified_by", KeyClass::Default),
+            ("name", KeyClass::Identity),
+            ("parentfield", KeyClass::ChildLink),
+            ("migration_hash", KeyClass::Bookkeeping),
+            ("_seen", KeyClass::Bookkeeping),
+            ("__onload", KeyClass::Bookkeeping),
+            ("__x", KeyClass::Bookkeeping),
+            ("names", KeyClass::Keep),
+            ("nam", KeyClass::Keep),
+            ("_seen_by", KeyClass::Keep),
+            ("migration_hashes", KeyClass::Keep),
+            ("fieldname", KeyClass::Keep),
+            ("", KeyClass::Keep),
+        ] {
+            assert_eq!(classify(key), class, "{key}");
+        }
     }
 
     #[test]
