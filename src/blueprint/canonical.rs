@@ -63,23 +63,24 @@ const VOLATILE_KEYS: [(ShortKey, KeyClass); 18] = [
     (short_key("_seen"), KeyClass::Bookkeeping),
 ];
 
-fn classify(key: &str) -> KeyClass {
-    let bytes = key.as_bytes();
+/// Classifies a key and, when it is at most 14 bytes, returns it packed as the digest
+/// words [`DigestState::bytes`] would read, so the caller need not read it again.
+fn classify_short(bytes: &[u8]) -> (KeyClass, Option<ShortKey>) {
     if bytes.len() > 14 {
-        return KeyClass::Keep;
+        return (KeyClass::Keep, None);
     }
+    let mut buf = [0u8; 16];
+    buf[..bytes.len()].copy_from_slice(bytes);
+    let word = |i: usize| u64::from_le_bytes(buf[i..i + 8].try_into().expect("eight bytes"));
+    let short = ShortKey(bytes.len(), word(0), word(8));
     if bytes.len() >= 2 && bytes[0] == b'_' && bytes[1] == b'_' {
-        return KeyClass::Bookkeeping;
+        return (KeyClass::Bookkeeping, Some(short));
     }
-    let mut words = [0u64; 2];
-    for (i, byte) in bytes.iter().enumerate() {
-        words[i / 8] |= u64::from(*byte) << ((i % 8) * 8);
-    }
-    let short = ShortKey(bytes.len(), words[0], words[1]);
-    VOLATILE_KEYS
+    let class = VOLATILE_KEYS
         .iter()
         .find(|(candidate, _)| *candidate == short)
-        .map_or(KeyClass::Keep, |(_, class)| *class)
+        .map_or(KeyClass::Keep, |(_, class)| *class);
+    (class, Some(short))
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -193,7 +194,8 @@ fn normalize_object(map: &mut Map<String, Value>, depth: Depth, state: &mut Dige
     state.word(TAG_OBJECT);
     let mut kept = 0u64;
     map.retain(|key, value| {
-        let drop = match classify(key) {
+        let (class, short) = classify_short(key.as_bytes());
+        let drop = match class {
             KeyClass::Keep => false,
             KeyClass::Bookkeeping => true,
             KeyClass::Default => depth != Depth::Nested,
@@ -202,7 +204,10 @@ fn normalize_object(map: &mut Map<String, Value>, depth: Depth, state: &mut Dige
         if drop || value.is_null() {
             return false;
         }
-        state.bytes(TAG_KEY, key.as_bytes());
+        match short {
+            Some(short) => state.short_key(short),
+            None => state.bytes(TAG_KEY, key.as_bytes()),
+        }
         normalize_value(value, state);
         kept += 1;
         true
@@ -328,6 +333,18 @@ impl DigestState {
             let mut last = [0u8; 8];
             last[..rest.len()].copy_from_slice(rest);
             self.word(u64::from_le_bytes(last));
+        }
+    }
+
+    /// The same words as `bytes(TAG_KEY, key)` for a key of at most 16 bytes.
+    #[inline]
+    fn short_key(&mut self, ShortKey(len, first, second): ShortKey) {
+        self.word(TAG_KEY | len as u64);
+        if len > 0 {
+            self.word(first);
+        }
+        if len > 8 {
+            self.word(second);
         }
     }
 
@@ -598,7 +615,7 @@ mod tests {
             ("fieldname", KeyClass::Keep),
             ("", KeyClass::Keep),
         ] {
-            assert_eq!(classify(key), class, "{key}");
+            assert_eq!(classify_short(key.as_bytes()).0, class, "{key}");
         }
     }
 
