@@ -35,6 +35,7 @@ impl Severity {
 }
 
 /// One problem found in one blueprint.
+///
 /// Serialises for the store and PR bodies; not deserialisable because `rule` is a
 /// `&'static str` (a stored finding is read back as JSON, not as a `Finding`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
