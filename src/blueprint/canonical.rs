@@ -26,28 +26,61 @@ enum KeyClass {
     Bookkeeping,
 }
 
-fn classify(key: &str) -> KeyClass {
-    use KeyClass::*;
+/// A key as its length and first sixteen bytes (zero-padded): every volatile key is at
+/// most 14 bytes, so comparing these three numbers decides it without a `memcmp`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct ShortKey(usize, u64, u64);
+
+const fn short_key(key: &str) -> ShortKey {
     let bytes = key.as_bytes();
-    if bytes.first() == Some(&b'_') {
-        return match key {
-            _ if bytes.get(1) == Some(&b'_') => Bookkeeping,
-            "_user_tags" | "_comments" | "_assign" | "_liked_by" | "_seen" => Bookkeeping,
-            _ => Keep,
-        };
+    let mut words = [0u64; 2];
+    let mut i = 0;
+    while i < bytes.len() && i < 16 {
+        words[i / 8] |= (bytes[i] as u64) << ((i % 8) * 8);
+        i += 1;
     }
-    match (bytes.len(), key) {
-        (3, "idx")
-        | (5, "owner")
-        | (8, "creation")
-        | (8, "modified")
-        | (9, "docstatus")
-        | (11, "modified_by") => Default,
-        (4, "name") | (7, "doctype") => Identity,
-        (6, "parent") | (10, "parenttype") | (11, "parentfield") => ChildLink,
-        (14, "migration_hash") | (14, "last_synced_on") => Bookkeeping,
-        _ => Keep,
+    ShortKey(bytes.len(), words[0], words[1])
+}
+
+const VOLATILE_KEYS: [(ShortKey, KeyClass); 18] = [
+    (short_key("idx"), KeyClass::Default),
+    (short_key("owner"), KeyClass::Default),
+    (short_key("creation"), KeyClass::Default),
+    (short_key("modified"), KeyClass::Default),
+    (short_key("docstatus"), KeyClass::Default),
+    (short_key("modified_by"), KeyClass::Default),
+    (short_key("name"), KeyClass::Identity),
+    (short_key("doctype"), KeyClass::Identity),
+    (short_key("parent"), KeyClass::ChildLink),
+    (short_key("parenttype"), KeyClass::ChildLink),
+    (short_key("parentfield"), KeyClass::ChildLink),
+    (short_key("migration_hash"), KeyClass::Bookkeeping),
+    (short_key("last_synced_on"), KeyClass::Bookkeeping),
+    (short_key("_user_tags"), KeyClass::Bookkeeping),
+    (short_key("_comments"), KeyClass::Bookkeeping),
+    (short_key("_assign"), KeyClass::Bookkeeping),
+    (short_key("_liked_by"), KeyClass::Bookkeeping),
+    (short_key("_seen"), KeyClass::Bookkeeping),
+];
+
+/// Classifies a key and, when it is at most 14 bytes, returns it packed as the digest
+/// words [`DigestState::bytes`] would read, so the caller need not read it again.
+fn classify_short(bytes: &[u8]) -> (KeyClass, Option<ShortKey>) {
+    if bytes.len() > 14 {
+        return (KeyClass::Keep, None);
     }
+    let mut buf = [0u8; 16];
+    buf[..bytes.len()].copy_from_slice(bytes);
+    let word = |i: usize| u64::from_le_bytes(buf[i..i + 8].try_into().expect("eight bytes"));
+    let short = ShortKey(bytes.len(), word(0), word(8));
+    if bytes.len() >= 2 && bytes[0] == b'_' && bytes[1] == b'_' {
+        return (KeyClass::Bookkeeping, Some(short));
+    }
+    let class = VOLATILE_KEYS
+        .iter()
+        .find(|(candidate, _)| *candidate == short)
+        .map_or(KeyClass::Keep, |(_, class)| *class);
+    (class, Some(short))
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -161,7 +194,8 @@ fn normalize_object(map: &mut Map<String, Value>, depth: Depth, state: &mut Dige
     state.word(TAG_OBJECT);
     let mut kept = 0u64;
     map.retain(|key, value| {
-        let drop = match classify(key) {
+        let (class, short) = classify_short(key.as_bytes());
+        let drop = match class {
             KeyClass::Keep => false,
             KeyClass::Bookkeeping => true,
             KeyClass::Default => depth != Depth::Nested,
@@ -170,7 +204,10 @@ fn normalize_object(map: &mut Map<String, Value>, depth: Depth, state: &mut Dige
         if drop || value.is_null() {
             return false;
         }
-        state.bytes(TAG_KEY, key.as_bytes());
+        match short {
+            Some(short) => state.short_key(short),
+            None => state.bytes(TAG_KEY, key.as_bytes()),
+        }
         normalize_value(value, state);
         kept += 1;
         true
@@ -296,6 +333,18 @@ impl DigestState {
             let mut last = [0u8; 8];
             last[..rest.len()].copy_from_slice(rest);
             self.word(u64::from_le_bytes(last));
+        }
+    }
+
+    /// The same words as `bytes(TAG_KEY, key)` for a key of at most 16 bytes.
+    #[inline]
+    fn short_key(&mut self, ShortKey(len, first, second): ShortKey) {
+        self.word(TAG_KEY | len as u64);
+        if len > 0 {
+            self.word(first);
+        }
+        if len > 8 {
+            self.word(second);
         }
     }
 
@@ -546,6 +595,28 @@ mod tests {
         let b = canonicalize(&json!({"name": "C", "doctype": "Number Card", "x": 1, "y": 2.5}))
             .unwrap();
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn classify_knows_every_volatile_key_and_nothing_else() {
+        for (key, class) in [
+            ("idx", KeyClass::Default),
+            ("modified_by", KeyClass::Default),
+            ("name", KeyClass::Identity),
+            ("parentfield", KeyClass::ChildLink),
+            ("migration_hash", KeyClass::Bookkeeping),
+            ("_seen", KeyClass::Bookkeeping),
+            ("__onload", KeyClass::Bookkeeping),
+            ("__x", KeyClass::Bookkeeping),
+            ("names", KeyClass::Keep),
+            ("nam", KeyClass::Keep),
+            ("_seen_by", KeyClass::Keep),
+            ("migration_hashes", KeyClass::Keep),
+            ("fieldname", KeyClass::Keep),
+            ("", KeyClass::Keep),
+        ] {
+            assert_eq!(classify_short(key.as_bytes()).0, class, "{key}");
+        }
     }
 
     #[test]

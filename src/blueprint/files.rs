@@ -40,8 +40,7 @@ pub fn read_dir_compact(dir: &Path) -> anyhow::Result<CompactSet> {
             }
         }
         Ok(())
-    })
-    .with_context(|| format!("while reading {}", dir.display()))?;
+    })?;
     Ok(set)
 }
 

@@ -35,7 +35,10 @@ impl Severity {
 }
 
 /// One problem found in one blueprint.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+///
+/// Serialises for the store and PR bodies; not deserialisable because `rule` is a
+/// `&'static str` (a stored finding is read back as JSON, not as a `Finding`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Finding {
     pub blueprint: BlueprintId,
     /// Stable rule id, e.g. `workflow-no-initial-state`.
