@@ -746,11 +746,15 @@ fn label_json(ctx: &Ctx, repo: &Repo, name: &str) -> Value {
     })
 }
 
-pub fn pull_json(ctx: &Ctx, repo: &mut Repo, number: u64) -> ApiResult<Value> {
+/// A pull request as GitHub renders it. `mergeable` stays null for the first
+/// `mergeable_unknown_reads` single-PR reads (`polled`), like GitHub's lazy job.
+pub fn pull_json(ctx: &Ctx, repo: &mut Repo, number: u64, polled: bool) -> ApiResult<Value> {
     let (mergeable, mergeable_state) = {
         let pull = repo.pull_mut(number)?;
         if pull.unknown_reads_left > 0 && pull.state == "open" {
-            pull.unknown_reads_left -= 1;
+            if polled {
+                pull.unknown_reads_left -= 1;
+            }
             (None, "unknown".to_string())
         } else {
             repo.mergeability(number)?
@@ -846,7 +850,7 @@ fn list_pulls(ctx: &Ctx, repo: &mut Repo, query: &BTreeMap<String, String>) -> A
         .collect();
     let mut out = Vec::new();
     for n in numbers.into_iter().rev() {
-        out.push(pull_json(ctx, repo, n)?);
+        out.push(pull_json(ctx, repo, n, false)?);
     }
     Reply::ok(Value::Array(out))
 }
@@ -932,11 +936,11 @@ fn create_pull(ctx: &Ctx, repo: &mut Repo, body: &Value) -> ApiResult<Reply> {
     let text = body_str(body, "body").map(str::to_string);
     let draft = body.get("draft").and_then(Value::as_bool).unwrap_or(false);
     let number = open_pull(ctx, repo, ctx.login, title, head, base, text, draft)?;
-    Reply::created(pull_json(ctx, repo, number)?)
+    Reply::created(pull_json(ctx, repo, number, false)?)
 }
 
 fn get_pull(ctx: &Ctx, repo: &mut Repo, number: u64) -> ApiResult<Reply> {
-    Reply::ok(pull_json(ctx, repo, number)?)
+    Reply::ok(pull_json(ctx, repo, number, true)?)
 }
 
 fn merge(ctx: &Ctx, repo: &mut Repo, number: u64, body: &Value) -> ApiResult<Reply> {
@@ -1161,7 +1165,7 @@ fn request_reviewers(ctx: &Ctx, repo: &mut Repo, number: u64, body: &Value) -> A
             p.requested_reviewers.push(r);
         }
     }
-    Reply::created(pull_json(ctx, repo, number)?)
+    Reply::created(pull_json(ctx, repo, number, false)?)
 }
 
 fn add_labels(ctx: &Ctx, repo: &mut Repo, number: u64, body: &Value) -> ApiResult<Reply> {

@@ -104,6 +104,7 @@ struct Fault {
     path_prefix: String,
     status: u16,
     retry_after: Option<u64>,
+    message: Option<String>,
 }
 
 pub(crate) struct Shared {
@@ -273,6 +274,19 @@ impl GithubSim {
             path_prefix: path_prefix.into(),
             status,
             retry_after: None,
+            message: None,
+        });
+    }
+
+    /// As [`Self::fail_next`] with GitHub's message, e.g. a 403 "Resource not
+    /// accessible by integration".
+    pub fn fail_next_with(&self, method: &str, path_prefix: &str, status: u16, message: &str) {
+        lock(&self.shared.faults).push_back(Fault {
+            method: method.into(),
+            path_prefix: path_prefix.into(),
+            status,
+            retry_after: None,
+            message: Some(message.into()),
         });
     }
 
@@ -283,6 +297,7 @@ impl GithubSim {
             path_prefix: path_prefix.into(),
             status: 429,
             retry_after: Some(retry_after_secs),
+            message: None,
         });
     }
 
@@ -705,7 +720,10 @@ async fn handle(
     if let Some(fault) = shared.take_fault(method.as_str(), &path) {
         let mut response = error_response(&ApiError::new(
             fault.status,
-            fault_message(fault.status),
+            fault
+                .message
+                .clone()
+                .unwrap_or_else(|| fault_message(fault.status).into()),
             "https://docs.github.com/rest",
         ));
         if let Some(secs) = fault.retry_after {
