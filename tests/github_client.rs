@@ -293,7 +293,10 @@ async fn commits_many_files_in_three_writes_and_fast_forwards() {
     assert!(err.is_validation("Protected branch update failed"), "{err}");
 }
 
-fn recording_hook() -> (DeployHook, Arc<Mutex<Vec<(String, String, usize)>>>) {
+/// (step, sha, number of blueprint files) for each step the hook ran.
+type StepLog = Arc<Mutex<Vec<(String, String, usize)>>>;
+
+fn recording_hook() -> (DeployHook, StepLog) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
     let hook: DeployHook = Arc::new(move |step: lockstep::sim::github::DeployStep| {

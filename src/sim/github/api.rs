@@ -859,11 +859,10 @@ fn validation_failed(errors: Value) -> ApiError {
     ApiError::unprocessable("Validation Failed", PULLS_DOCS).with_errors(errors)
 }
 
-/// Opens a pull request as `user` (the token's login or a test reviewer).
+/// Opens a pull request as the token's user.
 pub fn open_pull(
     ctx: &Ctx,
     repo: &mut Repo,
-    user: &str,
     title: &str,
     head: &str,
     base: &str,
@@ -908,7 +907,7 @@ pub fn open_pull(
         id,
         title: title.into(),
         body,
-        user: user.into(),
+        user: ctx.login.into(),
         head_ref: head,
         base_ref: base.into(),
         closed_head_sha: None,
@@ -935,7 +934,7 @@ fn create_pull(ctx: &Ctx, repo: &mut Repo, body: &Value) -> ApiResult<Reply> {
     let base = required(body, "base", PULLS_DOCS)?;
     let text = body_str(body, "body").map(str::to_string);
     let draft = body.get("draft").and_then(Value::as_bool).unwrap_or(false);
-    let number = open_pull(ctx, repo, ctx.login, title, head, base, text, draft)?;
+    let number = open_pull(ctx, repo, title, head, base, text, draft)?;
     Reply::created(pull_json(ctx, repo, number, false)?)
 }
 
@@ -1529,7 +1528,6 @@ pub fn revert_pull(
     let new = open_pull(
         ctx,
         repo,
-        ctx.login,
         &title,
         &branch,
         &pull.base_ref,
