@@ -742,7 +742,9 @@ fn label_json(ctx: &Ctx, repo: &Repo, name: &str) -> Value {
         "name": name,
         "color": "ededed",
         "default": false,
-        "description": null,
+        // `pull-request-simple` (the requested_reviewers reply) types this as a
+        // non-null string; an empty description satisfies every schema.
+        "description": "",
     })
 }
 

@@ -91,6 +91,18 @@ impl Default for GithubSimConfig {
     }
 }
 
+/// One request the sim served and its answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exchange {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    /// The JSON body (Null when none).
+    pub request: Value,
+    pub status: u16,
+    pub response: Value,
+}
+
 /// One request the sim received (`/_sim/` control routes are not logged).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Call {
@@ -112,6 +124,7 @@ pub(crate) struct Shared {
     base_url: String,
     repos: Mutex<BTreeMap<String, Repo>>,
     calls: Mutex<Vec<Call>>,
+    exchanges: Mutex<Vec<Exchange>>,
     faults: Mutex<VecDeque<Fault>>,
     /// Bumped whenever a workflow run changes, so tests can wait on it.
     runs_changed: watch::Sender<u64>,
@@ -212,6 +225,7 @@ impl GithubSim {
             base_url,
             repos: Mutex::new(repos),
             calls: Mutex::new(Vec::new()),
+            exchanges: Mutex::new(Vec::new()),
             faults: Mutex::new(VecDeque::new()),
             runs_changed,
         });
@@ -304,6 +318,11 @@ impl GithubSim {
     /// Every API request so far, in order (faulted ones included).
     pub fn calls(&self) -> Vec<Call> {
         lock(&self.shared.calls).clone()
+    }
+
+    /// Every request served (not faulted) with its answer, in order.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        lock(&self.shared.exchanges).clone()
     }
 
     pub fn clear_calls(&self) {
@@ -755,7 +774,33 @@ async fn handle(
         }
     };
     let response = route(&shared, method.as_str(), &path, &parse_query(&uri), &body);
+    let response = record(&shared, &method, &uri, &path, body, response).await;
     with_rate_headers(response, calls)
+}
+
+/// Keeps the request and the answer (served ones only, not faults) so tests can
+/// check both against GitHub's OpenAPI description.
+async fn record(
+    shared: &Shared,
+    method: &Method,
+    uri: &Uri,
+    path: &str,
+    request: Value,
+    response: Response,
+) -> Response {
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    lock(&shared.exchanges).push(Exchange {
+        method: method.to_string(),
+        path: path.to_string(),
+        query: uri.query().unwrap_or("").to_string(),
+        request,
+        status: parts.status.as_u16(),
+        response: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    });
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 fn fault_message(status: u16) -> &'static str {
