@@ -342,10 +342,20 @@ async fn every_request_and_answer_of_a_promotion_validates_against_githubs_opena
     client.delete_branch("promote/1").await.unwrap();
     client.delete_branch("promote/1").await.unwrap();
 
+    let covered = validate_all(&sim.exchanges());
+    assert!(
+        covered.len() >= 30,
+        "only {} operation/status pairs exercised: {covered:#?}",
+        covered.len()
+    );
+}
+
+/// Validates every exchange (GraphQL aside); returns the operation/status pairs seen.
+fn validate_all(exchanges: &[Exchange]) -> std::collections::BTreeSet<String> {
     let mut spec = Spec::load();
     let mut failures = Vec::new();
     let mut covered = std::collections::BTreeSet::new();
-    for x in sim.exchanges().iter().filter(|x| x.path != "/graphql") {
+    for x in exchanges.iter().filter(|x| x.path != "/graphql") {
         match spec.validate(x) {
             Ok(op) => {
                 covered.insert(op);
@@ -360,9 +370,70 @@ async fn every_request_and_answer_of_a_promotion_validates_against_githubs_opena
         failures.len(),
         failures.join("\n  ")
     );
+    covered
+}
+
+#[tokio::test]
+async fn the_app_token_exchange_validates_too() {
+    lockstep::tls::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("app.pem");
+    let der = dir.path().join("app.der");
+    for args in [
+        vec![
+            "genrsa",
+            "-traditional",
+            "-out",
+            pem.to_str().unwrap(),
+            "2048",
+        ],
+        vec![
+            "rsa",
+            "-in",
+            pem.to_str().unwrap(),
+            "-RSAPublicKey_out",
+            "-outform",
+            "DER",
+            "-out",
+            der.to_str().unwrap(),
+        ],
+    ] {
+        let out = std::process::Command::new("openssl")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "openssl {args:?}");
+    }
+    let app = lockstep::sim::github::SimApp {
+        app_id: 1,
+        installation_id: 2,
+        public_key_der: std::fs::read(&der).unwrap(),
+        token_ttl: std::time::Duration::from_secs(3600),
+    };
+    let sim = GithubSim::start(GithubSimConfig {
+        repos: vec![REPO.into()],
+        app: Some(app),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    sim.repo(REPO)
+        .seed_from_sites_dir(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/config/demo/sites"
+        )))
+        .unwrap();
+    let auth = GithubAuth::App {
+        app_id: 1,
+        private_key: Secret::new(std::fs::read_to_string(&pem).unwrap()),
+        installation_id: 2,
+    };
+    let client =
+        GithubClient::new(GithubConfig::new(&sim.url(), "acme", "frappe-config"), auth).unwrap();
+    client.read_files("main").await.unwrap();
+    let covered = validate_all(&sim.exchanges());
     assert!(
-        covered.len() >= 30,
-        "only {} operation/status pairs exercised: {covered:#?}",
-        covered.len()
+        covered.contains("POST /app/installations/{installation_id}/access_tokens -> 201"),
+        "{covered:#?}"
     );
 }

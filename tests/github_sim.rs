@@ -102,6 +102,16 @@ async fn a_github_app_trades_its_jwt_for_an_installation_token_and_renews_it_bef
         assert!(client.branch_head("main").await.unwrap().is_some());
     }
     assert_eq!(exchanges_of_tokens(&sim), 1);
+    let issued = sim
+        .exchanges()
+        .into_iter()
+        .find(|x| x.path.ends_with("/access_tokens"))
+        .unwrap();
+    assert_eq!(issued.status, 201);
+    assert!(issued.response["expires_at"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
     assert!(!format!("{client:?}").contains("PRIVATE KEY"));
 
     // One with less than five minutes left is renewed before use.

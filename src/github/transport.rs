@@ -379,3 +379,95 @@ fn classify(raw: &Raw, op: &Op) -> GithubError {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(status: u16, headers: &[(&str, String)], message: &str) -> Raw {
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        Raw {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: map,
+            body: Bytes::from(serde_json::json!({ "message": message }).to_string()),
+        }
+    }
+
+    #[test]
+    fn retry_after_is_honoured_on_429_and_403() {
+        let r = raw(429, &[("retry-after", "7".into())], "slow down");
+        assert_eq!(rate_limit_wait(&r), Some(Duration::from_secs(7)));
+        let r = raw(
+            403,
+            &[("retry-after", "3".into())],
+            "You have exceeded a secondary rate limit",
+        );
+        assert_eq!(rate_limit_wait(&r), Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn an_exhausted_primary_limit_waits_until_reset() {
+        let reset = (Utc::now().timestamp() + 30).to_string();
+        let r = raw(
+            403,
+            &[
+                ("x-ratelimit-remaining", "0".into()),
+                ("x-ratelimit-reset", reset),
+            ],
+            "API rate limit exceeded",
+        );
+        let wait = rate_limit_wait(&r).unwrap();
+        assert!(
+            wait >= Duration::from_secs(29) && wait <= Duration::from_secs(32),
+            "{wait:?}"
+        );
+    }
+
+    #[test]
+    fn a_secondary_limit_without_a_hint_waits_a_minute() {
+        let r = raw(
+            403,
+            &[("x-ratelimit-remaining", "4000".into())],
+            "You have exceeded a secondary rate limit.",
+        );
+        assert_eq!(rate_limit_wait(&r), Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn a_permission_403_is_not_a_rate_limit_and_names_the_permission() {
+        let r = raw(
+            403,
+            &[("x-ratelimit-remaining", "4000".into())],
+            "Resource not accessible by integration",
+        );
+        assert_eq!(rate_limit_wait(&r), None);
+        let e = classify(&r, &Op::new("merging #3", "contents: write"));
+        assert_eq!(
+            e.to_string(),
+            "GitHub refused merging #3 (403 Resource not accessible by integration); the token needs the contents: write permission on the repository"
+        );
+    }
+
+    #[test]
+    fn validation_errors_keep_githubs_words() {
+        let mut r = raw(422, &[], "Validation Failed");
+        r.body = Bytes::from(
+            r#"{"message":"Validation Failed","errors":[{"resource":"PullRequest","code":"custom","message":"A pull request already exists for acme:x."},{"resource":"Release","code":"already_exists","field":"tag_name"}]}"#,
+        );
+        let e = classify(
+            &r,
+            &Op::new("opening a pull request", "pull requests: write"),
+        );
+        assert!(e.is_validation("A pull request already exists"));
+        assert!(
+            e.to_string().contains("Release tag_name already_exists"),
+            "{e}"
+        );
+    }
+}

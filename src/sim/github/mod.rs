@@ -846,6 +846,7 @@ async fn handle(
             .and_then(|r| r.strip_suffix("/access_tokens"));
         if let Some(installation) = app_route {
             let response = installation_token(&shared, installation, bearer(&headers));
+            let response = record(&shared, &method, &uri, &path, Value::Null, response).await;
             return with_rate_headers(response, calls);
         }
     }
