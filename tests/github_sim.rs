@@ -229,6 +229,39 @@ async fn the_demo_acts_as_a_reviewer_through_control_routes() {
         Some(ReviewDecision::Approved)
     );
 
+    // An approval from someone without write access does not count.
+    let r = control(
+        format!("pulls/{}/request-changes", pr.number),
+        json!({"reviewer": "bob", "comments": ["Again"]}),
+    )
+    .await;
+    assert_eq!(r["ok"], true);
+    control(
+        format!("pulls/{}/approve", pr.number),
+        json!({"reviewer": "bob"}),
+    )
+    .await;
+    sim.repo(REPO)
+        .push_commit(
+            "staging",
+            [(
+                "fixtures/app/roles/n2.json".to_string(),
+                Some(b"{}".to_vec()),
+            )]
+            .into(),
+            "again",
+        )
+        .unwrap();
+    control(
+        format!("pulls/{}/approve", pr.number),
+        json!({"reviewer": "outsider"}),
+    )
+    .await;
+    assert_eq!(
+        client.review_decision(pr.number).await.unwrap(),
+        Some(ReviewDecision::ReviewRequired)
+    );
+
     // Pushing to protected main is refused, as GitHub refuses it.
     let r = control(
         "push".into(),

@@ -1456,6 +1456,7 @@ pub fn graphql_review_decision(repo: &Repo, number: u64) -> ApiResult<Option<&'s
         pull,
         &head,
         repo.protection.get(&pull.base_ref),
+        &repo.collaborators,
     ))
 }
 

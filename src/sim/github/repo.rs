@@ -161,10 +161,12 @@ pub struct Release {
 }
 
 /// The review decision GitHub's GraphQL `reviewDecision` gives.
+/// Only approvals from users with write access (`writers`) count.
 pub fn review_decision(
     pull: &Pull,
     head_sha: &str,
     protection: Option<&Protection>,
+    writers: &BTreeSet<String>,
 ) -> Option<&'static str> {
     let latest = latest_reviews(pull);
     if latest.values().any(|r| r.state == "CHANGES_REQUESTED") {
@@ -173,7 +175,7 @@ pub fn review_decision(
     let protection = protection?;
     let approvals = latest
         .values()
-        .filter(|r| r.state == "APPROVED")
+        .filter(|r| r.state == "APPROVED" && writers.contains(&r.user))
         .filter(|r| !protection.dismiss_stale_reviews || r.commit_id == head_sha)
         .count() as u32;
     if approvals >= protection.required_approving_review_count {
@@ -402,7 +404,7 @@ impl Repo {
         let base = self.branch_sha(&pull.base_ref).unwrap_or_default();
         let clean = matches!(self.merge_trees(&base, &head), MergeOutcome::Clean(_));
         let protection = self.protection.get(&pull.base_ref).cloned();
-        let decision = review_decision(&pull, &head, protection.as_ref());
+        let decision = review_decision(&pull, &head, protection.as_ref(), &self.collaborators);
         let state = if pull.draft {
             "draft"
         } else if !clean {
@@ -418,7 +420,7 @@ impl Repo {
     /// The text of GitHub's 405 when protection is unmet, or None when it is met.
     pub fn protection_refusal(&self, pull: &Pull, head: &str) -> Option<String> {
         let protection = self.protection.get(&pull.base_ref)?;
-        match review_decision(pull, head, Some(protection)) {
+        match review_decision(pull, head, Some(protection), &self.collaborators) {
             Some("APPROVED") => None,
             Some("CHANGES_REQUESTED") => Some(
                 "Changes must be made through a pull request. Review changes requested.".into(),
