@@ -9,7 +9,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use lockstep::github::{BranchWrite, FileChanges, GithubAuth, GithubClient, GithubConfig};
+use lockstep::github::{
+    BranchWrite, FileChanges, GithubAuth, GithubClient, GithubConfig, RetryPolicy,
+};
 use lockstep::secret::Secret;
 use lockstep::sim::github::{GithubSim, GithubSimConfig};
 use serde_json::json;
@@ -58,9 +60,10 @@ fn main() {
         sim.repo(REPO)
             .set_branch_files("main", seed, "seed")
             .expect("seeding main");
-        let client = GithubClient::new(
+        let client = GithubClient::with_retry(
             GithubConfig::new(&sim.url(), "acme", "frappe-config"),
             GithubAuth::Token(Secret::new(sim.token())),
+            RetryPolicy::local(),
         )
         .expect("a client");
         let mut times = Vec::new();

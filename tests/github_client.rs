@@ -21,12 +21,7 @@ const NAME: &str = "frappe-config";
 const REPO: &str = "acme/frappe-config";
 
 fn fast_retry() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 4,
-        base_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(5),
-        max_rate_limit_wait: Duration::from_secs(2),
-    }
+    RetryPolicy::local()
 }
 
 async fn sim_with(config: GithubSimConfig) -> (GithubSim, GithubClient) {

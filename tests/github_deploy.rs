@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use lockstep::github::{GithubAuth, GithubClient, GithubConfig, MergeMethod, NewPull};
+use lockstep::github::{GithubAuth, GithubClient, GithubConfig, MergeMethod, NewPull, RetryPolicy};
 use lockstep::secret::Secret;
 use lockstep::sim::frappe::FrappeSim;
 use lockstep::sim::github::{bench_deploy_hook, GithubSim, GithubSimConfig};
@@ -26,9 +26,10 @@ async fn setup() -> (FrappeSim, GithubSim, GithubClient) {
     };
     let github = GithubSim::start(config).await.unwrap();
     github.repo(REPO).seed_from_sites_dir(sites()).unwrap();
-    let client = GithubClient::new(
+    let client = GithubClient::with_retry(
         GithubConfig::new(&github.url(), "acme", "frappe-config"),
         GithubAuth::Token(Secret::new(github.token())),
+        RetryPolicy::local(),
     )
     .unwrap();
     (frappe, github, client)

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use lockstep::github::{
     BranchWrite, FileChanges, GithubAuth, GithubClient, GithubConfig, MergeMethod, NewPull,
+    RetryPolicy,
 };
 use lockstep::secret::Secret;
 use lockstep::sim::github::{Exchange, GithubSim, GithubSimConfig};
@@ -207,9 +208,10 @@ async fn every_request_and_answer_of_a_promotion_validates_against_githubs_opena
             "/config/demo/sites"
         )))
         .unwrap();
-    let client = GithubClient::new(
+    let client = GithubClient::with_retry(
         GithubConfig::new(&sim.url(), "acme", "frappe-config"),
         GithubAuth::Token(Secret::new(sim.token())),
+        RetryPolicy::local(),
     )
     .unwrap();
 
@@ -428,8 +430,12 @@ async fn the_app_token_exchange_validates_too() {
         private_key: Secret::new(std::fs::read_to_string(&pem).unwrap()),
         installation_id: 2,
     };
-    let client =
-        GithubClient::new(GithubConfig::new(&sim.url(), "acme", "frappe-config"), auth).unwrap();
+    let client = GithubClient::with_retry(
+        GithubConfig::new(&sim.url(), "acme", "frappe-config"),
+        auth,
+        RetryPolicy::local(),
+    )
+    .unwrap();
     client.read_files("main").await.unwrap();
     let covered = validate_all(&sim.exchanges());
     assert!(

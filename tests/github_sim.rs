@@ -6,7 +6,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use lockstep::github::{GithubAuth, GithubClient, GithubConfig, NewPull, ReviewDecision};
+use lockstep::github::{
+    GithubAuth, GithubClient, GithubConfig, NewPull, RetryPolicy, ReviewDecision,
+};
 use lockstep::secret::Secret;
 use lockstep::sim::github::{GithubSim, GithubSimConfig, SimApp};
 use serde_json::{json, Value};
@@ -93,9 +95,10 @@ async fn a_github_app_trades_its_jwt_for_an_installation_token_and_renews_it_bef
 
     // A token valid for an hour serves every request.
     let sim = app_sim(der.clone(), Duration::from_secs(3600)).await;
-    let client = GithubClient::new(
+    let client = GithubClient::with_retry(
         GithubConfig::new(&sim.url(), "acme", "frappe-config"),
         auth(),
+        RetryPolicy::local(),
     )
     .unwrap();
     for _ in 0..3 {
@@ -116,9 +119,10 @@ async fn a_github_app_trades_its_jwt_for_an_installation_token_and_renews_it_bef
 
     // One with less than five minutes left is renewed before use.
     let sim = app_sim(der.clone(), Duration::from_secs(240)).await;
-    let client = GithubClient::new(
+    let client = GithubClient::with_retry(
         GithubConfig::new(&sim.url(), "acme", "frappe-config"),
         auth(),
+        RetryPolicy::local(),
     )
     .unwrap();
     for _ in 0..3 {
@@ -129,13 +133,14 @@ async fn a_github_app_trades_its_jwt_for_an_installation_token_and_renews_it_bef
     // A key the App does not have is refused.
     let other = tempfile::tempdir().unwrap();
     let (wrong_pem, _) = app_key(other.path());
-    let client = GithubClient::new(
+    let client = GithubClient::with_retry(
         GithubConfig::new(&sim.url(), "acme", "frappe-config"),
         GithubAuth::App {
             app_id: 4242,
             private_key: Secret::new(wrong_pem),
             installation_id: 77,
         },
+        RetryPolicy::local(),
     )
     .unwrap();
     let err = client.branch_head("main").await.unwrap_err().to_string();
@@ -172,9 +177,10 @@ async fn the_demo_acts_as_a_reviewer_through_control_routes() {
     .await
     .unwrap();
     sim.repo(REPO).seed_from_sites_dir(sites()).unwrap();
-    let client = GithubClient::new(
+    let client = GithubClient::with_retry(
         GithubConfig::new(&sim.url(), "acme", "frappe-config"),
         GithubAuth::Token(Secret::new(sim.token())),
+        RetryPolicy::local(),
     )
     .unwrap();
     let pr = client

@@ -29,6 +29,9 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// A rate limit that lasts longer than this is returned as `RateLimited`.
     pub max_rate_limit_wait: Duration,
+    /// Writes go out one at a time, at least this far apart (GitHub asks for a
+    /// second between content-creating requests to stay clear of secondary limits).
+    pub min_write_interval: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -38,6 +41,21 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(8),
             max_rate_limit_wait: Duration::from_secs(120),
+            min_write_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// For a server on this machine (the sims): the same retries with millisecond
+    /// backoff, short rate-limit waits and no write pacing.
+    pub fn local() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(20),
+            max_rate_limit_wait: Duration::from_secs(2),
+            min_write_interval: Duration::ZERO,
         }
     }
 }
@@ -65,6 +83,8 @@ pub struct Transport {
     installation: tokio::sync::Mutex<Option<InstallationToken>>,
     retry: RetryPolicy,
     calls: AtomicU64,
+    /// When the last write went out; held while writing, so writes are serial.
+    last_write: tokio::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 impl std::fmt::Debug for Transport {
@@ -109,6 +129,7 @@ impl Transport {
             installation: tokio::sync::Mutex::new(None),
             retry,
             calls: AtomicU64::new(0),
+            last_write: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -184,6 +205,14 @@ impl Transport {
         op: &Op,
     ) -> Result<Raw, GithubError> {
         let token = self.bearer().await?;
+        if method == Method::GET || method == Method::HEAD {
+            return self.raw(method, path, body, &token, op).await;
+        }
+        let mut last = self.last_write.lock().await;
+        if let Some(at) = *last {
+            tokio::time::sleep_until(at + self.retry.min_write_interval).await;
+        }
+        *last = Some(tokio::time::Instant::now());
         self.raw(method, path, body, &token, op).await
     }
 
