@@ -400,10 +400,14 @@ async fn a_pull_request_goes_through_review_protection_merge_and_deploy() {
     // No review yet: GitHub refuses with its protection text.
     let protection = client.branch_protection("main").await.unwrap().unwrap();
     assert_eq!(protection.required_approving_review_count, 1);
+    // A 502 on the GraphQL query is retried (it only reads).
+    sim.fail_next("POST", "/graphql", 502);
+    sim.clear_calls();
     assert_eq!(
         client.review_decision(pr.number).await.unwrap(),
         Some(ReviewDecision::ReviewRequired)
     );
+    assert_eq!(count(&sim.calls(), "POST", "/graphql"), 2);
     let err = client
         .merge_pull(pr.number, &head.commit, MergeMethod::Merge, None)
         .await

@@ -146,6 +146,16 @@ impl Transport {
         self.send(Method::POST, path, Some(body), op).await
     }
 
+    /// A POST that only reads (a GraphQL query): retried and unpaced like a GET.
+    pub async fn post_query(
+        &self,
+        path: &str,
+        body: &Value,
+        op: &Op,
+    ) -> Result<Value, GithubError> {
+        self.send_as(Method::POST, path, Some(body), op, true).await
+    }
+
     /// Sends one request under the retry policy; the JSON answer on 2xx.
     pub async fn send(
         &self,
@@ -155,11 +165,22 @@ impl Transport {
         op: &Op,
     ) -> Result<Value, GithubError> {
         let read = method == Method::GET || method == Method::HEAD;
+        self.send_as(method, path, body, op, read).await
+    }
+
+    async fn send_as(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        op: &Op,
+        read: bool,
+    ) -> Result<Value, GithubError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let last = attempt >= self.retry.max_attempts;
-            let raw = match self.exchange(&method, path, body, op).await {
+            let raw = match self.exchange(&method, path, body, op, read).await {
                 Ok(raw) => raw,
                 Err(error @ GithubError::Transport { .. }) if read && !last => {
                     tracing::debug!(%error, attempt, "GitHub read failed; retrying");
@@ -203,9 +224,10 @@ impl Transport {
         path: &str,
         body: Option<&Value>,
         op: &Op,
+        read: bool,
     ) -> Result<Raw, GithubError> {
         let token = self.bearer().await?;
-        if method == Method::GET || method == Method::HEAD {
+        if read {
             return self.raw(method, path, body, &token, op).await;
         }
         let mut last = self.last_write.lock().await;
