@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use lockstep::github::{
-    BaseCommit, BranchWrite, FileChanges, GithubAuth, GithubClient, GithubConfig,
+    BaseCommit, BranchWrite, FileChanges, GithubAuth, GithubClient, GithubConfig, RetryPolicy,
 };
 use lockstep::secret::Secret;
 use lockstep::sim::github::{GithubSim, GithubSimConfig};
@@ -171,9 +171,10 @@ async fn blobs_trees_commits_and_tags_hash_as_git_hashes_them() {
 
     // A second commit by the bot's client: change, add and delete on base_tree.
     let root = commit["sha"].as_str().unwrap().to_string();
-    let client = GithubClient::new(
+    let client = GithubClient::with_retry(
         GithubConfig::new(&sim.url(), "acme", "ids"),
         GithubAuth::Token(Secret::new(sim.token())),
+        RetryPolicy::local(),
     )
     .unwrap();
     let changes = FileChanges {

@@ -372,7 +372,8 @@ impl GithubClient {
         })
     }
 
-    /// POSTs a GraphQL document; GraphQL `errors` become `Validation`.
+    /// POSTs a GraphQL document (a `query` is retried like a read, a `mutation`
+    /// is not); GraphQL `errors` become `Validation`, or `NotFound`.
     async fn graphql(
         &self,
         query: &str,
@@ -380,14 +381,12 @@ impl GithubClient {
         what: &str,
     ) -> Result<Value, GithubError> {
         let op = Op::new(what, PULLS);
-        let reply = self
-            .http
-            .post(
-                "/graphql",
-                &json!({"query": query, "variables": variables}),
-                &op,
-            )
-            .await?;
+        let body = json!({"query": query, "variables": variables});
+        let reply = if query.trim_start().starts_with("query") {
+            self.http.post_query("/graphql", &body, &op).await?
+        } else {
+            self.http.post("/graphql", &body, &op).await?
+        };
         if let Some(errors) = reply["errors"].as_array().filter(|e| !e.is_empty()) {
             let messages: Vec<String> = errors
                 .iter()

@@ -29,6 +29,9 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// A rate limit that lasts longer than this is returned as `RateLimited`.
     pub max_rate_limit_wait: Duration,
+    /// Writes go out one at a time, at least this far apart (GitHub asks for a
+    /// second between content-creating requests to stay clear of secondary limits).
+    pub min_write_interval: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -38,6 +41,21 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(8),
             max_rate_limit_wait: Duration::from_secs(120),
+            min_write_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// For a server on this machine (the sims): the same retries with millisecond
+    /// backoff, short rate-limit waits and no write pacing.
+    pub fn local() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(20),
+            max_rate_limit_wait: Duration::from_secs(2),
+            min_write_interval: Duration::ZERO,
         }
     }
 }
@@ -65,6 +83,8 @@ pub struct Transport {
     installation: tokio::sync::Mutex<Option<InstallationToken>>,
     retry: RetryPolicy,
     calls: AtomicU64,
+    /// When the last write went out; held while writing, so writes are serial.
+    last_write: tokio::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 impl std::fmt::Debug for Transport {
@@ -109,6 +129,7 @@ impl Transport {
             installation: tokio::sync::Mutex::new(None),
             retry,
             calls: AtomicU64::new(0),
+            last_write: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -125,6 +146,16 @@ impl Transport {
         self.send(Method::POST, path, Some(body), op).await
     }
 
+    /// A POST that only reads (a GraphQL query): retried and unpaced like a GET.
+    pub async fn post_query(
+        &self,
+        path: &str,
+        body: &Value,
+        op: &Op,
+    ) -> Result<Value, GithubError> {
+        self.send_as(Method::POST, path, Some(body), op, true).await
+    }
+
     /// Sends one request under the retry policy; the JSON answer on 2xx.
     pub async fn send(
         &self,
@@ -134,11 +165,22 @@ impl Transport {
         op: &Op,
     ) -> Result<Value, GithubError> {
         let read = method == Method::GET || method == Method::HEAD;
+        self.send_as(method, path, body, op, read).await
+    }
+
+    async fn send_as(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        op: &Op,
+        read: bool,
+    ) -> Result<Value, GithubError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let last = attempt >= self.retry.max_attempts;
-            let raw = match self.exchange(&method, path, body, op).await {
+            let raw = match self.exchange(&method, path, body, op, read).await {
                 Ok(raw) => raw,
                 Err(error @ GithubError::Transport { .. }) if read && !last => {
                     tracing::debug!(%error, attempt, "GitHub read failed; retrying");
@@ -182,8 +224,17 @@ impl Transport {
         path: &str,
         body: Option<&Value>,
         op: &Op,
+        read: bool,
     ) -> Result<Raw, GithubError> {
         let token = self.bearer().await?;
+        if read {
+            return self.raw(method, path, body, &token, op).await;
+        }
+        let mut last = self.last_write.lock().await;
+        if let Some(at) = *last {
+            tokio::time::sleep_until(at + self.retry.min_write_interval).await;
+        }
+        *last = Some(tokio::time::Instant::now());
         self.raw(method, path, body, &token, op).await
     }
 
@@ -377,5 +428,97 @@ fn classify(raw: &Raw, op: &Op) -> GithubError {
                 message
             },
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(status: u16, headers: &[(&str, String)], message: &str) -> Raw {
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        Raw {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: map,
+            body: Bytes::from(serde_json::json!({ "message": message }).to_string()),
+        }
+    }
+
+    #[test]
+    fn retry_after_is_honoured_on_429_and_403() {
+        let r = raw(429, &[("retry-after", "7".into())], "slow down");
+        assert_eq!(rate_limit_wait(&r), Some(Duration::from_secs(7)));
+        let r = raw(
+            403,
+            &[("retry-after", "3".into())],
+            "You have exceeded a secondary rate limit",
+        );
+        assert_eq!(rate_limit_wait(&r), Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn an_exhausted_primary_limit_waits_until_reset() {
+        let reset = (Utc::now().timestamp() + 30).to_string();
+        let r = raw(
+            403,
+            &[
+                ("x-ratelimit-remaining", "0".into()),
+                ("x-ratelimit-reset", reset),
+            ],
+            "API rate limit exceeded",
+        );
+        let wait = rate_limit_wait(&r).unwrap();
+        assert!(
+            wait >= Duration::from_secs(29) && wait <= Duration::from_secs(32),
+            "{wait:?}"
+        );
+    }
+
+    #[test]
+    fn a_secondary_limit_without_a_hint_waits_a_minute() {
+        let r = raw(
+            403,
+            &[("x-ratelimit-remaining", "4000".into())],
+            "You have exceeded a secondary rate limit.",
+        );
+        assert_eq!(rate_limit_wait(&r), Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn a_permission_403_is_not_a_rate_limit_and_names_the_permission() {
+        let r = raw(
+            403,
+            &[("x-ratelimit-remaining", "4000".into())],
+            "Resource not accessible by integration",
+        );
+        assert_eq!(rate_limit_wait(&r), None);
+        let e = classify(&r, &Op::new("merging #3", "contents: write"));
+        assert_eq!(
+            e.to_string(),
+            "GitHub refused merging #3 (403 Resource not accessible by integration); the token needs the contents: write permission on the repository"
+        );
+    }
+
+    #[test]
+    fn validation_errors_keep_githubs_words() {
+        let mut r = raw(422, &[], "Validation Failed");
+        r.body = Bytes::from(
+            r#"{"message":"Validation Failed","errors":[{"resource":"PullRequest","code":"custom","message":"A pull request already exists for acme:x."},{"resource":"Release","code":"already_exists","field":"tag_name"}]}"#,
+        );
+        let e = classify(
+            &r,
+            &Op::new("opening a pull request", "pull requests: write"),
+        );
+        assert!(e.is_validation("A pull request already exists"));
+        assert!(
+            e.to_string().contains("Release tag_name already_exists"),
+            "{e}"
+        );
     }
 }

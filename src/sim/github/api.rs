@@ -742,15 +742,21 @@ fn label_json(ctx: &Ctx, repo: &Repo, name: &str) -> Value {
         "name": name,
         "color": "ededed",
         "default": false,
-        "description": null,
+        // `pull-request-simple` (the requested_reviewers reply) types this as a
+        // non-null string; an empty description satisfies every schema.
+        "description": "",
     })
 }
 
-pub fn pull_json(ctx: &Ctx, repo: &mut Repo, number: u64) -> ApiResult<Value> {
+/// A pull request as GitHub renders it. `mergeable` stays null for the first
+/// `mergeable_unknown_reads` single-PR reads (`polled`), like GitHub's lazy job.
+pub fn pull_json(ctx: &Ctx, repo: &mut Repo, number: u64, polled: bool) -> ApiResult<Value> {
     let (mergeable, mergeable_state) = {
         let pull = repo.pull_mut(number)?;
         if pull.unknown_reads_left > 0 && pull.state == "open" {
-            pull.unknown_reads_left -= 1;
+            if polled {
+                pull.unknown_reads_left -= 1;
+            }
             (None, "unknown".to_string())
         } else {
             repo.mergeability(number)?
@@ -846,7 +852,7 @@ fn list_pulls(ctx: &Ctx, repo: &mut Repo, query: &BTreeMap<String, String>) -> A
         .collect();
     let mut out = Vec::new();
     for n in numbers.into_iter().rev() {
-        out.push(pull_json(ctx, repo, n)?);
+        out.push(pull_json(ctx, repo, n, false)?);
     }
     Reply::ok(Value::Array(out))
 }
@@ -855,11 +861,10 @@ fn validation_failed(errors: Value) -> ApiError {
     ApiError::unprocessable("Validation Failed", PULLS_DOCS).with_errors(errors)
 }
 
-/// Opens a pull request as `user` (the token's login or a test reviewer).
+/// Opens a pull request as the token's user.
 pub fn open_pull(
     ctx: &Ctx,
     repo: &mut Repo,
-    user: &str,
     title: &str,
     head: &str,
     base: &str,
@@ -904,7 +909,7 @@ pub fn open_pull(
         id,
         title: title.into(),
         body,
-        user: user.into(),
+        user: ctx.login.into(),
         head_ref: head,
         base_ref: base.into(),
         closed_head_sha: None,
@@ -931,12 +936,12 @@ fn create_pull(ctx: &Ctx, repo: &mut Repo, body: &Value) -> ApiResult<Reply> {
     let base = required(body, "base", PULLS_DOCS)?;
     let text = body_str(body, "body").map(str::to_string);
     let draft = body.get("draft").and_then(Value::as_bool).unwrap_or(false);
-    let number = open_pull(ctx, repo, ctx.login, title, head, base, text, draft)?;
-    Reply::created(pull_json(ctx, repo, number)?)
+    let number = open_pull(ctx, repo, title, head, base, text, draft)?;
+    Reply::created(pull_json(ctx, repo, number, false)?)
 }
 
 fn get_pull(ctx: &Ctx, repo: &mut Repo, number: u64) -> ApiResult<Reply> {
-    Reply::ok(pull_json(ctx, repo, number)?)
+    Reply::ok(pull_json(ctx, repo, number, true)?)
 }
 
 fn merge(ctx: &Ctx, repo: &mut Repo, number: u64, body: &Value) -> ApiResult<Reply> {
@@ -1161,7 +1166,7 @@ fn request_reviewers(ctx: &Ctx, repo: &mut Repo, number: u64, body: &Value) -> A
             p.requested_reviewers.push(r);
         }
     }
-    Reply::created(pull_json(ctx, repo, number)?)
+    Reply::created(pull_json(ctx, repo, number, false)?)
 }
 
 fn add_labels(ctx: &Ctx, repo: &mut Repo, number: u64, body: &Value) -> ApiResult<Reply> {
@@ -1451,6 +1456,7 @@ pub fn graphql_review_decision(repo: &Repo, number: u64) -> ApiResult<Option<&'s
         pull,
         &head,
         repo.protection.get(&pull.base_ref),
+        &repo.collaborators,
     ))
 }
 
@@ -1525,7 +1531,6 @@ pub fn revert_pull(
     let new = open_pull(
         ctx,
         repo,
-        ctx.login,
         &title,
         &branch,
         &pull.base_ref,

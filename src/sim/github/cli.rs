@@ -62,3 +62,34 @@ pub async fn serve(args: SimGithubArgs) -> anyhow::Result<()> {
     tokio::signal::ctrl_c().await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: SimGithubArgs,
+    }
+
+    #[test]
+    fn the_walkthrough_command_line_parses() {
+        let w = Wrapper::try_parse_from([
+            "sim",
+            "--port",
+            "3002",
+            "--repo",
+            "acme/cfg",
+            "--seed",
+            "config/demo/sites",
+        ])
+        .unwrap();
+        assert_eq!((w.args.port, w.args.repo.as_str()), (3002, "acme/cfg"));
+        assert_eq!(
+            w.args.seed.as_deref(),
+            Some(std::path::Path::new("config/demo/sites"))
+        );
+    }
+}

@@ -60,6 +60,21 @@ pub struct GithubSimConfig {
     pub tree_entry_limit: usize,
     /// Runs each workflow step (backup, migrate, restart); None marks steps skipped.
     pub deploy: Option<DeployHook>,
+    /// A GitHub App whose installation tokens the sim issues and accepts.
+    pub app: Option<SimApp>,
+}
+
+/// A GitHub App as the sim knows it: JWTs signed with the matching private key are
+/// traded for installation tokens at `POST /app/installations/{id}/access_tokens`.
+#[derive(Debug, Clone)]
+pub struct SimApp {
+    pub app_id: u64,
+    pub installation_id: u64,
+    /// The App's public key, PKCS#1 `RSAPublicKey` DER
+    /// (`openssl rsa -RSAPublicKey_out -outform DER`).
+    pub public_key_der: Vec<u8>,
+    /// How long an installation token lives (GitHub: one hour).
+    pub token_ttl: std::time::Duration,
 }
 
 impl std::fmt::Debug for GithubSimConfig {
@@ -87,8 +102,21 @@ impl Default for GithubSimConfig {
             mergeable_unknown_reads: 0,
             tree_entry_limit: 100_000,
             deploy: None,
+            app: None,
         }
     }
+}
+
+/// One request the sim served and its answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exchange {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    /// The JSON body (Null when none).
+    pub request: Value,
+    pub status: u16,
+    pub response: Value,
 }
 
 /// One request the sim received (`/_sim/` control routes are not logged).
@@ -104,6 +132,7 @@ struct Fault {
     path_prefix: String,
     status: u16,
     retry_after: Option<u64>,
+    message: Option<String>,
 }
 
 pub(crate) struct Shared {
@@ -111,6 +140,9 @@ pub(crate) struct Shared {
     base_url: String,
     repos: Mutex<BTreeMap<String, Repo>>,
     calls: Mutex<Vec<Call>>,
+    exchanges: Mutex<Vec<Exchange>>,
+    /// Installation tokens issued, with their expiry (epoch seconds).
+    installation_tokens: Mutex<BTreeMap<String, i64>>,
     faults: Mutex<VecDeque<Fault>>,
     /// Bumped whenever a workflow run changes, so tests can wait on it.
     runs_changed: watch::Sender<u64>,
@@ -211,6 +243,8 @@ impl GithubSim {
             base_url,
             repos: Mutex::new(repos),
             calls: Mutex::new(Vec::new()),
+            exchanges: Mutex::new(Vec::new()),
+            installation_tokens: Mutex::new(BTreeMap::new()),
             faults: Mutex::new(VecDeque::new()),
             runs_changed,
         });
@@ -257,9 +291,9 @@ impl GithubSim {
     }
 
     /// A handle on one repository (`owner/name`), which need not exist yet.
-    pub fn repo(&self, full_name: &str) -> SimRepo<'_> {
+    pub fn repo(&self, full_name: &str) -> SimRepo {
         SimRepo {
-            sim: self,
+            shared: self.shared.clone(),
             name: full_name.to_string(),
         }
     }
@@ -273,6 +307,19 @@ impl GithubSim {
             path_prefix: path_prefix.into(),
             status,
             retry_after: None,
+            message: None,
+        });
+    }
+
+    /// As [`Self::fail_next`] with GitHub's message, e.g. a 403 "Resource not
+    /// accessible by integration".
+    pub fn fail_next_with(&self, method: &str, path_prefix: &str, status: u16, message: &str) {
+        lock(&self.shared.faults).push_back(Fault {
+            method: method.into(),
+            path_prefix: path_prefix.into(),
+            status,
+            retry_after: None,
+            message: Some(message.into()),
         });
     }
 
@@ -283,12 +330,18 @@ impl GithubSim {
             path_prefix: path_prefix.into(),
             status: 429,
             retry_after: Some(retry_after_secs),
+            message: None,
         });
     }
 
     /// Every API request so far, in order (faulted ones included).
     pub fn calls(&self) -> Vec<Call> {
         lock(&self.shared.calls).clone()
+    }
+
+    /// Every request served (not faulted) with its answer, in order.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        lock(&self.shared.exchanges).clone()
     }
 
     pub fn clear_calls(&self) {
@@ -337,8 +390,8 @@ fn new_repo(config: &GithubSimConfig, full: &str, id: u64) -> anyhow::Result<Rep
 }
 
 /// A test's handle on one repository: seed it and act as a human on GitHub.
-pub struct SimRepo<'a> {
-    sim: &'a GithubSim,
+pub struct SimRepo {
+    shared: Arc<Shared>,
     name: String,
 }
 
@@ -354,12 +407,12 @@ fn human(login: &str, time: i64) -> Signature {
     }
 }
 
-impl SimRepo<'_> {
+impl SimRepo {
     fn with<T>(
         &self,
         f: impl FnOnce(&mut Repo, &Ctx) -> anyhow::Result<T>,
     ) -> anyhow::Result<(T, Vec<(String, String)>)> {
-        let shared = &self.sim.shared;
+        let shared = &self.shared;
         let login = shared.config.bot_login.clone();
         let ctx = shared.ctx(&login);
         let mut repos = shared.repos();
@@ -385,7 +438,7 @@ impl SimRepo<'_> {
     ) -> anyhow::Result<T> {
         let (out, pushed) = self.with(f)?;
         for (branch, sha) in pushed {
-            runs::on_push(&self.sim.shared, &self.name, &branch, &sha);
+            runs::on_push(&self.shared, &self.name, &branch, &sha);
         }
         Ok(out)
     }
@@ -397,7 +450,7 @@ impl SimRepo<'_> {
     pub fn seed_from_sites_dir(&self, dir: &Path) -> anyhow::Result<()> {
         let prod = read_site_files(&dir.join("prod"))?;
         let staging = read_site_files(&dir.join("staging"))?;
-        let production = self.sim.shared.config.production_branch.clone();
+        let production = self.shared.config.production_branch.clone();
         self.with(|repo, _| {
             let main = repo.commit_files(
                 None,
@@ -429,7 +482,7 @@ impl SimRepo<'_> {
         files: BTreeMap<String, Option<Vec<u8>>>,
         message: &str,
     ) -> anyhow::Result<String> {
-        let now = self.sim.shared.now();
+        let now = self.shared.now();
         self.with_runs(|repo, _| {
             if repo.protection.contains_key(branch) {
                 bail!("{branch} is protected: changes must be made through a pull request");
@@ -458,7 +511,7 @@ impl SimRepo<'_> {
         files: BTreeMap<String, Vec<u8>>,
         message: &str,
     ) -> anyhow::Result<String> {
-        let now = self.sim.shared.now();
+        let now = self.shared.now();
         self.with(|repo, _| {
             let parent = repo.branch_sha(branch);
             let files = files.into_iter().map(|(p, b)| (p, Some(b))).collect();
@@ -534,12 +587,12 @@ impl SimRepo<'_> {
     }
 
     pub fn branch_sha(&self, branch: &str) -> Option<String> {
-        self.sim.shared.repos().get(&self.name)?.branch_sha(branch)
+        self.shared.repos().get(&self.name)?.branch_sha(branch)
     }
 
     /// Every file at a commit-ish (branch, tag or sha), by path.
     pub fn files_at(&self, spec: &str) -> BTreeMap<String, Vec<u8>> {
-        let repos = self.sim.shared.repos();
+        let repos = self.shared.repos();
         let Some(repo) = repos.get(&self.name) else {
             return BTreeMap::new();
         };
@@ -554,7 +607,7 @@ impl SimRepo<'_> {
 
     /// `(state, merged, labels, requested reviewers)` of a pull request.
     pub fn pull_summary(&self, pr: u64) -> Option<PullSummary> {
-        let repos = self.sim.shared.repos();
+        let repos = self.shared.repos();
         let p = repos.get(&self.name)?.pull(pr).ok()?;
         Some(PullSummary {
             state: p.state.clone(),
@@ -570,8 +623,7 @@ impl SimRepo<'_> {
 
     /// The tag or branch names that point somewhere (`refs/...`).
     pub fn refs(&self) -> BTreeMap<String, String> {
-        self.sim
-            .shared
+        self.shared
             .repos()
             .get(&self.name)
             .map(|r| r.refs.clone())
@@ -580,7 +632,7 @@ impl SimRepo<'_> {
 
     /// An object's raw type and body, for comparing with `git cat-file`.
     pub fn raw_object(&self, id: &str) -> Option<(String, Vec<u8>)> {
-        let repos = self.sim.shared.repos();
+        let repos = self.shared.repos();
         let o = repos.get(&self.name)?.objects.get(id)?;
         Some((o.type_name().to_string(), o.body()))
     }
@@ -667,15 +719,81 @@ fn with_rate_headers(mut response: Response, calls: usize) -> Response {
     response
 }
 
-fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let token = value
+fn bearer(headers: &HeaderMap) -> &str {
+    let value = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    value
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("token "))
-        .unwrap_or("");
-    token == shared.config.token
+        .unwrap_or("")
+}
+
+fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
+    let token = bearer(headers);
+    if token == shared.config.token {
+        return true;
+    }
+    let now = shared.now();
+    lock(&shared.installation_tokens)
+        .get(token)
+        .is_some_and(|expires| *expires > now)
+}
+
+/// `POST /app/installations/{id}/access_tokens`: checks the App JWT (RS256
+/// signature, `iss`, `exp`) and issues an installation token.
+fn installation_token(shared: &Shared, installation: &str, jwt: &str) -> Response {
+    let docs =
+        "https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app";
+    let Some(app) = &shared.config.app else {
+        return error_response(&ApiError::not_found());
+    };
+    let bad = |m: &str| error_response(&ApiError::new(401, m, docs));
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let [header, claims, signature] = parts.as_slice() else {
+        return bad("A JSON web token could not be decoded");
+    };
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (Ok(sig), Ok(claims)) = (b64.decode(signature), b64.decode(claims)) else {
+        return bad("A JSON web token could not be decoded");
+    };
+    let key = ring::signature::UnparsedPublicKey::new(
+        &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+        &app.public_key_der,
+    );
+    if key
+        .verify(format!("{header}.{}", parts[1]).as_bytes(), &sig)
+        .is_err()
+    {
+        return bad("A JSON web token could not be decoded");
+    }
+    let claims: Value = serde_json::from_slice(&claims).unwrap_or(Value::Null);
+    let iss = match &claims["iss"] {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let now = shared.now();
+    if iss != app.app_id.to_string() {
+        return bad("Integration not found");
+    }
+    if claims["exp"].as_i64().is_none_or(|exp| exp <= now) {
+        return bad("'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires");
+    }
+    if installation != app.installation_id.to_string() {
+        return error_response(&ApiError::not_found());
+    }
+    let mut tokens = lock(&shared.installation_tokens);
+    let token = format!("ghs_siminstallation{:04}", tokens.len() + 1);
+    let expires = now + app.token_ttl.as_secs() as i64;
+    tokens.insert(token.clone(), expires);
+    json_response(
+        201,
+        &json!({"token": token, "expires_at": api::iso(expires),
+                "permissions": {"contents": "write", "pull_requests": "write", "issues": "write", "actions": "read", "checks": "read"},
+                "repository_selection": "selected"}),
+    )
 }
 
 fn parse_query(uri: &Uri) -> BTreeMap<String, String> {
@@ -694,6 +812,10 @@ async fn handle(
     let path = percent_encoding::percent_decode_str(uri.path())
         .decode_utf8_lossy()
         .to_string();
+    if let Some(rest) = path.strip_prefix("/_sim/") {
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        return control(&shared, method.as_str(), rest, &body);
+    }
     let calls = {
         let mut calls = lock(&shared.calls);
         calls.push(Call {
@@ -705,7 +827,10 @@ async fn handle(
     if let Some(fault) = shared.take_fault(method.as_str(), &path) {
         let mut response = error_response(&ApiError::new(
             fault.status,
-            fault_message(fault.status),
+            fault
+                .message
+                .clone()
+                .unwrap_or_else(|| fault_message(fault.status).into()),
             "https://docs.github.com/rest",
         ));
         if let Some(secs) = fault.retry_after {
@@ -714,6 +839,16 @@ async fn handle(
                 .insert("retry-after", HeaderValue::from(secs));
         }
         return with_rate_headers(response, calls);
+    }
+    if method == Method::POST {
+        let app_route = path
+            .strip_prefix("/app/installations/")
+            .and_then(|r| r.strip_suffix("/access_tokens"));
+        if let Some(installation) = app_route {
+            let response = installation_token(&shared, installation, bearer(&headers));
+            let response = record(&shared, &method, &uri, &path, Value::Null, response).await;
+            return with_rate_headers(response, calls);
+        }
     }
     if !authorized(&shared, &headers) {
         return error_response(&ApiError::new(
@@ -737,7 +872,33 @@ async fn handle(
         }
     };
     let response = route(&shared, method.as_str(), &path, &parse_query(&uri), &body);
+    let response = record(&shared, &method, &uri, &path, body, response).await;
     with_rate_headers(response, calls)
+}
+
+/// Keeps the request and the answer (served ones only, not faults) so tests can
+/// check both against GitHub's OpenAPI description.
+async fn record(
+    shared: &Shared,
+    method: &Method,
+    uri: &Uri,
+    path: &str,
+    request: Value,
+    response: Response,
+) -> Response {
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    lock(&shared.exchanges).push(Exchange {
+        method: method.to_string(),
+        path: path.to_string(),
+        query: uri.query().unwrap_or("").to_string(),
+        request,
+        status: parts.status.as_u16(),
+        response: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    });
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 fn fault_message(status: u16) -> &'static str {
@@ -791,5 +952,87 @@ fn route(
             json_response(reply.status, &reply.body)
         }
         Err(e) => error_response(&e),
+    }
+}
+
+/// Control routes for the demo and tests (never GitHub routes, no token, not
+/// logged): `POST /_sim/repos/{o}/{r}/pulls/{n}/approve {"reviewer"}`,
+/// `…/request-changes {"reviewer","comments":[..]}`, `…/comment {"reviewer","body"}`,
+/// `POST /_sim/repos/{o}/{r}/push {"branch","message","files":{path: text|null}}`,
+/// `GET /_sim/runs`.
+fn control(shared: &Arc<Shared>, method: &str, rest: &str, body: &Value) -> Response {
+    let fail = |status: u16, message: String| {
+        json_response(status, &json!({"ok": false, "error": message}))
+    };
+    if method == "GET" && rest == "runs" {
+        let runs: Vec<Value> = shared
+            .repos()
+            .values()
+            .flat_map(|r| r.runs.clone())
+            .map(|r| json!({"id": r.id, "head_sha": r.head_sha, "status": r.status, "conclusion": r.conclusion,
+                "steps": r.jobs.iter().flat_map(|j| j.steps.iter().map(|s| json!({"name": s.name, "status": s.status, "conclusion": s.conclusion, "log": s.log}))).collect::<Vec<_>>()}))
+            .collect();
+        return json_response(200, &json!({"ok": true, "runs": runs}));
+    }
+    let segs: Vec<&str> = rest.split('/').collect();
+    let (full, action) = match segs.as_slice() {
+        ["repos", owner, name, tail @ ..] => (format!("{owner}/{name}"), tail.to_vec()),
+        _ => return fail(404, format!("no control route {rest}")),
+    };
+    if method != "POST" {
+        return fail(405, "control routes take POST".into());
+    }
+    let repo = SimRepo {
+        shared: shared.clone(),
+        name: full,
+    };
+    let text = |key: &str| body[key].as_str().unwrap_or("").to_string();
+    let result = match action.as_slice() {
+        ["pulls", n, verb] => {
+            let Ok(n) = n.parse::<u64>() else {
+                return fail(404, format!("{n} is not a pull request number"));
+            };
+            let reviewer = text("reviewer");
+            if reviewer.is_empty() {
+                return fail(400, "give {\"reviewer\": \"<login>\"}".into());
+            }
+            match *verb {
+                "approve" => repo.approve(n, &reviewer).map(|_| json!({})),
+                "request-changes" => {
+                    let comments: Vec<String> = body["comments"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|c| c.as_str().map(String::from))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let refs: Vec<&str> = comments.iter().map(String::as_str).collect();
+                    repo.request_changes(n, &reviewer, &refs).map(|_| json!({}))
+                }
+                "comment" => repo.comment(n, &reviewer, &text("body")).map(|_| json!({})),
+                other => return fail(404, format!("no review action {other}")),
+            }
+        }
+        ["push"] => {
+            let files: BTreeMap<String, Option<Vec<u8>>> = body["files"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(p, v)| (p.clone(), v.as_str().map(|t| t.as_bytes().to_vec())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            repo.push_commit(&text("branch"), files, &text("message"))
+                .map(|sha| json!({"sha": sha}))
+        }
+        _ => return fail(404, format!("no control route {rest}")),
+    };
+    match result {
+        Ok(mut value) => {
+            value["ok"] = json!(true);
+            json_response(200, &value)
+        }
+        Err(e) => fail(422, e.to_string()),
     }
 }

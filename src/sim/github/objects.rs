@@ -415,4 +415,29 @@ mod tests {
             ]
         );
     }
+
+    proptest::proptest! {
+        /// Any set of relative paths survives writing nested trees and flattening
+        /// them back, and the root id depends only on the content.
+        #[test]
+        fn any_path_set_round_trips(paths in proptest::collection::btree_set("[a-c]{1,2}(/[a-c.]{1,3}){0,3}", 1..20)) {
+            let mut store = ObjectStore::default();
+            let mut files = BTreeMap::new();
+            for p in &paths {
+                // A path that is a prefix folder of another cannot also be a file.
+                if paths.iter().any(|q| q.starts_with(&format!("{p}/"))) {
+                    continue;
+                }
+                let sha = store.put(Object::Blob(p.as_bytes().to_vec()));
+                files.insert(p.clone(), FileEntry { mode: FILE_MODE.into(), sha });
+            }
+            let root = store.write_flat(&files);
+            proptest::prop_assert_eq!(store.flatten(&root), files.clone());
+            let mut again = ObjectStore::default();
+            for p in files.keys() {
+                again.put(Object::Blob(p.as_bytes().to_vec()));
+            }
+            proptest::prop_assert_eq!(again.write_flat(&files), root);
+        }
+    }
 }

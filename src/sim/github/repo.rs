@@ -161,10 +161,12 @@ pub struct Release {
 }
 
 /// The review decision GitHub's GraphQL `reviewDecision` gives.
+/// Only approvals from users with write access (`writers`) count.
 pub fn review_decision(
     pull: &Pull,
     head_sha: &str,
     protection: Option<&Protection>,
+    writers: &BTreeSet<String>,
 ) -> Option<&'static str> {
     let latest = latest_reviews(pull);
     if latest.values().any(|r| r.state == "CHANGES_REQUESTED") {
@@ -173,7 +175,7 @@ pub fn review_decision(
     let protection = protection?;
     let approvals = latest
         .values()
-        .filter(|r| r.state == "APPROVED")
+        .filter(|r| r.state == "APPROVED" && writers.contains(&r.user))
         .filter(|r| !protection.dismiss_stale_reviews || r.commit_id == head_sha)
         .count() as u32;
     if approvals >= protection.required_approving_review_count {
@@ -402,7 +404,7 @@ impl Repo {
         let base = self.branch_sha(&pull.base_ref).unwrap_or_default();
         let clean = matches!(self.merge_trees(&base, &head), MergeOutcome::Clean(_));
         let protection = self.protection.get(&pull.base_ref).cloned();
-        let decision = review_decision(&pull, &head, protection.as_ref());
+        let decision = review_decision(&pull, &head, protection.as_ref(), &self.collaborators);
         let state = if pull.draft {
             "draft"
         } else if !clean {
@@ -418,7 +420,7 @@ impl Repo {
     /// The text of GitHub's 405 when protection is unmet, or None when it is met.
     pub fn protection_refusal(&self, pull: &Pull, head: &str) -> Option<String> {
         let protection = self.protection.get(&pull.base_ref)?;
-        match review_decision(pull, head, Some(protection)) {
+        match review_decision(pull, head, Some(protection), &self.collaborators) {
             Some("APPROVED") => None,
             Some("CHANGES_REQUESTED") => Some(
                 "Changes must be made through a pull request. Review changes requested.".into(),
@@ -446,20 +448,83 @@ impl Repo {
         out
     }
 
+    /// The repository as GitHub's `repository` schema renders it (every required
+    /// field; the URL templates point at the sim).
     pub fn summary_json(&self, base_url: &str) -> Value {
-        json!({
+        let api = format!("{base_url}/repos/{}", self.full_name());
+        let html = format!("{base_url}/{}", self.full_name());
+        let mut value = json!({
             "id": self.id,
             "node_id": format!("R_sim{}", self.id),
             "name": self.name,
             "full_name": self.full_name(),
             "private": true,
             "owner": user_json(&self.owner, base_url),
-            "html_url": format!("{base_url}/{}", self.full_name()),
-            "url": format!("{base_url}/repos/{}", self.full_name()),
+            "html_url": html,
+            "url": api,
             "default_branch": self.default_branch,
             "fork": false,
             "description": null,
-        })
+            "homepage": null,
+            "language": null,
+            "mirror_url": null,
+            "license": null,
+            "forks": 0, "forks_count": 0, "stargazers_count": 0, "watchers": 0, "watchers_count": 0,
+            "open_issues": 0, "open_issues_count": 0, "size": 0,
+            "has_issues": true, "has_projects": false, "has_wiki": false, "has_pages": false,
+            "has_downloads": false, "archived": false, "disabled": false,
+            "pushed_at": "2026-01-01T00:00:00Z", "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z",
+            "clone_url": format!("{html}.git"),
+            "git_url": format!("git://sim/{}.git", self.full_name()),
+            "ssh_url": format!("git@sim:{}.git", self.full_name()),
+            "svn_url": html,
+        });
+        let templates = [
+            ("archive_url", "{archive_format}{/ref}"),
+            ("assignees_url", "assignees{/user}"),
+            ("blobs_url", "git/blobs{/sha}"),
+            ("branches_url", "branches{/branch}"),
+            ("collaborators_url", "collaborators{/collaborator}"),
+            ("comments_url", "comments{/number}"),
+            ("commits_url", "commits{/sha}"),
+            ("compare_url", "compare/{base}...{head}"),
+            ("contents_url", "contents/{+path}"),
+            ("contributors_url", "contributors"),
+            ("deployments_url", "deployments"),
+            ("downloads_url", "downloads"),
+            ("events_url", "events"),
+            ("forks_url", "forks"),
+            ("git_commits_url", "git/commits{/sha}"),
+            ("git_refs_url", "git/refs{/sha}"),
+            ("git_tags_url", "git/tags{/sha}"),
+            ("hooks_url", "hooks"),
+            ("issue_comment_url", "issues/comments{/number}"),
+            ("issue_events_url", "issues/events{/number}"),
+            ("issues_url", "issues{/number}"),
+            ("keys_url", "keys{/key_id}"),
+            ("labels_url", "labels{/name}"),
+            ("languages_url", "languages"),
+            ("merges_url", "merges"),
+            ("milestones_url", "milestones{/number}"),
+            (
+                "notifications_url",
+                "notifications{?since,all,participating}",
+            ),
+            ("pulls_url", "pulls{/number}"),
+            ("releases_url", "releases{/id}"),
+            ("stargazers_url", "stargazers"),
+            ("statuses_url", "statuses/{sha}"),
+            ("subscribers_url", "subscribers"),
+            ("subscription_url", "subscription"),
+            ("tags_url", "tags"),
+            ("teams_url", "teams"),
+            ("trees_url", "git/trees{/sha}"),
+        ];
+        for (key, tail) in templates {
+            value[key] = json!(format!("{api}/{tail}"));
+        }
+        value
     }
 }
 
@@ -478,5 +543,14 @@ pub fn user_json(login: &str, base_url: &str) -> Value {
         "html_url": format!("{base_url}/{login}"),
         "type": if login.ends_with("[bot]") { "Bot" } else { "User" },
         "site_admin": false,
+        "followers_url": format!("{base_url}/users/{login}/followers"),
+        "following_url": format!("{base_url}/users/{login}/following{{/other_user}}"),
+        "gists_url": format!("{base_url}/users/{login}/gists{{/gist_id}}"),
+        "starred_url": format!("{base_url}/users/{login}/starred{{/owner}}{{/repo}}"),
+        "subscriptions_url": format!("{base_url}/users/{login}/subscriptions"),
+        "organizations_url": format!("{base_url}/users/{login}/orgs"),
+        "repos_url": format!("{base_url}/users/{login}/repos"),
+        "events_url": format!("{base_url}/users/{login}/events{{/privacy}}"),
+        "received_events_url": format!("{base_url}/users/{login}/received_events"),
     })
 }

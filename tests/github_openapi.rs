@@ -1,0 +1,445 @@
+//! Every request the bot's client sends and every answer the GitHub sim gives, over a
+//! whole promotion (read, commit, PR, labels, reviewers, reviews, refused and
+//! successful merges, runs, jobs, checks, compare, tag, release, protection, revert,
+//! typical 404/409/422s), validate against GitHub's own OpenAPI description — the
+//! committed subset in tests/data/github-openapi/ (cut by
+//! scripts/cut-github-openapi.py from @octokit/openapi 23.0.2). OAS 3.0 `nullable`
+//! becomes `anyOf [.., null]`, and GitHub's overlapping `oneOf`s are read as `anyOf`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use lockstep::github::{
+    BranchWrite, FileChanges, GithubAuth, GithubClient, GithubConfig, MergeMethod, NewPull,
+    RetryPolicy,
+};
+use lockstep::secret::Secret;
+use lockstep::sim::github::{Exchange, GithubSim, GithubSimConfig};
+use serde_json::{json, Map, Value};
+
+const REPO: &str = "acme/frappe-config";
+
+/// Path parameters GitHub lets hold `/`.
+const MULTI_SEGMENT: [&str; 7] = [
+    "ref",
+    "path",
+    "basehead",
+    "branch",
+    "tree_sha",
+    "commit_sha",
+    "tag",
+];
+
+fn convert(schema: &Value) -> Value {
+    match schema {
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (k, v) in map {
+                match k.as_str() {
+                    "nullable" => {}
+                    "oneOf" => {
+                        out.insert("anyOf".into(), convert(v));
+                    }
+                    _ => {
+                        out.insert(k.clone(), convert(v));
+                    }
+                }
+            }
+            if map.get("nullable") == Some(&Value::Bool(true)) {
+                json!({"anyOf": [Value::Object(out), {"type": "null"}]})
+            } else {
+                Value::Object(out)
+            }
+        }
+        Value::Array(items) => Value::Array(items.iter().map(convert).collect()),
+        other => other.clone(),
+    }
+}
+
+struct Spec {
+    doc: Value,
+    components: Value,
+    validators: HashMap<String, jsonschema::Validator>,
+}
+
+impl Spec {
+    fn load() -> Spec {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/github-openapi/api.github.com.subset.json");
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let components = convert(&doc["components"]);
+        Spec {
+            doc,
+            components,
+            validators: HashMap::new(),
+        }
+    }
+
+    /// The path template an actual path matches, with multi-segment parameters.
+    fn template(&self, path: &str) -> Option<String> {
+        let actual: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        self.doc["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .find(|t| {
+                let pattern: Vec<&str> = t.trim_start_matches('/').split('/').collect();
+                segments_match(&pattern, &actual)
+            })
+            .cloned()
+    }
+
+    fn resolve<'a>(&'a self, node: &'a Value) -> &'a Value {
+        match node["$ref"].as_str() {
+            Some(r) => {
+                let pointer = r.trim_start_matches('#');
+                self.resolve(self.doc.pointer(pointer).unwrap_or(&Value::Null))
+            }
+            None => node,
+        }
+    }
+
+    fn check(&mut self, key: String, schema: &Value, instance: &Value) -> Result<(), String> {
+        if !self.validators.contains_key(&key) {
+            let root = json!({"allOf": [convert(schema)], "components": self.components});
+            let v = jsonschema::validator_for(&root)
+                .map_err(|e| format!("{key}: schema does not compile: {e}"))?;
+            self.validators.insert(key.clone(), v);
+        }
+        let errors: Vec<String> = self.validators[&key]
+            .iter_errors(instance)
+            .take(5)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{key}: {}", errors.join("\n    ")))
+        }
+    }
+
+    fn validate(&mut self, x: &Exchange) -> Result<String, String> {
+        let template = self
+            .template(&x.path)
+            .ok_or_else(|| format!("{} {}: no such path in the subset", x.method, x.path))?;
+        let method = x.method.to_lowercase();
+        let op = self.doc["paths"][&template][&method].clone();
+        if op.is_null() {
+            return Err(format!(
+                "{} {template}: no such operation in the subset",
+                x.method
+            ));
+        }
+        let op_name = format!("{} {template}", x.method);
+        if !x.request.is_null() {
+            let schema = self.resolve(&op["requestBody"]).clone();
+            let schema = schema["content"]["application/json"]["schema"].clone();
+            if schema.is_null() {
+                return Err(format!(
+                    "{op_name}: sends a body the operation does not take"
+                ));
+            }
+            self.check(format!("{op_name} request"), &schema, &x.request)?;
+        }
+        let status = x.status.to_string();
+        let response = op["responses"]
+            .get(&status)
+            .or_else(|| op["responses"].get("default"))
+            .cloned()
+            .ok_or_else(|| format!("{op_name}: status {status} is not documented"))?;
+        let response = self.resolve(&response).clone();
+        let schema = response["content"]["application/json"]["schema"].clone();
+        if schema.is_null() {
+            return Ok(format!("{op_name} -> {status}"));
+        }
+        self.check(format!("{op_name} -> {status}"), &schema, &x.response)?;
+        Ok(format!("{op_name} -> {status}"))
+    }
+}
+
+fn segments_match(pattern: &[&str], actual: &[&str]) -> bool {
+    match (pattern.first(), actual.first()) {
+        (None, None) => true,
+        (None, _) | (_, None) => false,
+        (Some(p), Some(a)) if p.starts_with('{') => {
+            let name = p.trim_matches(|c| c == '{' || c == '}');
+            if MULTI_SEGMENT.contains(&name) {
+                (1..=actual.len()).any(|n| segments_match(&pattern[1..], &actual[n..]))
+            } else {
+                !a.is_empty() && segments_match(&pattern[1..], &actual[1..])
+            }
+        }
+        (Some(p), Some(a)) => p == a && segments_match(&pattern[1..], &actual[1..]),
+    }
+}
+
+#[test]
+fn the_matcher_takes_slashes_in_refs() {
+    let spec = Spec::load();
+    assert_eq!(
+        spec.template("/repos/a/b/git/ref/heads/promote/1")
+            .as_deref(),
+        Some("/repos/{owner}/{repo}/git/ref/{ref}")
+    );
+    assert_eq!(
+        spec.template("/repos/a/b/commits/heads/x/check-runs")
+            .as_deref(),
+        Some("/repos/{owner}/{repo}/commits/{ref}/check-runs")
+    );
+    assert_eq!(
+        spec.template("/repos/a/b/pulls/3/merge").as_deref(),
+        Some("/repos/{owner}/{repo}/pulls/{pull_number}/merge")
+    );
+}
+
+#[tokio::test]
+async fn every_request_and_answer_of_a_promotion_validates_against_githubs_openapi() {
+    lockstep::tls::install_crypto_provider();
+    let sim = GithubSim::start(GithubSimConfig {
+        repos: vec![REPO.into()],
+        mergeable_unknown_reads: 1,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    sim.repo(REPO)
+        .seed_from_sites_dir(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/config/demo/sites"
+        )))
+        .unwrap();
+    let client = GithubClient::with_retry(
+        GithubConfig::new(&sim.url(), "acme", "frappe-config"),
+        GithubAuth::Token(Secret::new(sim.token())),
+        RetryPolicy::local(),
+    )
+    .unwrap();
+
+    let main = client.read_files("main").await.unwrap();
+    let staging = client.read_files("staging").await.unwrap();
+    let mut changes = FileChanges::between(&main.files, &staging.files);
+    changes
+        .delete
+        .insert("fixtures/app/roles/not-there.json".into());
+    changes
+        .upsert
+        .insert("fixtures/app/binary.bin".into(), vec![0xff, 0x00, 0xfe]);
+    let head = client
+        .commit_files(
+            "promote/1",
+            &main.base,
+            &changes,
+            "Promote",
+            BranchWrite::CreateOrFastForward,
+        )
+        .await
+        .unwrap();
+    let more = FileChanges {
+        upsert: BTreeMap::from([("fixtures/app/roles/x.json".to_string(), b"{}".to_vec())]),
+        delete: Default::default(),
+    };
+    let head2 = client
+        .commit_files(
+            "promote/1",
+            &head,
+            &more,
+            "More",
+            BranchWrite::CreateOrFastForward,
+        )
+        .await
+        .unwrap();
+    let _ = client
+        .commit_files(
+            "promote/1",
+            &main.base,
+            &more,
+            "stale",
+            BranchWrite::FastForward,
+        )
+        .await
+        .unwrap_err();
+    let pr = client
+        .create_pull(&NewPull {
+            title: "Promote",
+            head: "promote/1",
+            base: "main",
+            body: "b",
+            draft: false,
+        })
+        .await
+        .unwrap();
+    let _ = client
+        .create_pull(&NewPull {
+            title: "Promote",
+            head: "promote/1",
+            base: "main",
+            body: "b",
+            draft: false,
+        })
+        .await
+        .unwrap_err();
+    client.find_open_pull("promote/1", "main").await.unwrap();
+    client.add_labels(pr.number, &["lockstep"]).await.unwrap();
+    client
+        .request_reviewers(pr.number, &["alice"])
+        .await
+        .unwrap();
+    let _ = client
+        .request_reviewers(pr.number, &["mallory"])
+        .await
+        .unwrap_err();
+    client
+        .wait_for_mergeable(pr.number, 3, std::time::Duration::from_millis(1))
+        .await
+        .unwrap();
+    let protection = client.branch_protection("main").await.unwrap();
+    let _ = client.branch_protection("staging").await.unwrap();
+    let _ = client
+        .merge_pull(pr.number, &head2.commit, MergeMethod::Merge, None)
+        .await
+        .unwrap_err();
+    sim.repo(REPO)
+        .request_changes(pr.number, "bob", &["no"])
+        .unwrap();
+    sim.repo(REPO).approve(pr.number, "bob").unwrap();
+    sim.repo(REPO).comment(pr.number, "carol", "nice").unwrap();
+    client
+        .review_summary(
+            &client.get_pull(pr.number).await.unwrap(),
+            protection.as_ref(),
+        )
+        .await
+        .unwrap();
+    let _ = client
+        .merge_pull(pr.number, &head.commit, MergeMethod::Merge, None)
+        .await
+        .unwrap_err();
+    let merged = client
+        .merge_pull(
+            pr.number,
+            &head2.commit,
+            MergeMethod::Merge,
+            Some("Promote (#1)"),
+        )
+        .await
+        .unwrap();
+    sim.wait_for_completed_run(&merged.sha).await;
+    let runs = client.workflow_runs_for(&merged.sha).await.unwrap();
+    client.run_jobs(runs[0].id).await.unwrap();
+    client.check_runs(&merged.sha).await.unwrap();
+    client.compare(&main.base.commit, "main").await.unwrap();
+    client
+        .create_annotated_tag("v1", "one", &merged.sha)
+        .await
+        .unwrap();
+    client.resolve_commit("v1").await.unwrap();
+    client.create_release("v1", "One", "notes").await.unwrap();
+    let _ = client
+        .create_release("v1", "One", "notes")
+        .await
+        .unwrap_err();
+    let pull = client.get_pull(pr.number).await.unwrap();
+    client.revert_with_git_data(&pull).await.unwrap();
+    let _ = client.get_pull(999).await.unwrap_err();
+    client.delete_branch("promote/1").await.unwrap();
+    client.delete_branch("promote/1").await.unwrap();
+
+    let covered = validate_all(&sim.exchanges());
+    assert!(
+        covered.len() >= 30,
+        "only {} operation/status pairs exercised: {covered:#?}",
+        covered.len()
+    );
+}
+
+/// Validates every exchange (GraphQL aside); returns the operation/status pairs seen.
+fn validate_all(exchanges: &[Exchange]) -> std::collections::BTreeSet<String> {
+    let mut spec = Spec::load();
+    let mut failures = Vec::new();
+    let mut covered = std::collections::BTreeSet::new();
+    for x in exchanges.iter().filter(|x| x.path != "/graphql") {
+        match spec.validate(x) {
+            Ok(op) => {
+                covered.insert(op);
+            }
+            Err(e) => failures.push(e),
+        }
+    }
+    failures.dedup();
+    assert!(
+        failures.is_empty(),
+        "{} exchange(s) do not match GitHub's description:\n  {}",
+        failures.len(),
+        failures.join("\n  ")
+    );
+    covered
+}
+
+#[tokio::test]
+async fn the_app_token_exchange_validates_too() {
+    lockstep::tls::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("app.pem");
+    let der = dir.path().join("app.der");
+    for args in [
+        vec![
+            "genrsa",
+            "-traditional",
+            "-out",
+            pem.to_str().unwrap(),
+            "2048",
+        ],
+        vec![
+            "rsa",
+            "-in",
+            pem.to_str().unwrap(),
+            "-RSAPublicKey_out",
+            "-outform",
+            "DER",
+            "-out",
+            der.to_str().unwrap(),
+        ],
+    ] {
+        let out = std::process::Command::new("openssl")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "openssl {args:?}");
+    }
+    let app = lockstep::sim::github::SimApp {
+        app_id: 1,
+        installation_id: 2,
+        public_key_der: std::fs::read(&der).unwrap(),
+        token_ttl: std::time::Duration::from_secs(3600),
+    };
+    let sim = GithubSim::start(GithubSimConfig {
+        repos: vec![REPO.into()],
+        app: Some(app),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    sim.repo(REPO)
+        .seed_from_sites_dir(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/config/demo/sites"
+        )))
+        .unwrap();
+    let auth = GithubAuth::App {
+        app_id: 1,
+        private_key: Secret::new(std::fs::read_to_string(&pem).unwrap()),
+        installation_id: 2,
+    };
+    let client = GithubClient::with_retry(
+        GithubConfig::new(&sim.url(), "acme", "frappe-config"),
+        auth,
+        RetryPolicy::local(),
+    )
+    .unwrap();
+    client.read_files("main").await.unwrap();
+    let covered = validate_all(&sim.exchanges());
+    assert!(
+        covered.contains("POST /app/installations/{installation_id}/access_tokens -> 201"),
+        "{covered:#?}"
+    );
+}
