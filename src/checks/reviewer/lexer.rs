@@ -175,10 +175,17 @@ impl<'a> Lexer<'a> {
                 }
                 self.push(Tok::Name, start, line);
             } else {
-                let width = MULTI_OPS
-                    .iter()
-                    .find(|op| self.starts_with(op))
-                    .map_or(1, |op| op.len());
+                // Every multi-character operator has one of these second bytes; most
+                // operators are single, so look no further for them.
+                let may_be_longer = self.peek(1).is_some_and(|c| b"=*/><.&|?+-".contains(&c));
+                let width = if may_be_longer {
+                    MULTI_OPS
+                        .iter()
+                        .find(|op| self.starts_with(op))
+                        .map_or(1, |op| op.len())
+                } else {
+                    1
+                };
                 // A non-ASCII byte is consumed by the identifier arm above, so a single
                 // operator byte is always ASCII.
                 self.pos += width;
