@@ -22,11 +22,20 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use checklist::{run_checklist, ChecklistState, ChecklistVerdict};
+pub use backup::{backup_box, backup_decision, BackupDecision, BackupInfo};
+pub use blueprints::blueprints_box;
+pub use bundle::bundle;
+pub use checklist::{run_checklist, BoxJob, ChecklistState, ChecklistVerdict};
 pub use config::{
     ChecksConfig, DatedWindow, ExternalReviewerConfig, FreezeConfig, PromoteConfig, TesterConfig,
     WeekTime, WeeklyWindow,
 };
+pub use diff::diff_box;
+pub use freeze::freeze;
+pub use report::ReviewReport;
+pub use reviewer::{review, reviewer_box, Location, ReviewFinding};
+pub use roles::{role_coverage, ProdUser};
+pub use tester::{tester_box, TesterResult};
 
 /// The eight boxes, in the order they are listed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
