@@ -170,6 +170,9 @@ pub(crate) fn plural(count: usize, noun: &str) -> String {
 }
 
 #[cfg(test)]
+mod walkthrough;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
