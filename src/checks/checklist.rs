@@ -92,6 +92,13 @@ impl ChecklistVerdict {
         self.outcomes.iter().find(|o| o.box_id == id)
     }
 
+    /// Whether the freeze was passed under `--emergency` (a warning on the freeze box):
+    /// the promotion then needs a second person's approval.
+    pub fn emergency_used(&self) -> bool {
+        self.outcome(BoxId::FreezeGuard)
+            .is_some_and(|o| o.status == BoxStatus::Warn)
+    }
+
     /// The whole verdict as `promote --dry-run` prints it: every box, then the summary.
     pub fn render(&self) -> String {
         format!("{}{}\n", self.state.render(), self.summary())
@@ -297,6 +304,16 @@ mod tests {
             ]),
         );
         assert!(state.is_finished());
+        let verdict = ChecklistVerdict {
+            outcomes: state
+                .entries
+                .iter()
+                .filter_map(|(_, o)| o.clone())
+                .collect(),
+            state: state.clone(),
+        };
+        assert!(verdict.emergency_used());
+        assert!(!verdict.passes());
         insta::assert_snapshot!(state.render());
     }
 }

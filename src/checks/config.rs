@@ -60,7 +60,10 @@ fn default_box_timeout_secs() -> u64 {
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TesterConfig {
-    /// e.g. `bench --site {site} run-tests --app grants --coverage --junit-xml-output junit.xml`
+    /// The test run, as bench arguments for the runner (whose template supplies
+    /// `bench --site {site}`), e.g. `run-tests --app grants --coverage
+    /// --junit-xml-output junit.xml`. `bench run-tests` exits 0 on failures unless `CI`
+    /// is set, so the box judges the JUnit report, never the exit code.
     pub command: String,
     /// Where the command leaves its JUnit XML.
     pub junit_path: String,
@@ -68,8 +71,9 @@ pub struct TesterConfig {
     /// --coverage`); without it coverage is not measured and the box warns.
     #[serde(default)]
     pub cobertura_path: Option<String>,
-    /// A command printing a unified diff of the code under test (e.g. `git diff
-    /// main...HEAD`): coverage is then measured on the lines it adds only.
+    /// A command printing a unified diff of the code under test (e.g. `git -C
+    /// apps/grants diff main...HEAD`): coverage is then measured on the lines it adds
+    /// only, diff-cover's way.
     #[serde(default)]
     pub diff_command: Option<String>,
 }
@@ -344,7 +348,7 @@ coverage_min = 90
 backup_max_age_hours = 6
 box_timeout_secs = 120
 [checks.tester]
-command = "bench --site {site} run-tests --app grants --coverage --junit-xml-output junit.xml"
+command = "run-tests --app grants --coverage --junit-xml-output junit.xml"
 junit_path = "junit.xml"
 cobertura_path = "sites/coverage.xml"
 diff_command = "git diff main...HEAD"

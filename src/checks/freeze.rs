@@ -6,7 +6,7 @@
 //! into a warning carrying the reason and touches no other box. Pure: the clock is
 //! the caller's.
 
-use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 
 use super::config::{FreezeConfig, WeekTime};
@@ -40,9 +40,11 @@ pub fn freeze_reason(local: NaiveDateTime, cfg: &FreezeConfig) -> Option<FreezeR
     if let Some(window) = cfg.one_off.iter().find(|w| w.from <= local && local < w.to) {
         return Some(FreezeReason::OneOff(window.to_string()));
     }
+    // Windows are whole minutes, so the minute now is in one exactly when every second
+    // of it is.
     let minute = WeekTime {
         day: local.weekday(),
-        time: local.time().with_second(0).unwrap_or(local.time()),
+        time: local.time(),
     }
     .minute_of_week();
     cfg.windows

@@ -22,11 +22,20 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use checklist::{run_checklist, ChecklistState, ChecklistVerdict};
+pub use backup::{backup_box, backup_decision, BackupDecision, BackupInfo};
+pub use blueprints::blueprints_box;
+pub use bundle::bundle;
+pub use checklist::{run_checklist, BoxJob, ChecklistState, ChecklistVerdict};
 pub use config::{
     ChecksConfig, DatedWindow, ExternalReviewerConfig, FreezeConfig, PromoteConfig, TesterConfig,
     WeekTime, WeeklyWindow,
 };
+pub use diff::diff_box;
+pub use freeze::freeze;
+pub use report::ReviewReport;
+pub use reviewer::{review, reviewer_box, Location, ReviewFinding};
+pub use roles::{role_coverage, ProdUser};
+pub use tester::{tester_box, TesterResult};
 
 /// The eight boxes, in the order they are listed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -135,10 +144,20 @@ impl BoxOutcome {
     }
 }
 
-/// Squeezes text onto one line: the detail of a box is always a single line, even when
-/// it carries an error message with newlines in it.
+/// The longest detail kept, in characters: an error carrying a whole HTML page must
+/// not flood the checklist message.
+pub const MAX_DETAIL: usize = 300;
+
+/// Squeezes text onto one line of at most [`MAX_DETAIL`] characters: the detail of a box
+/// is always a single line, even when it carries an error message with newlines in it.
 pub fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() <= MAX_DETAIL {
+        return line;
+    }
+    let mut cut: String = line.chars().take(MAX_DETAIL - 1).collect();
+    cut.push('…');
+    cut
 }
 
 /// `1 blueprint` / `2 blueprints`.
@@ -147,5 +166,23 @@ pub(crate) fn plural(count: usize, noun: &str) -> String {
         format!("{count} {noun}")
     } else {
         format!("{count} {noun}s")
+    }
+}
+
+#[cfg(test)]
+mod walkthrough;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn details_are_one_bounded_line() {
+        assert_eq!(one_line("a\n  b\tc "), "a b c");
+        let long = "é".repeat(1000);
+        let cut = one_line(&long);
+        assert_eq!(cut.chars().count(), MAX_DETAIL);
+        assert!(cut.ends_with('…'));
+        assert_eq!(BoxOutcome::fail(BoxId::Diff, long).detail, cut);
     }
 }

@@ -340,47 +340,63 @@ fn run_len(text: &str, from: usize, ok: impl Fn(char) -> bool) -> usize {
     text[from..].chars().take_while(|c| ok(*c)).count()
 }
 
+fn is_word_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '-'
+}
+
+/// Runs of `[A-Za-z0-9_-]` with their byte offsets.
+fn words(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let base = text.as_ptr() as usize;
+    text.split(|c: char| !is_word_char(c))
+        .filter(|w| !w.is_empty())
+        // Each word is a slice of `text`, so its address gives its exact byte offset.
+        .map(move |w| (w.as_ptr() as usize - base, w))
+}
+
+/// Token formats with a fixed prefix: (prefix, least characters after it, what it is).
+const PREFIXED: [(&str, usize, &str); 9] = [
+    ("sk_live_", 16, "Stripe secret key"),
+    ("rk_live_", 16, "Stripe restricted key"),
+    ("ghp_", 30, "GitHub token"),
+    ("gho_", 30, "GitHub token"),
+    ("github_pat_", 30, "GitHub token"),
+    ("xoxb-", 20, "Slack token"),
+    ("xoxp-", 20, "Slack token"),
+    ("xapp-", 20, "Slack token"),
+    ("AIza", 30, "Google API key"),
+];
+
+/// The kind of credential `text` holds in a known format, if any. One pass over its
+/// words: this runs on every string and comment of every script.
 fn credential_format(text: &str) -> Option<&'static str> {
-    let token_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
-    let prefixed: [(&str, usize, &str); 9] = [
-        ("sk_live_", 16, "Stripe secret key"),
-        ("rk_live_", 16, "Stripe restricted key"),
-        ("ghp_", 30, "GitHub token"),
-        ("gho_", 30, "GitHub token"),
-        ("github_pat_", 30, "GitHub token"),
-        ("xoxb-", 20, "Slack token"),
-        ("xoxp-", 20, "Slack token"),
-        ("xapp-", 20, "Slack token"),
-        ("AIza", 30, "Google API key"),
-    ];
-    for (prefix, min, what) in prefixed {
-        for (at, _) in text.match_indices(prefix) {
-            if run_len(text, at + prefix.len(), token_char) >= min {
+    if text.len() < 20 {
+        return None; // every format below is longer
+    }
+    for (at, word) in words(text) {
+        for (prefix, min, what) in PREFIXED {
+            if word.len() >= prefix.len() + min && word.starts_with(prefix) {
                 return Some(what);
             }
         }
-    }
-    for (at, _) in text.match_indices("AKIA") {
-        if run_len(text, at + 4, |c| {
-            c.is_ascii_uppercase() || c.is_ascii_digit()
-        }) >= 16
-        {
-            return Some("AWS access key");
+        if let Some(rest) = word.strip_prefix("AKIA") {
+            if run_len(rest, 0, |c| c.is_ascii_uppercase() || c.is_ascii_digit()) >= 16 {
+                return Some("AWS access key");
+            }
+        }
+        // Frappe's own header: `token <api_key>:<api_secret>`.
+        if word == "token" && text.get(at + 5..).is_some_and(|r| r.starts_with(' ')) {
+            let rest = &text[at + 6..];
+            let key = run_len(rest, 0, |c| c.is_ascii_alphanumeric());
+            if key >= 10
+                && rest[key..].starts_with(':')
+                && run_len(rest, key + 1, |c| c.is_ascii_alphanumeric()) >= 10
+            {
+                return Some("Frappe API key and secret");
+            }
         }
     }
     if text.contains("-----BEGIN") && text.contains("PRIVATE KEY") {
         return Some("private key");
-    }
-    // Frappe's own header: `token <api_key>:<api_secret>`.
-    for (at, _) in text.match_indices("token ") {
-        let rest = &text[at + 6..];
-        let key = run_len(rest, 0, |c| c.is_ascii_alphanumeric());
-        if key >= 10
-            && rest[key..].starts_with(':')
-            && run_len(rest, key + 1, |c| c.is_ascii_alphanumeric()) >= 10
-        {
-            return Some("Frappe API key and secret");
-        }
     }
     None
 }
@@ -600,6 +616,27 @@ mod tests {
         }
         let js = scan("const token = 'Zx81_kk2LmQ9';", Lang::JavaScript, false);
         assert_eq!(js[0].rule, "hardcoded-secret");
+    }
+
+    #[test]
+    fn credential_formats_after_non_ascii_text() {
+        assert_eq!(
+            credential_format("clé é: token 1a2b3c4d5e6f:9f8e7d6c5b4a"),
+            Some("Frappe API key and secret")
+        );
+        assert_eq!(
+            credential_format("ünïcode AKIAIOSFODNN7EXAMPLE1 tail"),
+            Some("AWS access key")
+        );
+        assert_eq!(credential_format("mytoken 1a2b3c4d5e6f:9f8e7d6c5b4a"), None);
+        assert_eq!(credential_format("xoxb-short and nothing else here"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn credential_format_never_panics(text in "\\PC{0,80}") {
+            let _ = credential_format(&text);
+        }
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //! triple quotes and f-strings with nested quotes in their `{…}`; JS template
 //! literals; SQL doubled quotes), comments, names, numbers and operators. It never
 //! fails: unterminated strings and comments run to the end of their line or of the
-//! text, and anything it does not know becomes a one-character operator. Known gap:
-//! JavaScript regex literals are read as operators and text.
+//! text, and anything it does not know becomes a one-character operator. A JavaScript
+//! `/` starts a regex literal where an expression may start (after an operator or a
+//! keyword such as `return`), and divides elsewhere.
 
 /// The language of a piece of embedded code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +28,8 @@ pub enum Tok {
     },
     Op,
     Comment,
+    /// A JavaScript regular-expression literal (`/ab+c/gi`).
+    Regex,
 }
 
 /// One token: its kind, its exact source text and the 1-based line it starts on.
@@ -142,6 +145,9 @@ impl<'a> Lexer<'a> {
             } else if self.lang != Lang::Python && self.starts_with("/*") {
                 self.block_comment();
                 self.push(Tok::Comment, start, line);
+            } else if self.lang == Lang::JavaScript && b == b'/' && self.regex_allowed() {
+                self.regex();
+                self.push(Tok::Regex, start, line);
             } else if self.lang == Lang::Python && b == b'\\' {
                 self.bump(); // line continuation
             } else if self.quote_at(self.pos) {
@@ -175,15 +181,68 @@ impl<'a> Lexer<'a> {
                 }
                 self.push(Tok::Name, start, line);
             } else {
-                let width = MULTI_OPS
-                    .iter()
-                    .find(|op| self.starts_with(op))
-                    .map_or(1, |op| op.len());
+                // Every multi-character operator has one of these second bytes; most
+                // operators are single, so look no further for them.
+                let may_be_longer = self.peek(1).is_some_and(|c| b"=*/><.&|?+-".contains(&c));
+                let width = if may_be_longer {
+                    MULTI_OPS
+                        .iter()
+                        .find(|op| self.starts_with(op))
+                        .map_or(1, |op| op.len())
+                } else {
+                    1
+                };
                 // A non-ASCII byte is consumed by the identifier arm above, so a single
                 // operator byte is always ASCII.
                 self.pos += width;
                 self.push(Tok::Op, start, line);
             }
+        }
+    }
+
+    /// Whether a `/` here starts a regex rather than a division: after an operator,
+    /// at the start, or after a keyword that takes an expression.
+    fn regex_allowed(&self) -> bool {
+        const KEYWORDS: [&str; 10] = [
+            "return", "typeof", "case", "in", "of", "new", "delete", "void", "throw", "else",
+        ];
+        match self.out.iter().rev().find(|t| t.kind != Tok::Comment) {
+            None => true,
+            Some(t) => match t.kind {
+                Tok::Op => !matches!(t.text, ")" | "]" | "}"),
+                Tok::Name => KEYWORDS.contains(&t.text),
+                _ => false,
+            },
+        }
+    }
+
+    /// A regex literal: to the closing unescaped `/` outside a `[…]` class, then its
+    /// flags; a newline ends an unterminated one.
+    fn regex(&mut self) {
+        self.pos += 1;
+        let mut in_class = false;
+        while let Some(c) = self.peek(0) {
+            match c {
+                b'\n' => return,
+                b'\\' => {
+                    self.pos += 1;
+                    if self.peek(0).is_some_and(|n| n != b'\n') {
+                        self.pos += 1;
+                    }
+                    continue;
+                }
+                b'[' => in_class = true,
+                b']' => in_class = false,
+                b'/' if !in_class => {
+                    self.pos += 1;
+                    while self.peek(0).is_some_and(|f| f.is_ascii_alphabetic()) {
+                        self.pos += 1;
+                    }
+                    return;
+                }
+                _ => {}
+            }
+            self.pos += 1;
         }
     }
 
@@ -423,6 +482,32 @@ mod tests {
         assert_eq!(toks[2], (F, "`x ${ `in ${b}` + '}' } y`"));
         assert_eq!(toks[3], (Tok::Op, ";"));
         assert_eq!(toks[4], (Tok::Name, "c"));
+    }
+
+    #[test]
+    fn javascript_regex_literals_and_division() {
+        assert_eq!(
+            kinds("let q = /it's \\/ [/]/g; x = a / b / c", Lang::JavaScript),
+            vec![
+                (Tok::Name, "let"),
+                (Tok::Name, "q"),
+                (Tok::Op, "="),
+                (Tok::Regex, "/it's \\/ [/]/g"),
+                (Tok::Op, ";"),
+                (Tok::Name, "x"),
+                (Tok::Op, "="),
+                (Tok::Name, "a"),
+                (Tok::Op, "/"),
+                (Tok::Name, "b"),
+                (Tok::Op, "/"),
+                (Tok::Name, "c"),
+            ]
+        );
+        assert_eq!(
+            kinds("return /'/.test(s)", Lang::JavaScript)[1],
+            (Tok::Regex, "/'/")
+        );
+        assert_eq!(kinds("(a) / 2", Lang::JavaScript)[3], (Tok::Op, "/"));
     }
 
     #[test]
