@@ -2,20 +2,13 @@
 //!
 //! This module owns what a blueprint is and everything that can be said about a set of
 //! them without talking to anyone: the tracked kinds ([`kinds`]), the canonical form
-<<<<<<< HEAD
-//! ([`canonical`]), where each lives in the config repo ([`layout`]), the drift between
-//! two sets ([`diff`], rendered by [`render`]), the plan that makes a site match a set
-//! ([`plan`]), families ([`families`]) and validation
-//! ([`validate`]). It is pure domain code: no network, no tokio, no store. The one
-//! exception is [`files`], a few `std::fs` helpers for seed folders and the `diff` CLI.
-=======
 //! and its digest ([`canonical`]), where each lives in the config repo ([`layout`]),
 //! the drift between two sets ([`diff`], rendered by [`render`]; [`compact`] holds a
-//! large git side lean), families ([`families`]) and validation ([`validate`]). It is
-//! pure domain code: no network, no tokio, no store. The one exception is [`files`], a
-//! few `std::fs` helpers for seed folders and `lockstep diff --raw`. [`synth`] makes
-//! the benchmark's synthetic data and is not used by the bot.
->>>>>>> blueprint
+//! large git side lean), the plan that makes a site match a set ([`plan`]), families
+//! ([`families`]) and validation ([`validate`]). It is pure domain code: no network,
+//! no tokio, no store. The one exception is [`files`], a few `std::fs` helpers for
+//! seed folders and `lockstep diff --raw`. [`synth`] makes the benchmark's synthetic
+//! data and is not used by the bot.
 
 pub mod canonical;
 pub mod compact;
