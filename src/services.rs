@@ -11,7 +11,7 @@ use crate::error::UserError;
 use crate::frappe::{
     ApiCredentials, FetchOptions, ProductionSite, SiteConfig, SiteName, SiteReader, StagingSite,
 };
-use crate::github::{BranchWrite, FileChanges, GithubClient, Snapshot};
+use crate::github::{BranchWrite, FileChanges, GithubClient, RetryPolicy, Snapshot};
 use crate::ids::Principal;
 use crate::runner::Runner;
 use crate::slack::api::SlackApi;
@@ -48,8 +48,15 @@ impl Services {
         };
         let github = match (&config.file.github, &config.secrets.github) {
             (Some(github), Some(auth)) => Some(
-                GithubClient::new(github.clone(), auth.clone())
-                    .context("while setting up the GitHub client")?,
+                GithubClient::with_retry(
+                    github.clone(),
+                    auth.clone(),
+                    RetryPolicy {
+                        min_write_interval: Duration::from_millis(github.write_interval_ms),
+                        ..RetryPolicy::default()
+                    },
+                )
+                .context("while setting up the GitHub client")?,
             ),
             _ => None,
         };

@@ -5,8 +5,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use lockstep::blueprint::{diff, files};
-use lockstep::frappe::{ApiCredentials, FetchOptions, SiteConfig, SiteName, SiteReader};
+use lockstep::blueprint::{diff, files, Kind};
+use lockstep::frappe::{
+    ApiCredentials, FetchOptions, SiteConfig, SiteName, SiteReader, StagingSite,
+};
 use lockstep::sim::frappe::FrappeSim;
 use serde_json::json;
 
@@ -33,6 +35,14 @@ fn tree(dir: &Path, prefix: &str, out: &mut BTreeMap<String, Vec<u8>>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        if name == "_site" {
+            // Site-only records are part of the site, at their usual paths.
+            let only_on_site = path.join("only_on_site");
+            if only_on_site.is_dir() {
+                tree(&only_on_site, prefix, out);
+            }
+            continue;
+        }
         if name.starts_with('_') {
             continue;
         }
@@ -77,6 +87,19 @@ async fn diff_against_the_seeds_is_empty_until_someone_edits_the_site() {
     let sim = FrappeSim::start(&sites_dir()).await.unwrap();
     let staging = reader(&sim, "staging");
     let git = files::read_dir(&sites_dir().join("staging")).unwrap();
+    let site = staging.fetch_blueprints(&options()).await.unwrap();
+    // The seed's one hand edit: Quick Test, made on the site and never captured.
+    let drift = diff(&site, &git);
+    assert_eq!(
+        drift.only_on_site,
+        [(Kind::DocType, "Quick Test".to_string())]
+    );
+    assert_eq!(drift.len(), 1);
+    StagingSite::new(staging.config().clone())
+        .unwrap()
+        .delete("DocType", "Quick Test")
+        .await
+        .unwrap();
     let site = staging.fetch_blueprints(&options()).await.unwrap();
     assert!(diff(&site, &git).is_empty());
 

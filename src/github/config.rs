@@ -20,6 +20,14 @@ pub struct GithubConfig {
     /// The branch holding staging's blueprints.
     #[serde(default = "default_staging_branch")]
     pub staging_branch: String,
+    /// Milliseconds between writes. GitHub asks for a second between
+    /// content-creating requests; lower it only for a server on this machine.
+    #[serde(default = "default_write_interval_ms")]
+    pub write_interval_ms: u64,
+}
+
+fn default_write_interval_ms() -> u64 {
+    1_000
 }
 
 fn default_api_url() -> String {
@@ -42,6 +50,7 @@ impl GithubConfig {
             repo: repo.into(),
             production_branch: default_production_branch(),
             staging_branch: default_staging_branch(),
+            write_interval_ms: default_write_interval_ms(),
         }
     }
 

@@ -83,28 +83,6 @@ impl RollbackButton {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rollback_buttons_round_trip_and_reject_extras() {
-        let value = RollbackButton {
-            plan_run: "job-123.456".into(),
-            sha: "0123456789abcdef0123456789abcdef01234567".into(),
-            proposer: "U0PM".into(),
-            git_ref: "v0.1.0".into(),
-        };
-        assert_eq!(RollbackButton::decode(&value.encode()), Some(value.clone()));
-        assert_eq!(value.message_key(), "job-123.456/message");
-        assert_eq!(RollbackButton::decode("a b c"), None);
-        assert_eq!(
-            RollbackButton::decode(&format!("{} extra", value.encode())),
-            None
-        );
-    }
-}
-
 impl JobRecord {
     /// A job for `command`, named after the Slack trigger that asked for it.
     pub fn new(
@@ -150,5 +128,27 @@ impl JobRecord {
     /// Reads a stored run back; `None` for runs that are not jobs.
     pub fn from_json(value: &serde_json::Value) -> Option<Self> {
         serde_json::from_value(value.clone()).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rollback_buttons_round_trip_and_reject_extras() {
+        let value = RollbackButton {
+            plan_run: "job-123.456".into(),
+            sha: "0123456789abcdef0123456789abcdef01234567".into(),
+            proposer: "U0PM".into(),
+            git_ref: "v0.1.0".into(),
+        };
+        assert_eq!(RollbackButton::decode(&value.encode()), Some(value.clone()));
+        assert_eq!(value.message_key(), "job-123.456/message");
+        assert_eq!(RollbackButton::decode("a b c"), None);
+        assert_eq!(
+            RollbackButton::decode(&format!("{} extra", value.encode())),
+            None
+        );
     }
 }

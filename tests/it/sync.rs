@@ -8,7 +8,7 @@ use serde_json::json;
 /// A hand edit on the staging site: the `age` field loses its constraint, the
 /// walkthrough's `age = Int (no constraint)` vs `age = Int (non_negative=1)`.
 fn relax_age(h: &Harness) {
-    let frappe = &(&h.world).frappe;
+    let frappe = &h.world.frappe;
     let mut beneficiary = frappe
         .get_doc("staging", "DocType", "Beneficiary")
         .expect("the seed has Beneficiary");
@@ -42,6 +42,10 @@ async fn diff_reports_drift_and_a_clean_production() {
     );
     assert!(text.contains("DocType \"Beneficiary\""), "{text}");
     assert!(
+        text.contains("DocType \"Quick Test\""),
+        "the seed's hand-made DocType: {text}"
+    );
+    assert!(
         text.contains("age = Int (no constraint)"),
         "the site's side: {text}"
     );
@@ -61,19 +65,20 @@ async fn diff_reports_drift_and_a_clean_production() {
 async fn pull_captures_the_site_once_and_then_diff_is_clean() {
     let mut h = Harness::start().await;
     relax_age(&h);
-    let before = (&h.world).github.repo(REPO).branch_sha("staging");
+    let before = h.world.github.repo(REPO).branch_sha("staging");
 
     h.command("pull").await;
     let text = h.expect_job_result().await;
     assert!(
-        text.contains("Pull: committed 1 file to `staging`"),
+        text.contains("Pull: committed 2 files to `staging`"),
         "{text}"
     );
     assert!(
-        text.contains("M fixtures/app/doctypes/beneficiary.json"),
+        text.contains("M fixtures/app/doctypes/beneficiary.json")
+            && text.contains("M fixtures/app/doctypes/quick_test.json"),
         "{text}"
     );
-    let after = (&h.world).github.repo(REPO).branch_sha("staging");
+    let after = h.world.github.repo(REPO).branch_sha("staging");
     assert_ne!(before, after, "the branch moved");
 
     h.command("pull").await;
@@ -83,7 +88,7 @@ async fn pull_captures_the_site_once_and_then_diff_is_clean() {
         "{text}"
     );
     assert_eq!(
-        (&h.world).github.repo(REPO).branch_sha("staging"),
+        h.world.github.repo(REPO).branch_sha("staging"),
         after,
         "one commit, not two"
     );
@@ -108,10 +113,14 @@ async fn push_plans_applies_and_refuses_production() {
     h.command("push --dry-run").await;
     let text = h.expect_job_result().await;
     assert!(
-        text.contains("Push (dry run): 1 change would be made"),
+        text.contains("Push (dry run): 2 changes would be made"),
         "{text}"
     );
     assert!(text.contains("update  DocType \"Beneficiary\""), "{text}");
+    assert!(
+        text.contains("delete  DocType \"Quick Test\""),
+        "git wins: {text}"
+    );
     let age = |h: &Harness| {
         let doc = h
             .world
@@ -130,7 +139,7 @@ async fn push_plans_applies_and_refuses_production() {
     h.command("push").await;
     let text = h.expect_job_result().await;
     assert!(
-        text.contains("Push: applied 1 change to site `staging`; it now matches"),
+        text.contains("Push: applied 2 changes to site `staging`; it now matches"),
         "{text}"
     );
     assert_eq!(age(&h), Some(json!(1)), "git won");
@@ -140,7 +149,7 @@ async fn push_plans_applies_and_refuses_production() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_are_retried_and_writes_are_not_repeated() {
     let mut h = Harness::start().await;
-    let github = &(&h.world).github;
+    let github = &h.world.github;
     github.fail_next("GET", &format!("/repos/{REPO}/git/trees"), 502);
     h.command("diff").await;
     let text = h.expect_job_result().await;
@@ -150,7 +159,7 @@ async fn reads_are_retried_and_writes_are_not_repeated() {
     );
 
     relax_age(&h);
-    let github = &(&h.world).github;
+    let github = &h.world.github;
     github.clear_calls();
     github.fail_next("POST", &format!("/repos/{REPO}/git/commits"), 500);
     h.command("pull").await;
@@ -229,7 +238,7 @@ async fn rollback_plans_asks_and_applies_once() {
         applied.contains("Rolled the staging site back"),
         "{applied}"
     );
-    assert!(applied.contains("1 change applied"), "{applied}");
+    assert!(applied.contains("2 changes applied"), "{applied}");
 
     h.command(&format!("rollback {before} --dry-run")).await;
     let text = h.expect_job_result().await;

@@ -127,6 +127,16 @@ impl FrappeSim {
             .context("set_doc needs a JSON object with \"doctype\" and \"name\"")
     }
 
+    /// Removes a record, as someone deleting it in the desk would.
+    pub fn delete_doc(&self, site: &str, doctype: &str, name: &str) -> anyhow::Result<()> {
+        let mut sites = self.shared.sites();
+        let data = sites
+            .get_mut(site)
+            .with_context(|| format!("no site {site} in the sim"))?;
+        data.delete(doctype, name)
+            .map_err(|err| anyhow::anyhow!("cannot delete {doctype} {name:?} on {site}: {err:?}"))
+    }
+
     /// A document as Frappe's one-document read returns it.
     pub fn get_doc(&self, site: &str, doctype: &str, name: &str) -> Option<Value> {
         let sites = self.shared.sites();
