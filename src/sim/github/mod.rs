@@ -958,6 +958,7 @@ fn route(
 /// Control routes for the demo and tests (never GitHub routes, no token, not
 /// logged): `POST /_sim/repos/{o}/{r}/pulls/{n}/approve {"reviewer"}`,
 /// `…/request-changes {"reviewer","comments":[..]}`, `…/comment {"reviewer","body"}`,
+/// `…/dismiss {"reviewer"}`,
 /// `POST /_sim/repos/{o}/{r}/push {"branch","message","files":{path: text|null}}`,
 /// `GET /_sim/runs`.
 fn control(shared: &Arc<Shared>, method: &str, rest: &str, body: &Value) -> Response {
@@ -1011,6 +1012,7 @@ fn control(shared: &Arc<Shared>, method: &str, rest: &str, body: &Value) -> Resp
                     repo.request_changes(n, &reviewer, &refs).map(|_| json!({}))
                 }
                 "comment" => repo.comment(n, &reviewer, &text("body")).map(|_| json!({})),
+                "dismiss" => repo.dismiss(n, &reviewer).map(|_| json!({})),
                 other => return fail(404, format!("no review action {other}")),
             }
         }
