@@ -107,6 +107,15 @@ impl Default for GithubSimConfig {
     }
 }
 
+/// What follows a branch moving: stale approvals dismissed, and on the production
+/// branch a workflow run.
+fn after_push(shared: &Arc<Shared>, repo: &str, branch: &str, sha: &str) {
+    if let Some(r) = shared.repos().get_mut(repo) {
+        r.dismiss_stale_approvals(branch, sha);
+    }
+    runs::on_push(shared, repo, branch, sha);
+}
+
 /// One request the sim served and its answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exchange {
@@ -438,7 +447,7 @@ impl SimRepo {
     ) -> anyhow::Result<T> {
         let (out, pushed) = self.with(f)?;
         for (branch, sha) in pushed {
-            runs::on_push(&self.shared, &self.name, &branch, &sha);
+            after_push(&self.shared, &self.name, &branch, &sha);
         }
         Ok(out)
     }
@@ -551,7 +560,11 @@ impl SimRepo {
 
     /// Dismisses `reviewer`'s latest review, as a maintainer would.
     pub fn dismiss(&self, pr: u64, reviewer: &str) -> anyhow::Result<()> {
-        self.review(pr, reviewer, "DISMISSED", "Dismissed", Vec::new())
+        self.with(|repo, _| {
+            repo.dismiss_review(pr, reviewer)
+                .map_err(|_| anyhow::anyhow!("{reviewer} has no review to dismiss on #{pr}"))
+        })?;
+        Ok(())
     }
 
     fn review(
@@ -947,7 +960,7 @@ fn route(
     match reply {
         Ok(reply) => {
             for (branch, sha) in &reply.pushed {
-                runs::on_push(shared, &full, branch, sha);
+                after_push(shared, &full, branch, sha);
             }
             json_response(reply.status, &reply.body)
         }
