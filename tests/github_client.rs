@@ -469,7 +469,19 @@ async fn a_pull_request_goes_through_review_protection_merge_and_deploy() {
         .await
         .unwrap();
     assert_eq!(s.decision, ReviewDecision::ReviewRequired);
-    assert_eq!(s.stale_approvals, ["alice", "bob"]);
+    // GitHub dismisses approvals of older commits on push (dismiss_stale_reviews).
+    assert!(
+        s.approved_by.is_empty() && s.stale_approvals.is_empty(),
+        "{s:?}"
+    );
+    let states: Vec<String> = client
+        .list_reviews(pr.number)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.state)
+        .collect();
+    assert_eq!(states, ["CHANGES_REQUESTED", "DISMISSED", "DISMISSED"]);
     sim.repo(REPO).approve(pr.number, "alice").unwrap();
     let err = client
         .merge_pull(pr.number, &head.commit, MergeMethod::Merge, None)
@@ -607,4 +619,61 @@ async fn errors_are_typed_and_never_show_the_token() {
         client.get_pull(1).await,
         Err(GithubError::RateLimited { .. })
     ));
+}
+
+#[tokio::test]
+async fn a_conflicting_pull_request_is_dirty_and_refused() {
+    let (sim, client) = sim_with(GithubSimConfig::default()).await;
+    let base = client.base_of("main").await.unwrap();
+    let path = "fixtures/app/roles/shared.json".to_string();
+    let mut numbers = Vec::new();
+    for (branch, text) in [("promote/a", "A\n"), ("promote/b", "B\n")] {
+        let changes = FileChanges {
+            upsert: BTreeMap::from([(path.clone(), text.as_bytes().to_vec())]),
+            delete: Default::default(),
+        };
+        client
+            .commit_files(branch, &base, &changes, branch, BranchWrite::Create)
+            .await
+            .unwrap();
+        let pr = client
+            .create_pull(&NewPull {
+                title: branch,
+                head: branch,
+                base: "main",
+                body: "",
+                draft: false,
+            })
+            .await
+            .unwrap();
+        sim.repo(REPO).approve(pr.number, "alice").unwrap();
+        numbers.push(pr);
+    }
+    let first = &numbers[0];
+    let clean = client.get_pull(first.number).await.unwrap();
+    assert_eq!(clean.mergeable_state.as_deref(), Some("clean"));
+    client
+        .merge_pull(first.number, &first.head.sha, MergeMethod::Squash, None)
+        .await
+        .unwrap();
+    let second = client.get_pull(numbers[1].number).await.unwrap();
+    assert_eq!(
+        (second.mergeable, second.mergeable_state.as_deref()),
+        (Some(false), Some("dirty"))
+    );
+    let err = client
+        .merge_pull(second.number, &second.head.sha, MergeMethod::Merge, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, GithubError::MergeRefused { message, .. } if message == "Pull Request is not mergeable"),
+        "{err}"
+    );
+    assert_eq!(
+        sim.repo(REPO)
+            .files_at("main")
+            .get(&path)
+            .map(Vec::as_slice),
+        Some(&b"A\n"[..])
+    );
 }

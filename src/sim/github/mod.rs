@@ -107,6 +107,15 @@ impl Default for GithubSimConfig {
     }
 }
 
+/// What follows a branch moving: stale approvals dismissed, and on the production
+/// branch a workflow run.
+fn after_push(shared: &Arc<Shared>, repo: &str, branch: &str, sha: &str) {
+    if let Some(r) = shared.repos().get_mut(repo) {
+        r.dismiss_stale_approvals(branch, sha);
+    }
+    runs::on_push(shared, repo, branch, sha);
+}
+
 /// One request the sim served and its answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exchange {
@@ -438,7 +447,7 @@ impl SimRepo {
     ) -> anyhow::Result<T> {
         let (out, pushed) = self.with(f)?;
         for (branch, sha) in pushed {
-            runs::on_push(&self.shared, &self.name, &branch, &sha);
+            after_push(&self.shared, &self.name, &branch, &sha);
         }
         Ok(out)
     }
@@ -551,7 +560,11 @@ impl SimRepo {
 
     /// Dismisses `reviewer`'s latest review, as a maintainer would.
     pub fn dismiss(&self, pr: u64, reviewer: &str) -> anyhow::Result<()> {
-        self.review(pr, reviewer, "DISMISSED", "Dismissed", Vec::new())
+        self.with(|repo, _| {
+            repo.dismiss_review(pr, reviewer)
+                .map_err(|_| anyhow::anyhow!("{reviewer} has no review to dismiss on #{pr}"))
+        })?;
+        Ok(())
     }
 
     fn review(
@@ -947,7 +960,7 @@ fn route(
     match reply {
         Ok(reply) => {
             for (branch, sha) in &reply.pushed {
-                runs::on_push(shared, &full, branch, sha);
+                after_push(shared, &full, branch, sha);
             }
             json_response(reply.status, &reply.body)
         }
@@ -958,6 +971,7 @@ fn route(
 /// Control routes for the demo and tests (never GitHub routes, no token, not
 /// logged): `POST /_sim/repos/{o}/{r}/pulls/{n}/approve {"reviewer"}`,
 /// `…/request-changes {"reviewer","comments":[..]}`, `…/comment {"reviewer","body"}`,
+/// `…/dismiss {"reviewer"}`,
 /// `POST /_sim/repos/{o}/{r}/push {"branch","message","files":{path: text|null}}`,
 /// `GET /_sim/runs`.
 fn control(shared: &Arc<Shared>, method: &str, rest: &str, body: &Value) -> Response {
@@ -1011,6 +1025,7 @@ fn control(shared: &Arc<Shared>, method: &str, rest: &str, body: &Value) -> Resp
                     repo.request_changes(n, &reviewer, &refs).map(|_| json!({}))
                 }
                 "comment" => repo.comment(n, &reviewer, &text("body")).map(|_| json!({})),
+                "dismiss" => repo.dismiss(n, &reviewer).map(|_| json!({})),
                 other => return fail(404, format!("no review action {other}")),
             }
         }

@@ -417,6 +417,45 @@ impl Repo {
         Ok((Some(clean), state.into()))
     }
 
+    /// A maintainer dismisses `user`'s latest approval or change request: GitHub
+    /// turns that review's state to DISMISSED (it stays in the list).
+    pub fn dismiss_review(&mut self, number: u64, user: &str) -> ApiResult<()> {
+        let pull = self.pull_mut(number)?;
+        let review = pull
+            .reviews
+            .iter_mut()
+            .rev()
+            .find(|r| r.user == user && (r.state == "APPROVED" || r.state == "CHANGES_REQUESTED"))
+            .ok_or_else(ApiError::not_found)?;
+        review.state = "DISMISSED".into();
+        Ok(())
+    }
+
+    /// With `dismiss_stale_reviews` on the base branch, a push to an open PR's head
+    /// dismisses the approvals given to earlier commits, as GitHub does.
+    pub fn dismiss_stale_approvals(&mut self, branch: &str, sha: &str) {
+        let protection = self.protection.clone();
+        for pull in self
+            .pulls
+            .iter_mut()
+            .filter(|p| p.state == "open" && p.head_ref == branch)
+        {
+            if !protection
+                .get(&pull.base_ref)
+                .is_some_and(|p| p.dismiss_stale_reviews)
+            {
+                continue;
+            }
+            for review in pull
+                .reviews
+                .iter_mut()
+                .filter(|r| r.state == "APPROVED" && r.commit_id != sha)
+            {
+                review.state = "DISMISSED".into();
+            }
+        }
+    }
+
     /// The text of GitHub's 405 when protection is unmet, or None when it is met.
     pub fn protection_refusal(&self, pull: &Pull, head: &str) -> Option<String> {
         let protection = self.protection.get(&pull.base_ref)?;
