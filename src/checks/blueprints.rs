@@ -7,7 +7,7 @@ use crate::blueprint::render::blueprint_label;
 use crate::blueprint::validate::validate_one;
 use crate::blueprint::{BlueprintSet, Severity, ValidationPolicy};
 
-use super::{BoxId, BoxOutcome};
+use super::{cap_lines, BoxId, BoxOutcome};
 
 /// The blueprints box.
 pub fn blueprints_box(
@@ -59,7 +59,7 @@ pub fn blueprints_box(
         BoxId::Blueprints,
         format!("{applied}/{total} Applied; {first}{rest}"),
     )
-    .with_more(problems)
+    .with_more(cap_lines(problems))
 }
 
 #[cfg(test)]

@@ -160,6 +160,19 @@ pub fn one_line(text: &str) -> String {
     cut
 }
 
+/// How many further lines a box shows under its detail before "… and N more".
+pub const MAX_MORE: usize = 10;
+
+/// Keeps the first [`MAX_MORE`] lines and says how many were left out.
+pub(crate) fn cap_lines(mut lines: Vec<String>) -> Vec<String> {
+    if lines.len() > MAX_MORE {
+        let left = lines.len() - MAX_MORE;
+        lines.truncate(MAX_MORE);
+        lines.push(format!("… and {left} more"));
+    }
+    lines
+}
+
 /// `1 blueprint` / `2 blueprints`.
 pub(crate) fn plural(count: usize, noun: &str) -> String {
     if count == 1 {
@@ -184,5 +197,14 @@ mod tests {
         assert_eq!(cut.chars().count(), MAX_DETAIL);
         assert!(cut.ends_with('…'));
         assert_eq!(BoxOutcome::fail(BoxId::Diff, long).detail, cut);
+    }
+
+    #[test]
+    fn long_lists_under_a_box_are_cut() {
+        let lines: Vec<String> = (0..12).map(|i| i.to_string()).collect();
+        let cut = cap_lines(lines);
+        assert_eq!(cut.len(), MAX_MORE + 1);
+        assert_eq!(cut.last().unwrap(), "… and 2 more");
+        assert_eq!(cap_lines(vec!["a".into()]), vec!["a"]);
     }
 }

@@ -119,6 +119,9 @@ fn top_level<'t, 'a>(expr: &'t [Token<'a>]) -> impl Iterator<Item = &'t Token<'a
 /// How an expression builds a string from values, if it does. Every `%` or `+` at the
 /// top level of a query counts: a query is text, so they can only splice text.
 fn string_building(expr: &[Token<'_>]) -> Option<&'static str> {
+    if placeholder_expansion(expr) {
+        return None;
+    }
     if expr
         .iter()
         .any(|t| t.kind == Tok::Str { interpolated: true })
@@ -138,6 +141,49 @@ fn string_building(expr: &[Token<'_>]) -> Option<&'static str> {
         return Some("string concatenation");
     }
     None
+}
+
+/// The safe idiom for `IN (…)`: the query is formatted with nothing but a run of
+/// `%s` placeholders (`", ".join(["%s"] * len(names))`) and the values go as
+/// parameters. Every formatted-in piece of such an expression is string literals, the
+/// `join`, `len` and the `*` — no value can reach the SQL text.
+fn placeholder_expansion(expr: &[Token<'_>]) -> bool {
+    let placeholder = expr.iter().any(|t| {
+        t.kind
+            == (Tok::Str {
+                interpolated: false,
+            })
+            && matches!(t.string_body(), "%s" | "%s, " | ", %s")
+    });
+    placeholder && only_placeholder_names(expr)
+}
+
+/// Every name in `expr` is `format`, `join` or `len`, or sits inside `len(…)`.
+fn only_placeholder_names(expr: &[Token<'_>]) -> bool {
+    let mut depth = 0usize;
+    let mut inside_len: Option<usize> = None;
+    for (i, t) in expr.iter().enumerate() {
+        match t.kind {
+            Tok::Str { interpolated: true } => return false,
+            Tok::Op if t.text == "(" => {
+                depth += 1;
+                if i > 0 && expr[i - 1].is_name("len") && inside_len.is_none() {
+                    inside_len = Some(depth);
+                }
+            }
+            Tok::Op if t.text == ")" => {
+                if inside_len == Some(depth) {
+                    inside_len = None;
+                }
+                depth = depth.saturating_sub(1);
+            }
+            Tok::Name if inside_len.is_none() && !matches!(t.text, "format" | "join" | "len") => {
+                return false
+            }
+            _ => {}
+        }
+    }
+    true
 }
 
 /// One expression that goes into a query: what follows `=` or `+=`, or the argument.
@@ -250,8 +296,9 @@ const SECRET_WORDS: [&str; 9] = [
     "private_key",
 ];
 /// Parts of a name that say it holds something about a secret, not the secret.
-const NOT_SECRET_WORDS: [&str; 8] = [
-    "field", "label", "type", "name", "url", "doctype", "length", "policy",
+const NOT_SECRET_WORDS: [&str; 15] = [
+    "field", "label", "type", "name", "url", "doctype", "length", "policy", "template", "message",
+    "msg", "title", "hint", "route", "method",
 ];
 
 fn secret_name(name: &str) -> bool {
@@ -572,6 +619,10 @@ mod tests {
             ("frappe.db.sql_list(\n  f'select {col} from tabGrant'\n)", 1),
             ("frappe.db.sql(query % values)", 1),
             (
+                "frappe.db.sql(\"select 1 from t where n in ({}) and o = '{}'\".format(\", \".join([\"%s\"] * len(ns)), user), ns)",
+                1,
+            ),
+            (
                 "q = \"select name from tabGrant\"\nif status:\n    q += \" where status = '\" + status + \"'\"\nfrappe.db.sql(q)",
                 4,
             ),
@@ -592,6 +643,8 @@ mod tests {
             "q = \"select 1\"\nfrappe.db.sql(q)",
             "frappe.db.get_all('Grant', filters={'owner': user})",
             "frappe.db.sql(get_query(limit + 1), values)",
+            "frappe.db.sql(\"select name from tabGrant where name in ({})\".format(\", \".join([\"%s\"] * len(names))), names)",
+            "frappe.db.sql(\"select name from tabGrant where name in (%s)\" % \", \".join([\"%s\"] * len(names)), tuple(names))",
             "q = \"select name\"\nq += \" from tabGrant where owner = %s\"\nfrappe.db.sql(q, (user,))",
         ] {
             assert_eq!(py(code), vec![], "{code}");
@@ -648,6 +701,7 @@ mod tests {
             "password = '********'",
             "password_field = 'new_password_123'",
             "token_type = 'Bearer'",
+            "password_reset_template = 'Reset-Password-v2'",
             "secret = 'changeme'",
             "api_key = '<your-api-key>'",
             "frappe.throw('token expired, log in again')",

@@ -449,7 +449,7 @@ pub fn reviewer_box(findings: &[ReviewFinding]) -> BoxOutcome {
         BoxId::Reviewer,
         format!("{summary}; first: {}", blocking[0]),
     )
-    .with_more(blocking)
+    .with_more(crate::checks::cap_lines(blocking))
 }
 
 #[cfg(test)]
