@@ -1,26 +1,29 @@
 //! lockstep: a Slack bot that takes a Frappe team's configuration changes from a
 //! staging site to production through GitHub pull requests.
 //!
-//! Module map (dependencies point downwards only):
+//! Module map (dependencies point one way: domain <- workflow <- store/adapters <- app):
 //!
 //! - Domain, pure, no I/O: [`command`] (slash-command grammar and help),
-//!   [`blueprint`] (kinds, canonical JSON, repo paths, diff, families, validation).
-//! - Infrastructure: [`error`] (user-facing vs internal errors), [`config`] (TOML + environment), [`secret`] (values that never
+//!   [`blueprint`] (kinds, canonical JSON, repo paths, diff, plans, families,
+//!   validation), [`checks`] (the eight checklist boxes, the reviewer's rules, test
+//!   report parsing, the freeze guard).
+//! - Infrastructure: [`config`] (TOML + environment), [`secret`] (values that never
 //!   print), [`clock`] (the one clock, `LOCKSTEP_NOW`-aware), [`store`] (sled: runs,
-//!   outbox, seen, locks, audit), [`tls`] (the process crypto provider).
+//!   outbox, seen, locks, audit), [`error`] (user-facing vs internal errors),
+//!   [`ids`] (newtypes), [`tls`] (the process crypto provider).
 //! - Adapters, one outside system each: [`slack`] (Socket Mode listener, Web API,
-//!   Block Kit rendering), [`frappe`] (REST client), [`runner`] (bench on the bench host).
-//! - [`workflow`]: effects (what the bot decided to do, stored in the outbox) and the
-//!   executor that performs them at least once, idempotently.
-//! - [`handlers`]: one per subcommand; decide, return effects, never do I/O to Slack.
-//! - [`ids`]: newtypes for Slack ids and run ids.
-//! - [`jobs`]: long operations run as tasks that report back as events, one file per job.
-//! - [`services`]: the adapters jobs use (staging and production sites), built from config.
+//!   Block Kit rendering), [`frappe`] (REST client; production is read-only by type),
+//!   [`github`] (the config repository), [`runner`] (bench on the bench host).
+//! - [`workflow`]: events, effects (stored in the outbox), job records, and the
+//!   executor that performs effects at least once, idempotently.
+//! - [`handlers`]: one per subcommand; they decide and return effects and jobs.
+//! - [`jobs`]: long operations (diff, pull, push, rollback, review, the checklist)
+//!   run as tasks through [`services`] and report back as events.
 //! - [`access`]: who may do what (users and user groups from the config).
 //! - [`app`]: wires config, store and adapters; the only place that spawns tasks.
-//! - [`demo`]: `lockstep demo`, the bot against the local sims with no credentials.
-//! - [`sim`]: local Slack- and Frappe-compatible servers and the bench stand-in used by
-//!   `lockstep demo` and the integration tests. Nothing else in the crate uses it.
+//! - [`demo`]: `lockstep demo`, the bot in a [`demo::LocalWorld`] of local servers.
+//! - [`sim`]: the Slack-, Frappe- and GitHub-compatible servers and the bench
+//!   stand-in. The bot's own modules never use it.
 
 pub mod access;
 pub mod app;

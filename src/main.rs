@@ -33,9 +33,9 @@ enum Command {
     Sim(SimCommand),
     /// Write a live site's tracked blueprints as canonical files (reads only).
     Export(lockstep::frappe::cli::ExportArgs),
-    /// Print the drift between a live site and a folder of canonical files; exit 1
-    /// when they differ (reads only).
-    Diff(lockstep::frappe::cli::DiffArgs),
+    /// Print the drift between a live site (or a folder of raw Frappe JSON) and a
+    /// folder of canonical files; exit 1 when they differ (reads only).
+    Diff(DiffArgs),
     /// Validate the configuration and reach every endpoint it names.
     Check {
         #[arg(long, short)]
@@ -52,6 +52,32 @@ enum SimCommand {
     /// The bench stand-in: backup | migrate | restore <file> | restart against the
     /// Frappe-compatible server, printing what bench prints.
     Bench(lockstep::sim::bench::BenchArgs),
+    /// A GitHub-compatible server holding the config repository.
+    Github(lockstep::sim::github::SimGithubArgs),
+}
+
+/// `lockstep diff`: a live site (`--site` and `--url`) or a folder of raw Frappe
+/// documents (`--raw`) against a folder of canonical files.
+#[derive(clap::Args)]
+struct DiffArgs {
+    /// A folder of raw Frappe JSON documents (as the REST API returns them).
+    #[arg(long, conflicts_with_all = ["site", "url"])]
+    raw: Option<PathBuf>,
+    /// The live site's name (picks FRAPPE_<SITE>_API_KEY/_API_SECRET).
+    #[arg(long, requires = "url")]
+    site: Option<lockstep::frappe::SiteName>,
+    /// The live site's base URL.
+    #[arg(long, requires = "site")]
+    url: Option<url::Url>,
+    /// Send `X-Frappe-Site-Name` (several sites on one bench, or the sim).
+    #[arg(long)]
+    frappe_site_name: Option<String>,
+    /// Parallel document reads from the site.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// The folder of canonical files to compare with (e.g. a checkout's fixtures/app).
+    #[arg(long)]
+    against: PathBuf,
 }
 
 fn main() -> ExitCode {
@@ -116,8 +142,12 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             lockstep::frappe::cli::run_export(args).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Sim(SimCommand::Github(args)) => {
+            lockstep::sim::github::serve(args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Diff(args) => {
-            let differs = lockstep::frappe::cli::run_diff(args).await?;
+            let differs = diff(args).await?;
             Ok(if differs {
                 ExitCode::FAILURE
             } else {
@@ -125,6 +155,30 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// `lockstep diff`: prints the drift report; true when the two sides differ.
+async fn diff(args: DiffArgs) -> anyhow::Result<bool> {
+    if let Some(raw) = &args.raw {
+        let (report, differs) =
+            lockstep::blueprint::files::diff_raw_against_canonical(raw, &args.against)?;
+        print!("{report}");
+        return Ok(differs);
+    }
+    let (Some(site), Some(url)) = (args.site, args.url) else {
+        anyhow::bail!("say what to compare: --site <name> --url <url> for a live site, or --raw <dir> for a folder of Frappe JSON");
+    };
+    let site_args = lockstep::frappe::cli::SiteArgs {
+        site,
+        url,
+        frappe_site_name: args.frappe_site_name,
+        concurrency: args.concurrency,
+    };
+    lockstep::frappe::cli::run_diff(lockstep::frappe::cli::DiffArgs {
+        site: site_args,
+        against: args.against,
+    })
+    .await
 }
 
 /// `lockstep check`: one line per thing checked, failures named, exit 1 if any.

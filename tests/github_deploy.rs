@@ -58,7 +58,9 @@ async fn merge_staging(github: &GithubSim, client: &GithubClient) -> String {
 async fn merging_into_main_migrates_the_production_site() {
     let (frappe, github, client) = setup().await;
     assert!(
-        frappe.get_doc("prod", "DocType", "Quick Test").is_none(),
+        frappe
+            .get_doc("prod", "DocType", "Experiment Assignment")
+            .is_none(),
         "only staging has it before"
     );
     let backups_before = frappe.backups("prod").len();
@@ -91,7 +93,9 @@ async fn merging_into_main_migrates_the_production_site() {
         run.jobs[0].steps[1].log
     );
     assert!(
-        frappe.get_doc("prod", "DocType", "Quick Test").is_some(),
+        frappe
+            .get_doc("prod", "DocType", "Experiment Assignment")
+            .is_some(),
         "the merged blueprint reached production"
     );
     assert_eq!(frappe.backups("prod").len(), backups_before + 1);

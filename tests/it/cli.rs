@@ -1,0 +1,73 @@
+//! The operator commands as a person runs them: the real binary, its output and its
+//! exit status.
+
+use std::path::Path;
+use std::process::Command;
+
+fn lockstep(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_lockstep"))
+        .args(args)
+        .env_remove("SLACK_APP_TOKEN")
+        .output()
+        .expect("the binary runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn copy_folder(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+#[test]
+fn diff_raw_exits_one_only_when_the_folders_differ() {
+    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo/sites/prod");
+    let dir = tempfile::tempdir().unwrap();
+    let (raw, canonical) = (dir.path().join("raw"), dir.path().join("canonical"));
+    for folder in ["doctypes", "roles"] {
+        copy_folder(&seeds.join(folder), &raw.join(folder));
+        copy_folder(&seeds.join(folder), &canonical.join(folder));
+    }
+    let args = |raw: &Path, canonical: &Path| {
+        vec![
+            "diff".to_string(),
+            "--raw".into(),
+            raw.display().to_string(),
+            "--against".into(),
+            canonical.display().to_string(),
+        ]
+    };
+    let run = |args: Vec<String>| lockstep(&args.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let (code, out, err) = run(args(&raw, &canonical));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Summary: no differences."), "{out}");
+
+    std::fs::remove_file(canonical.join("roles/manager.json")).unwrap();
+    let (code, out, _) = run(args(&raw, &canonical));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("Role \"Manager\""), "{out}");
+}
+
+#[test]
+fn bad_invocations_are_named() {
+    let (code, _, err) = lockstep(&["diff", "--against", "x"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--site <name> --url <url>"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(&config, "[slack]\ncomand = \"/x\"\n").unwrap();
+    let (code, out, _) = lockstep(&["check", "--config", config.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("FAIL  config") && out.contains("comand") && out.contains("line 2"),
+        "{out}"
+    );
+}
