@@ -182,12 +182,22 @@ fn boxes(
         .boxed(),
     ));
 
-    let set = promotion.clone();
+    let (services_for_reviewer, set) = (services.clone(), promotion.clone());
     jobs.push((
         BoxId::Reviewer,
         async move {
-            let findings = checks::reviewer::review(side(&set, "the promotion set")?, None);
-            Ok(checks::reviewer::reviewer_box(&findings))
+            let set = side(&set, "the promotion set")?;
+            let selection =
+                checks::reviewer::select(set, None, None).map_err(anyhow::Error::msg)?;
+            let (findings, errors) =
+                super::reviewer::findings(&services_for_reviewer, set, &selection).await?;
+            let mut outcome = checks::reviewer::reviewer_box(&findings);
+            outcome.more.extend(
+                errors
+                    .into_iter()
+                    .map(|error| format!("external reviewer: {error}")),
+            );
+            Ok(outcome)
         }
         .boxed(),
     ));

@@ -9,6 +9,7 @@ mod diff;
 mod pull;
 mod push;
 mod review;
+mod reviewer;
 pub mod rollback;
 mod tester;
 

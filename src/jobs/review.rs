@@ -5,7 +5,7 @@
 use super::checklist::promotion_set;
 use super::{JobResult, Reporter};
 use crate::checks::report::ReviewReport;
-use crate::checks::reviewer::{review_selection, select, summary};
+use crate::checks::reviewer::{select, summary};
 use crate::command::{GitRef, SiteSel};
 use crate::error::UserError;
 use crate::services::Services;
@@ -31,13 +31,14 @@ pub async fn run(
     })?;
     let changed = promotion_set(&branch.blueprints, &base.1, &[]);
     let selection = select(&changed, None, blueprint).map_err(UserError::new)?;
-    let findings = review_selection(&changed, &selection);
+    let (findings, external_errors) =
+        super::reviewer::findings(services, &changed, &selection).await?;
     let tester = super::tester::run(services).await?;
     let report = ReviewReport {
         changed: selection.len(),
         since: &since,
         findings: &findings,
-        external_errors: &[],
+        external_errors: &external_errors,
         tester: tester.as_ref(),
         coverage_min: services.config.file.checks.coverage_min,
     };

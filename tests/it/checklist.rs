@@ -213,7 +213,8 @@ async fn failing_tests_fail_the_tester() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_backup_and_a_failing_runner_fail_the_backup() {
-    let mut h = Harness::start_with(Default::default(), |file| {
+    // Two weeks after the last backup, with a bench host whose disk is full.
+    let mut h = Harness::start_at("2026-12-09T14:30:00+05:30", Default::default(), |file| {
         file.runner = lockstep::config::FileConfig::parse(
             "[runner]\ntemplate = \"echo 'Backup failed for Site {site}. disk full' {args} >&2; exit 1\"\n",
             "test.toml",
@@ -223,9 +224,44 @@ async fn a_stale_backup_and_a_failing_runner_fail_the_backup() {
     })
     .await;
     resolve_drift(&h);
+    let taken = reqwest::Client::new()
+        .post(format!("{}/_sim/sites/prod/backup", h.world.frappe.url()))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .expect("the sim takes a backup");
+    assert!(taken.status().is_success());
     let text = refused(&mut h).await;
     assert!(text.contains("✗ backup"), "{text}");
+    assert!(
+        text.contains("old (max 24h)"),
+        "says why the newest will not do: {text}"
+    );
     assert!(text.contains("disk full"), "the runner's reason: {text}");
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_reviewers_findings_count() {
+    let semgrep = r#"{"results":[{"check_id":"python.lang.security.audit.eval","path":"server_scripts/experiment_assignment_defaults.json.script.py","start":{"line":1,"col":1},"extra":{"message":"eval() on user input","severity":"ERROR"}}],"errors":[{"message":"rule x failed to parse"}]}"#;
+    let mut h = Harness::start_with(Default::default(), |file| {
+        file.checks.external_reviewer = Some(lockstep::checks::ExternalReviewerConfig {
+            command: format!("test -d {{dir}}/server_scripts && printf '%s' '{semgrep}'"),
+        });
+    })
+    .await;
+    resolve_drift(&h);
+    h.command("review").await;
+    let text = h.expect_job_result().await;
+    assert!(text.contains("eval() on user input"), "{text}");
+    assert!(text.contains("HIGH"), "{text}");
+    assert!(
+        text.contains("rule x failed to parse"),
+        "the tool's own errors are shown: {text}"
+    );
+    assert!(!text.contains("ready to promote"), "{text}");
+    let text = refused(&mut h).await;
+    assert!(text.contains("✗ reviewer"), "{text}");
     h.finish().await;
 }
 
