@@ -25,15 +25,19 @@ const CHANNEL: &str = "C0DEPLOY";
 const USER: &str = "U0PM";
 const COMMAND: &str = "/frappe-stack";
 pub const REPO: &str = "acme/frappe-config";
-const TOUR: [&str; 7] = [
+const TOUR: [&str; 9] = [
     "help",
     "diff",
-    "diff --site=prod",
     "push --dry-run",
-    "pull",
+    "push",
+    "diff",
+    "review",
+    "promote --dry-run",
     "status",
     "audit 5",
 ];
+/// What the demo sets beyond the local servers: the walkthrough's time zone.
+const DEMO_CONFIG: &str = "[freeze]\ntimezone = \"Asia/Kolkata\"\n";
 /// Long enough for a loaded machine; a reply normally takes milliseconds.
 const REPLY_WAIT: Duration = Duration::from_secs(30);
 
@@ -158,7 +162,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     .await?;
     let temp = tempfile::tempdir()?;
     let store_path = args.store.unwrap_or_else(|| temp.path().join("store"));
-    let file = FileConfig::parse("", "embedded demo config")?;
+    let file = FileConfig::parse(DEMO_CONFIG, "embedded demo config")?;
     let bot = app::start(
         world.config(file, store_path, temp.path())?,
         Clock::from_env()?,

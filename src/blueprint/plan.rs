@@ -133,8 +133,12 @@ impl Plan {
         let count = |verb: &str| self.steps.iter().filter(|step| step.verb() == verb).count();
         let _ = writeln!(
             out,
-            "{} changes: {} to create, {} to update, {} to delete.",
-            self.steps.len(),
+            "{}: {} to create, {} to update, {} to delete.",
+            if self.steps.len() == 1 {
+                "1 change".to_string()
+            } else {
+                format!("{} changes", self.steps.len())
+            },
             count("create"),
             count("update"),
             count("delete")

@@ -63,7 +63,7 @@ impl Drift {
         }
         more(&mut out, "    ", self.changed.len(), options.max_blueprints);
         match self.len() {
-            0 => out.push_str("Summary: no differences.\n"),
+            0 => out.push_str("Summary: clean. Ready to promote.\n"),
             1 => out.push_str("Summary: 1 difference. Resolve before promote.\n"),
             n => {
                 let _ = writeln!(out, "Summary: {n} differences. Resolve before promote.");

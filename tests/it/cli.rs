@@ -47,7 +47,7 @@ fn diff_raw_exits_one_only_when_the_folders_differ() {
 
     let (code, out, err) = run(args(&raw, &canonical));
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("Summary: no differences."), "{out}");
+    assert!(out.contains("Summary: clean. Ready to promote."), "{out}");
 
     std::fs::remove_file(canonical.join("roles/manager.json")).unwrap();
     let (code, out, _) = run(args(&raw, &canonical));
