@@ -108,14 +108,15 @@ impl LocalWorld {
         }
         if let (Some(binary), None) = (&self.bench_binary, &file.runner) {
             let runner = format!(
-                "[runner]\ntemplate = \"'{}' sim bench --sim-url {} --site {{site}} {{args}}\"\n",
+                "[runner]\ntemplate = \"'{}' sim bench --sim-url {} --test-reports '{}' --site {{site}} {{args}}\"\n",
                 binary.display(),
-                self.frappe.url()
+                self.frappe.url(),
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo/tester").display()
             );
             file.runner = FileConfig::parse(&runner, "local world")?.runner;
         }
         if file.checks.tester.is_none() {
-            file.checks.tester = Some(demo_tester());
+            file.checks.tester = Some(demo_tester(base_dir));
         }
         let (owner, repo) = REPO.split_once('/').expect("REPO is owner/name");
         let mut github = GithubConfig::new(&self.github.url(), owner, repo);
@@ -130,16 +131,21 @@ impl LocalWorld {
     }
 }
 
-/// The demo's tester: a stand-in for `bench run-tests --coverage` that leaves the
-/// reports of a real passing run (shipped in `config/demo/tester/`) to be read.
-fn demo_tester() -> TesterConfig {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo/tester");
+/// The demo's tester: `bench run-tests --coverage` through the runner; the bench
+/// stand-in leaves the reports of the suite it stands in for (`config/demo/tester/`)
+/// in `dir`, where the tester box reads them.
+fn demo_tester(dir: &Path) -> TesterConfig {
     let file = |name: &str| dir.join(name).display().to_string();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo/tester");
     TesterConfig {
-        command: format!("test -f '{}'", file("junit.xml")),
+        command: format!(
+            "run-tests --app grants --coverage --junit-xml-output {} --coverage-output {}",
+            file("junit.xml"),
+            file("coverage.xml")
+        ),
         junit_path: file("junit.xml"),
         cobertura_path: Some(file("coverage.xml")),
-        diff_command: Some(format!("cat '{}'", file("changes.diff"))),
+        diff_command: Some(format!("cat '{}'", shipped.join("changes.diff").display())),
     }
 }
 

@@ -1,10 +1,13 @@
-//! Running the configured tester (`[checks.tester]`): its command through `sh -c`
-//! on this host with `{site}` set to the staging site, then its JUnit and Cobertura
-//! reports and, when configured, the diff its coverage is measured on. A report that
-//! is missing or malformed is the tester box's failure, named; never a panic.
+//! Running the configured tester (`[checks.tester]`): its bench arguments through the
+//! runner on the staging site (`bench --site staging run-tests …`), then its JUnit
+//! and Cobertura reports and, when configured, the diff its coverage is measured on.
+//! A report that is missing or malformed is the tester box's failure, named; never a
+//! panic. The reports and the diff are read on this host: with an `ssh` runner they
+//! must land on a path shared with it.
 
 use crate::checks::tester::{evaluate, Reports, TesterError, TesterResult};
 use crate::checks::TesterConfig;
+use crate::error::UserError;
 use crate::services::Services;
 use std::time::Duration;
 use tokio::process::Command;
@@ -14,13 +17,23 @@ pub async fn run(services: &Services) -> anyhow::Result<Option<Result<TesterResu
     let Some(tester) = &services.config.file.checks.tester else {
         return Ok(None);
     };
-    let site = services
-        .staging
-        .as_ref()
-        .map(|site| site.reader().site().as_str().to_string())
-        .unwrap_or_default();
+    let runner = services.runner.as_ref().ok_or_else(|| {
+        UserError::new(
+            "[checks.tester] is set but no [runner] is configured to run it on the bench host.",
+        )
+    })?;
+    let staging = services.staging_site()?.reader().site().clone();
+    let args: Vec<String> = tester
+        .command
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    // bench run-tests exits 0 on failing tests (unless CI is set): the report decides.
+    runner
+        .run(&staging, &args)
+        .await
+        .map_err(|err| anyhow::anyhow!("the test run failed to run: {err}"))?;
     let timeout = Duration::from_secs(services.config.file.checks.box_timeout_secs);
-    shell(&tester.command.replace("{site}", &site), timeout).await?;
     Ok(Some(read_reports(tester, timeout).await?))
 }
 

@@ -4,7 +4,8 @@
 //! `bench` prints (reference/frappe.md §4), exit codes included: 0 on success, 1 on
 //! failure with a Python-style traceback. Migrate applies a folder of canonical
 //! files (`--blueprints <dir>`); applying a git ref needs the GitHub sim and is not
-//! supported yet. It never imports the bot's modules.
+//! supported yet. `run-tests` leaves the reports of the suite it stands in for
+//! (`--test-reports <dir>`). It never imports the bot's modules.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -29,6 +30,10 @@ pub struct BenchArgs {
     /// e.g. a checkout's `fixtures/app`.
     #[arg(long, env = "LOCKSTEP_SIM_BENCH_BLUEPRINTS")]
     pub blueprints: Option<PathBuf>,
+    /// Folder holding the reports `run-tests` leaves behind (`junit.xml`,
+    /// `coverage.xml`): the outcome of the app's test suite this bench stands in for.
+    #[arg(long, env = "LOCKSTEP_SIM_BENCH_TEST_REPORTS")]
+    pub test_reports: Option<PathBuf>,
     #[command(subcommand)]
     pub command: BenchCommand,
 }
@@ -59,6 +64,19 @@ pub enum BenchCommand {
     },
     /// Restart the bench processes.
     Restart,
+    /// Run an app's tests, leaving a JUnit report (and `sites/coverage.xml` with
+    /// `--coverage`) as `bench run-tests` does.
+    RunTests {
+        #[arg(long)]
+        app: Option<String>,
+        #[arg(long)]
+        coverage: bool,
+        #[arg(long)]
+        junit_xml_output: Option<PathBuf>,
+        /// Where `--coverage` leaves coverage.xml (bench: `sites/coverage.xml`).
+        #[arg(long, default_value = "sites/coverage.xml")]
+        coverage_output: PathBuf,
+    },
 }
 
 /// Runs one command, printing to stdout/stderr; returns the process exit code.
@@ -87,6 +105,21 @@ pub async fn bench(args: BenchArgs, out: &mut dyn Write, err: &mut dyn Write) ->
         (BenchCommand::Migrate { .. }, Some(site)) => {
             migrate(&control, site, args.blueprints.as_ref(), out).await
         }
+        (
+            BenchCommand::RunTests {
+                coverage,
+                junit_xml_output,
+                coverage_output,
+                ..
+            },
+            Some(_),
+        ) => run_tests(
+            args.test_reports.as_deref(),
+            junit_xml_output.as_deref(),
+            coverage.then_some(coverage_output.as_path()),
+            out,
+            err,
+        ),
     };
     match result {
         Ok(()) => 0,
@@ -100,6 +133,76 @@ pub async fn bench(args: BenchArgs, out: &mut dyn Write, err: &mut dyn Write) ->
             1
         }
     }
+}
+
+/// `bench run-tests`: copies the stand-in's reports where bench would leave them and
+/// prints what unittest prints (to stderr) and "Saved Coverage". Like bench without
+/// `CI` set, it exits 0 even when tests failed: the report is what tells.
+fn run_tests(
+    reports: Option<&std::path::Path>,
+    junit: Option<&std::path::Path>,
+    coverage: Option<&std::path::Path>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<(), Failure> {
+    let reports = reports.ok_or_else(|| {
+        Failure::Plain("the bench stand-in has no test reports: pass --test-reports <dir> (or LOCKSTEP_SIM_BENCH_TEST_REPORTS)".into())
+    })?;
+    let copy = |name: &str, to: &std::path::Path| -> Result<String, Failure> {
+        let from = reports.join(name);
+        if let Some(parent) = to.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Failure::Plain(format!("cannot write {}: {e}", to.display())))?;
+        }
+        std::fs::copy(&from, to).map_err(|e| {
+            Failure::Plain(format!(
+                "cannot copy {} to {}: {e}",
+                from.display(),
+                to.display()
+            ))
+        })?;
+        std::fs::read_to_string(to)
+            .map_err(|e| Failure::Plain(format!("cannot read {}: {e}", to.display())))
+    };
+    let summary = match junit {
+        Some(path) => junit_summary(&copy("junit.xml", path)?),
+        None => (0, 0, 0),
+    };
+    let (tests, failures, errors) = summary;
+    let _ = writeln!(err, "{}", "-".repeat(70));
+    let _ = writeln!(err, "Ran {tests} tests in 0.412s\n");
+    if failures + errors == 0 {
+        let _ = writeln!(err, "OK");
+    } else {
+        let _ = writeln!(err, "FAILED (failures={failures}, errors={errors})");
+    }
+    if let Some(path) = coverage {
+        copy("coverage.xml", path)?;
+        let _ = writeln!(out, "Saved Coverage");
+    }
+    Ok(())
+}
+
+/// (tests, failures, errors) summed over a JUnit report's test suites.
+fn junit_summary(xml: &str) -> (u64, u64, u64) {
+    let attribute = |tag: &str, name: &str| -> u64 {
+        let key = format!("{name}=\"");
+        tag.split(&key)
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0)
+    };
+    xml.split("<testsuite ")
+        .skip(1)
+        .map(|tag| tag.split('>').next().unwrap_or(""))
+        .fold((0, 0, 0), |(t, f, e), tag| {
+            (
+                t + attribute(tag, "tests"),
+                f + attribute(tag, "failures"),
+                e + attribute(tag, "errors"),
+            )
+        })
 }
 
 enum Failure {

@@ -194,11 +194,24 @@ async fn a_hand_edit_on_production_fails_the_diff() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_tests_fail_the_tester() {
+    // A bench host whose test run leaves a report with one failure and one error.
+    let reports = tempfile::tempdir().unwrap();
+    let junit = reports.path().join("junit.xml");
+    let sample = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/checks/junit_run_tests_failures.xml"
+    );
+    let runner = format!(
+        "[runner]\ntemplate = \"cp '{sample}' '{}' && : {{site}} {{args}}\"\n",
+        junit.display()
+    );
     let mut h = Harness::start_with(Default::default(), |file| {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/checks");
+        file.runner = lockstep::config::FileConfig::parse(&runner, "test.toml")
+            .unwrap()
+            .runner;
         file.checks.tester = Some(lockstep::checks::TesterConfig {
-            command: "true".into(),
-            junit_path: format!("{dir}/junit_run_tests_failures.xml"),
+            command: "run-tests --app grants --junit-xml-output junit.xml".into(),
+            junit_path: junit.display().to_string(),
             cobertura_path: None,
             diff_command: None,
         });

@@ -241,6 +241,7 @@ fn run_bench_step(frappe_url: &str, site: &str, step: &DeployStep) -> StepOutcom
         site: Some(site.to_string()),
         sim_url: frappe_url.to_string(),
         blueprints: Some(dir.path().to_path_buf()),
+        test_reports: None,
         command,
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
