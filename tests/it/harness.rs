@@ -154,22 +154,7 @@ impl Harness {
             first.contains(":hourglass"),
             "a job announces itself first: {first}"
         );
-        loop {
-            match self.next_output().await {
-                BotOutput::Updated {
-                    ts: edited,
-                    text,
-                    blocks,
-                    ..
-                } if edited == ts => {
-                    let text = visible_text(&text, &blocks);
-                    if !text.contains(":hourglass") {
-                        return text;
-                    }
-                }
-                other => panic!("expected an edit of the job's message {ts}, got {other:?}"),
-            }
-        }
+        self.expect_edits_of(&ts).await
     }
 
     /// Reads edits of message `ts` until one that is not a progress note; returns it.
