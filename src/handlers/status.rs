@@ -5,6 +5,7 @@ use crate::slack::render::escape;
 use crate::store::EnvLock;
 use crate::workflow::effect::{Block, Message};
 use crate::workflow::event::CommandEvent;
+use crate::workflow::job::JobRecord;
 
 pub fn handle(ctx: &Context, event: &CommandEvent) -> anyhow::Result<Outcome> {
     let runs = ctx.store.runs()?;
@@ -14,10 +15,7 @@ pub fn handle(ctx: &Context, event: &CommandEvent) -> anyhow::Result<Outcome> {
         lines.push("Runs in flight: none.".to_string());
     } else {
         lines.push(format!("Runs in flight: {}", runs.len()));
-        lines.extend(
-            runs.iter()
-                .map(|(id, _)| format!("  • `{}`", escape(&id.0))),
-        );
+        lines.extend(runs.iter().map(|(id, state)| run_line(ctx, &id.0, state)));
     }
     if locks.is_empty() {
         lines.push("Environment locks: none.".to_string());
@@ -36,6 +34,21 @@ pub fn handle(ctx: &Context, event: &CommandEvent) -> anyhow::Result<Outcome> {
             blocks: vec![Block::Section(text)],
         },
     ))
+}
+
+/// `• `run-4fcfc55cad` `/frappe-stack diff --site=prod` for <@U0PM>, since 09:00 UTC`.
+fn run_line(ctx: &Context, id: &str, state: &serde_json::Value) -> String {
+    match JobRecord::from_json(state) {
+        Some(job) => format!(
+            "  • `{}` `{} {}` for <@{}>, since {}",
+            escape(id),
+            ctx.config.command_name(),
+            escape(&job.command.to_text()),
+            job.requester.user,
+            job.started_at.format("%H:%M UTC")
+        ),
+        None => format!("  • `{}`", escape(id)),
+    }
 }
 
 fn lock_line(env: &str, lock: &EnvLock) -> String {

@@ -252,3 +252,27 @@ async fn rollback_plans_asks_and_applies_once() {
     );
     h.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_a_job_in_flight() {
+    let mut h = Harness::start().await;
+    // The site answers slowly: the diff is still running when status is asked.
+    h.world.frappe.inject(lockstep::sim::frappe::Fault::Latency(
+        std::time::Duration::from_secs(5),
+    ));
+    h.command("diff --site=prod").await;
+    let (diff_ts, first) = h.expect_post().await;
+    assert!(first.contains(":hourglass"), "{first}");
+
+    h.command("status").await;
+    let (_, status) = h.expect_post().await;
+    assert!(status.contains("Runs in flight: 1"), "{status}");
+    assert!(
+        status.contains("`/frappe-stack diff --site=prod` for <@U0PM>"),
+        "{status}"
+    );
+
+    let done = h.expect_edits_of(&diff_ts).await;
+    assert!(done.contains("No drift"), "{done}");
+    h.finish().await;
+}
