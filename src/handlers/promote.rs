@@ -9,15 +9,18 @@ use crate::workflow::event::CommandEvent;
 
 pub fn handle(ctx: &Context, event: &CommandEvent, command: &Command) -> anyhow::Result<Outcome> {
     let Command::Promote { dry_run: true, .. } = command else {
-        let mut outcome = unavailable::handle(ctx, event, command);
-        if let Some(crate::workflow::effect::Effect::Respond(reply)) = outcome.effects.first_mut() {
-            reply.message = Message::text(format!(
-                "Promoting is not available yet in this version of lockstep, so nothing was done. \
-                 `{} promote --dry-run` runs the whole checklist and tells you whether a promotion would go ahead.",
-                ctx.config.command_name()
-            ));
-        }
-        return Ok(outcome);
+        let explanation = format!(
+            "Promoting is not available yet in this version of lockstep, so nothing was done. \
+             `{} promote --dry-run` runs the whole checklist and tells you whether a promotion \
+             would go ahead.",
+            ctx.config.command_name()
+        );
+        return Ok(unavailable::handle_explained(
+            ctx,
+            event,
+            command,
+            explanation,
+        ));
     };
     ctx.config.tracking(SiteSel::Staging)?;
     ctx.config.tracking(SiteSel::Prod)?;

@@ -8,16 +8,24 @@ use crate::workflow::effect::Message;
 use crate::workflow::event::CommandEvent;
 
 pub fn handle(ctx: &Context, event: &CommandEvent, command: &Command) -> Outcome {
-    let name = command.subcommand().name();
-    let mut outcome = Outcome::reply(
-        event,
-        Message::text(format!(
-            "`{} {name}` is not available yet in this version of lockstep, so nothing was done. \
-             `{} help` lists what is.",
-            ctx.config.command_name(),
-            ctx.config.command_name()
-        )),
+    let name = ctx.config.command_name();
+    let explanation = format!(
+        "`{name} {}` is not available yet in this version of lockstep, so nothing was done. \
+         `{name} help` lists what is.",
+        command.subcommand().name()
     );
+    handle_explained(ctx, event, command, explanation)
+}
+
+/// The same, with an explanation that points at what the person can do instead.
+pub fn handle_explained(
+    ctx: &Context,
+    event: &CommandEvent,
+    command: &Command,
+    explanation: String,
+) -> Outcome {
+    let name = command.subcommand().name();
+    let mut outcome = Outcome::reply(event, Message::text(explanation));
     outcome.audit.push(AuditEntry {
         at: ctx.now,
         actor: event.user.clone(),

@@ -114,9 +114,17 @@ async fn later_commands_say_so_and_are_audited() {
         "{text}"
     );
 
+    h.command("promote").await;
+    let text = h.expect_ephemeral_to(PM).await;
+    assert!(text.contains("Promoting is not available yet"), "{text}");
+    assert!(
+        text.contains("promote --dry-run` runs the whole checklist"),
+        "{text}"
+    );
+
     h.command("audit 5").await;
     let (_, text) = h.expect_post().await;
-    assert!(text.contains("the last 1 of 1 entries"), "{text}");
+    assert!(text.contains("the last 2 of 2 entries"), "{text}");
     assert!(text.contains(&format!("<@{PM}> *ship*")), "{text}");
     h.finish().await;
 }
