@@ -25,6 +25,11 @@
 //! - [`sim`]: the Slack-, Frappe- and GitHub-compatible servers and the bench
 //!   stand-in. The bot's own modules never use it.
 
+/// mimalloc: canonicalising and diffing tens of thousands of blueprints is a storm
+/// of small allocations and frees, where it is markedly faster than the system's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod access;
 pub mod app;
 pub mod blueprint;
