@@ -9,7 +9,7 @@ use std::fmt::Write;
 use super::canonical::{Blueprint, BlueprintId, BlueprintSet};
 use super::diff::diff;
 use super::kinds::Kind;
-use super::render::blueprint_label;
+use super::render::{blueprint_label, plural};
 
 /// One change to the site.
 #[derive(Clone, Debug, PartialEq)]
@@ -134,11 +134,7 @@ impl Plan {
         let _ = writeln!(
             out,
             "{}: {} to create, {} to update, {} to delete.",
-            if self.steps.len() == 1 {
-                "1 change".to_string()
-            } else {
-                format!("{} changes", self.steps.len())
-            },
+            plural(self.steps.len(), "change"),
             count("create"),
             count("update"),
             count("delete")

@@ -73,6 +73,15 @@ impl Drift {
     }
 }
 
+/// `1 blueprint` / `2 blueprints`: every count shown to people reads right.
+pub fn plural(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("{count} {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
 /// `DocType "Quick Test"`.
 pub fn blueprint_label(kind: Kind, name: &str) -> String {
     format!("{kind} {name:?}")

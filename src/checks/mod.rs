@@ -173,14 +173,7 @@ pub(crate) fn cap_lines(mut lines: Vec<String>) -> Vec<String> {
     lines
 }
 
-/// `1 blueprint` / `2 blueprints`.
-pub(crate) fn plural(count: usize, noun: &str) -> String {
-    if count == 1 {
-        format!("{count} {noun}")
-    } else {
-        format!("{count} {noun}s")
-    }
-}
+pub(crate) use crate::blueprint::render::plural;
 
 #[cfg(test)]
 mod walkthrough;

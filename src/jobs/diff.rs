@@ -3,7 +3,7 @@
 
 use super::{JobResult, Reporter};
 use crate::blueprint::diff;
-use crate::blueprint::render::RenderOptions;
+use crate::blueprint::render::{plural, RenderOptions};
 use crate::command::SiteSel;
 use crate::services::Services;
 use crate::workflow::effect::Message;
@@ -40,12 +40,4 @@ pub async fn run(
             plural(drift.len(), "difference")
         )],
     })
-}
-
-pub fn plural(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
 }

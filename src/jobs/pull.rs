@@ -2,9 +2,9 @@
 //! (tree on the branch's tip, commit, fast-forward: a constant number of calls).
 //! Safe to repeat: a second run finds nothing to commit and says so.
 
-use super::diff::plural;
 use super::{JobResult, Reporter};
 use crate::blueprint::layout::write_tree;
+use crate::blueprint::render::plural;
 use crate::command::SiteSel;
 use crate::github::FileChanges;
 use crate::services::Services;

@@ -4,9 +4,9 @@
 //! reports anything Frappe itself changed or refused. Every change is audited.
 
 use super::apply::{apply, PLAN_LINES};
-use super::diff::plural;
 use super::{JobResult, Reporter};
 use crate::blueprint::plan::Plan;
+use crate::blueprint::render::plural;
 use crate::command::SiteSel;
 use crate::services::Services;
 use crate::workflow::effect::Message;

@@ -5,10 +5,10 @@
 //! audits every change.
 
 use super::apply::{apply, PLAN_LINES};
-use super::diff::plural;
 use super::{JobResult, Reporter};
 use crate::access;
 use crate::blueprint::plan::Plan;
+use crate::blueprint::render::plural;
 use crate::services::Services;
 use crate::workflow::effect::{Block, Button, ButtonStyle, Message};
 use crate::workflow::job::{JobRecord, RollbackButton};
