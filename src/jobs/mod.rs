@@ -11,6 +11,7 @@ mod push;
 mod review;
 mod reviewer;
 pub mod rollback;
+mod shell;
 mod tester;
 
 use crate::command::Command;

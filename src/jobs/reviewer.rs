@@ -11,7 +11,6 @@ use crate::checks::reviewer::{
 };
 use crate::services::Services;
 use std::time::Duration;
-use tokio::process::Command;
 
 /// Findings of both reviewers, and the external reviewer's own errors.
 pub async fn findings(
@@ -36,23 +35,7 @@ pub async fn findings(
         .command
         .replace("{dir}", &dir.path().display().to_string());
     let timeout = Duration::from_secs(services.config.file.checks.box_timeout_secs);
-    let output = tokio::time::timeout(
-        timeout,
-        Command::new("sh")
-            .arg("-c")
-            .arg(&command)
-            .current_dir(dir.path())
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .map_err(|_| {
-        anyhow::anyhow!(
-            "the external reviewer did not finish within {}s",
-            timeout.as_secs()
-        )
-    })?
-    .map_err(|err| anyhow::anyhow!("cannot start the external reviewer `{command}`: {err}"))?;
+    let output = super::shell::output(&command, Some(dir.path()), timeout).await?;
     // semgrep exits non-zero when it finds something; its JSON is what counts.
     let review = parse_semgrep(&output.stdout, set, &files).map_err(|problem| {
         let stderr = String::from_utf8_lossy(&output.stderr);

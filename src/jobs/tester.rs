@@ -10,7 +10,6 @@ use crate::checks::TesterConfig;
 use crate::error::UserError;
 use crate::services::Services;
 use std::time::Duration;
-use tokio::process::Command;
 
 /// `None` when no tester is configured.
 pub async fn run(services: &Services) -> anyhow::Result<Option<Result<TesterResult, TesterError>>> {
@@ -47,7 +46,7 @@ async fn read_reports(
         None => None,
     };
     let diff = match &tester.diff_command {
-        Some(command) => Some(shell(command, timeout).await?),
+        Some(command) => Some(super::shell::stdout(command, timeout).await?),
         None => None,
     };
     Ok(evaluate(Reports {
@@ -64,28 +63,4 @@ async fn read(path: &str) -> anyhow::Result<Vec<u8>> {
     tokio::fs::read(path)
         .await
         .map_err(|err| anyhow::anyhow!("the tester left no report at {path} ({err})"))
-}
-
-/// Runs `command` with `sh -c`; its standard output, or an error naming the exit
-/// status and the end of what it printed.
-async fn shell(command: &str, timeout: Duration) -> anyhow::Result<String> {
-    let child = Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(timeout, child)
-        .await
-        .map_err(|_| anyhow::anyhow!("`{command}` did not finish within {}s", timeout.as_secs()))?
-        .map_err(|err| anyhow::anyhow!("cannot start `{command}`: {err}"))?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
-        anyhow::bail!(
-            "`{command}` failed ({}): {}",
-            output.status,
-            tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
-        );
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
