@@ -75,7 +75,8 @@ pub async fn start(config: Config, clock: Clock) -> anyhow::Result<RunningBot> {
 
     let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
     let services = Arc::new(
-        Services::from_config(&config, clock.clone()).context("while setting up the adapters")?,
+        Services::from_config(&config, clock.clone(), slack.clone())
+            .context("while setting up the adapters")?,
     );
     let jobs = JobLauncher::new(services, sender.clone());
     let inbox = Arc::new(Inbox::new(sender, store.clone(), config.command_name()));

@@ -217,7 +217,7 @@ async fn check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    failed |= !check_sites(&config).await;
+    failed |= !check_sites(&config, &api).await;
     Ok(if failed {
         ExitCode::FAILURE
     } else {
@@ -226,14 +226,15 @@ async fn check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
 }
 
 /// Reaches every configured Frappe site and logs in; true when all answered.
-async fn check_sites(config: &config::Config) -> bool {
-    let services = match lockstep::services::Services::from_config(config, Clock::System) {
-        Ok(services) => services,
-        Err(err) => {
-            println!("FAIL  sites    {err:#}");
-            return false;
-        }
-    };
+async fn check_sites(config: &config::Config, api: &slack::api::SlackApi) -> bool {
+    let services =
+        match lockstep::services::Services::from_config(config, Clock::System, api.clone()) {
+            Ok(services) => services,
+            Err(err) => {
+                println!("FAIL  sites    {err:#}");
+                return false;
+            }
+        };
     let mut all_ok = true;
     for (role, site) in services.site_readers() {
         let url = &site.config().base_url;

@@ -35,7 +35,7 @@ pub struct Services {
 }
 
 impl Services {
-    pub fn from_config(config: &Config, clock: Clock) -> anyhow::Result<Self> {
+    pub fn from_config(config: &Config, clock: Clock, slack: SlackApi) -> anyhow::Result<Self> {
         let runner = match &config.file.runner {
             Some(section) => Some(
                 Runner::from_template(
@@ -64,7 +64,7 @@ impl Services {
             staging: None,
             production: None,
             github,
-            slack: SlackApi::new(config),
+            slack,
             admins: config.file.access.admins.clone(),
             runner,
             config: Arc::new(config.clone()),
