@@ -112,37 +112,14 @@ pub struct JobResult {
     pub audit: Vec<String>,
 }
 
+/// Runs a job to its end and reports that end, whatever happens: an error or even a
+/// panic in the job becomes its final message, so no run stays "in flight" forever.
 async fn run(record: JobRecord, services: Arc<Services>, reporter: Reporter) {
-    let result = match (&record.decision, &record.command) {
-        (Some(Decision::Rollback { value, apply }), _) => {
-            let decided = rollback::Decided {
-                value,
-                decider: &record.requester.user,
-                apply: *apply,
-            };
-            rollback::decide(&services, decided, &reporter).await
-        }
-        (_, Command::Diff { site }) => diff::run(&services, *site, &reporter).await,
-        (_, Command::Pull) => pull::run(&services, &record.requester.user, &reporter).await,
-        (_, Command::Push { dry_run }) => push::run(&services, *dry_run, &reporter).await,
-        (
-            _,
-            Command::Promote {
-                dry_run: true,
-                only,
-                emergency,
-                ..
-            },
-        ) => checklist::dry_run(services.clone(), only, emergency.as_ref(), &reporter).await,
-        (_, Command::Review { since, blueprint }) => {
-            review::run(&services, since.as_ref(), blueprint.as_deref(), &reporter).await
-        }
-        (_, Command::Rollback { git_ref, dry_run }) => {
-            rollback::plan(&services, git_ref.as_str(), *dry_run, &record, &reporter).await
-        }
-        (_, other) => Err(anyhow::anyhow!(
-            "`{}` does not run as a job",
-            other.subcommand().name()
+    let work = std::panic::AssertUnwindSafe(perform(&record, services, &reporter));
+    let result = match futures::FutureExt::catch_unwind(work).await {
+        Ok(result) => result,
+        Err(_) => Err(anyhow::anyhow!(
+            "the job stopped unexpectedly (a bug in lockstep)"
         )),
     };
     match result {
@@ -156,5 +133,44 @@ async fn run(record: JobRecord, services: Arc<Services>, reporter: Reporter) {
                 )
                 .await
         }
+    }
+}
+
+async fn perform(
+    record: &JobRecord,
+    services: Arc<Services>,
+    reporter: &Reporter,
+) -> anyhow::Result<JobResult> {
+    match (&record.decision, &record.command) {
+        (Some(Decision::Rollback { value, apply }), _) => {
+            let decided = rollback::Decided {
+                value,
+                decider: &record.requester.user,
+                apply: *apply,
+            };
+            rollback::decide(&services, decided, reporter).await
+        }
+        (_, Command::Diff { site }) => diff::run(&services, *site, reporter).await,
+        (_, Command::Pull) => pull::run(&services, &record.requester.user, reporter).await,
+        (_, Command::Push { dry_run }) => push::run(&services, *dry_run, reporter).await,
+        (
+            _,
+            Command::Promote {
+                dry_run: true,
+                only,
+                emergency,
+                ..
+            },
+        ) => checklist::dry_run(services.clone(), only, emergency.as_ref(), reporter).await,
+        (_, Command::Review { since, blueprint }) => {
+            review::run(&services, since.as_ref(), blueprint.as_deref(), reporter).await
+        }
+        (_, Command::Rollback { git_ref, dry_run }) => {
+            rollback::plan(&services, git_ref.as_str(), *dry_run, record, reporter).await
+        }
+        (_, other) => Err(anyhow::anyhow!(
+            "`{}` does not run as a job",
+            other.subcommand().name()
+        )),
     }
 }
