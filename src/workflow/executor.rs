@@ -64,10 +64,17 @@ impl Executor {
                 }
             };
             let notified = self.wake.notified();
+            // After a failure, retry when the backoff ends; otherwise only when woken.
+            let retry = async {
+                match wait {
+                    Some(wait) => tokio::time::sleep(wait).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = &mut shutdown => return,
                 _ = notified => {}
-                _ = tokio::time::sleep(wait.unwrap_or(Duration::MAX / 4)) , if wait.is_some() => {}
+                _ = retry => {}
             }
         }
     }

@@ -151,3 +151,16 @@ async fn an_undelivered_reply_survives_a_restart_and_is_sent_once() {
     assert!(text.contains("Runs in flight: none."), "{text}");
     h.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_reply_is_retried_with_backoff_until_it_goes_through() {
+    let mut h =
+        Harness::start_with(Default::default(), |file| file.slack.rate_limit_retries = 0).await;
+    // Two refusals beyond what the call itself retries: the executor backs off twice.
+    h.world.slack.rate_limit("chat.postMessage", 2, 0);
+    h.command("status").await;
+    let (_, text) = h.expect_post().await;
+    assert!(text.contains("Runs in flight: none."), "{text}");
+    assert_eq!(h.world.slack.api_calls("chat.postMessage"), 3);
+    h.finish().await;
+}
