@@ -152,10 +152,7 @@ impl SiteData {
     pub fn child_tables(&self, doctype: &str) -> Vec<(String, String)> {
         let mut tables = Vec::new();
         let mut consider = |field: &Value| {
-            let fieldtype = field
-                .get("fieldtype")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+            let fieldtype = field_str(field, "fieldtype");
             if fieldtype == "Table" || fieldtype == "Table MultiSelect" {
                 if let (Some(name), Some(options)) = (
                     field.get("fieldname").and_then(Value::as_str),
@@ -461,16 +458,8 @@ impl SiteData {
     /// the Workflow side effects) is skipped, as on import. Report `disabled`,
     /// Notification `enabled` and Print Format `disabled` keep their DB values.
     pub fn import_fixture(&mut self, body: Doc) -> Result<(String, String), SimError> {
-        let doctype = body
-            .get("doctype")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let name = body
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
+        let doctype = field_str(&body, "doctype").to_string();
+        let name = field_str(&body, "name").to_string();
         if doctype.is_empty() || name.is_empty() {
             return Err(SimError::validation(
                 "a fixture needs both \"doctype\" and \"name\"",
@@ -619,10 +608,7 @@ impl SiteData {
         for value in doc.values() {
             let Value::Array(rows) = value else { continue };
             for row in rows.iter().filter_map(Value::as_object) {
-                let child = row
-                    .get("doctype")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
+                let child = field_str(row, "doctype");
                 let idx = row.get("idx").and_then(Value::as_u64).unwrap_or(0);
                 self.check_link_fields(child, name, row, &format!("Row #{idx}: "))?;
             }
@@ -654,23 +640,13 @@ impl SiteData {
         }
         // Link and Table fields of DocFields / Custom Fields name a DocType in `options`.
         if matches!(doctype, "DocField" | "Custom Field") {
-            let fieldtype = doc
-                .get("fieldtype")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let options = doc
-                .get("options")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .trim();
+            let fieldtype = field_str(doc, "fieldtype");
+            let options = field_str(doc, "options").trim();
             if matches!(fieldtype, "Link" | "Table" | "Table MultiSelect")
                 && !options.is_empty()
                 && !self.link_target_exists("DocType", options, saving)
             {
-                let field = doc
-                    .get("fieldname")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
+                let field = field_str(doc, "fieldname");
                 return Err(SimError::link(format!("{prefix}Options must be a valid DocType for field {field}: {options} does not exist")));
             }
         }
@@ -691,16 +667,8 @@ impl SiteData {
         if doctype != "Workflow" {
             return;
         }
-        let name = doc
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let target = doc
-            .get("document_type")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
+        let name = field_str(doc, "name").to_string();
+        let target = field_str(doc, "document_type").to_string();
         let active = doc
             .get("is_active")
             .is_none_or(|v| loosely_equal(v, &Value::from(1)));
@@ -892,7 +860,7 @@ fn validate_workflow_doc_status(doc: &Doc) -> Result<(), SimError> {
     let mut status_of = BTreeMap::new();
     for row in &states {
         let idx = row.get("idx").and_then(Value::as_u64).unwrap_or(0);
-        let state = row.get("state").and_then(Value::as_str).unwrap_or_default();
+        let state = field_str(row, "state");
         match row.get("doc_status") {
             None => {
                 status_of.insert(state.to_string(), "0".to_string());
@@ -913,11 +881,8 @@ fn validate_workflow_doc_status(doc: &Doc) -> Result<(), SimError> {
         .into_iter()
         .flatten()
     {
-        let from = row.get("state").and_then(Value::as_str).unwrap_or_default();
-        let to = row
-            .get("next_state")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let from = field_str(row, "state");
+        let to = field_str(row, "next_state");
         let (Some(a), Some(b)) = (status_of.get(from), status_of.get(to)) else {
             continue;
         };
@@ -953,6 +918,28 @@ pub fn as_number(v: &Value) -> Option<f64> {
             .filter(|_| !s.trim().is_empty()),
         _ => None,
     }
+}
+
+/// Documents and child rows, as maps or as values.
+trait Fields {
+    fn field(&self, key: &str) -> Option<&Value>;
+}
+
+impl Fields for Doc {
+    fn field(&self, key: &str) -> Option<&Value> {
+        self.get(key)
+    }
+}
+
+impl Fields for Value {
+    fn field(&self, key: &str) -> Option<&Value> {
+        self.get(key)
+    }
+}
+
+/// A string field of a document or row, or "" when absent or not a string.
+fn field_str<'a>(doc: &'a impl Fields, key: &str) -> &'a str {
+    doc.field(key).and_then(Value::as_str).unwrap_or_default()
 }
 
 pub fn as_text(v: &Value) -> String {
