@@ -7,7 +7,7 @@ use lockstep::app::{self, RunningBot};
 use lockstep::clock::Clock;
 use lockstep::config::{Config, FileConfig};
 use lockstep::demo::{example_sites, LocalWorld};
-use lockstep::sim::slack::{BotOutput, SentEnvelope, SimConfig};
+use lockstep::sim::slack::{BotOutput, DisconnectReason, SentEnvelope, SimConfig};
 use std::time::Duration;
 
 /// How long any single wait may take before the test fails (generous for a loaded
@@ -89,9 +89,23 @@ impl Harness {
         self.bot = Some(bot);
     }
 
+    /// Stops the bot; afterwards no Socket Mode connection of it is left open.
     pub async fn stop_bot(&mut self) {
         if let Some(bot) = self.bot.take() {
             bot.shutdown().await;
+            // slack-morphism 2.31 can leave a socket open after shutdown: when its
+            // writer task sees the "destroyed" flag before the Exit command it stops
+            // without closing, and the reader half waits for Slack's next frame.
+            // Real Slack closes such sockets on its next refresh; do that now, so the
+            // next start's commands cannot land on the stopped bot's socket.
+            self.world
+                .slack
+                .disconnect_all(DisconnectReason::RefreshRequested);
+            self.world
+                .slack
+                .wait_for_open_connections(0, WAIT)
+                .await
+                .expect("the stopped bot's connections close");
         }
     }
 
