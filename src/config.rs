@@ -66,13 +66,37 @@ pub struct FileConfig {
 pub struct RunnerSection {
     /// A shell command with `{site}` and `{args}`, e.g. `bench --site {site} {args}`
     /// or `ssh frappe@bench "cd frappe-bench && bench --site {site} {args}"`.
-    pub template: String,
+    pub template: Option<String>,
+    /// Instead of a template: a `workflow_dispatch` workflow of the config repo
+    /// (its file name, e.g. `bench.yml`) that runs `bench <args>`.
+    pub workflow: Option<String>,
+    /// The branch or tag the workflow runs on (default: the production branch).
+    pub workflow_ref: Option<String>,
+    /// How often a dispatched run's status is read.
+    #[serde(default = "default_poll_interval_secs")]
+    pub poll_interval_secs: u64,
     #[serde(default = "default_runner_timeout_secs")]
     pub timeout_secs: u64,
 }
 
 fn default_runner_timeout_secs() -> u64 {
     1_800
+}
+
+fn default_poll_interval_secs() -> u64 {
+    10
+}
+
+impl RunnerSection {
+    fn check(&self, github: Option<&GithubConfig>) -> Result<(), String> {
+        match (&self.template, &self.workflow) {
+            (Some(_), Some(_)) => Err("[runner] has both template and workflow; keep the one that reaches your bench host".into()),
+            (None, None) => Err("[runner] needs template = \"bench --site {site} {args}\" (a shell command) or workflow = \"bench.yml\" (a workflow_dispatch workflow)".into()),
+            (None, Some(_)) if github.is_none() => Err("[runner] workflow needs the [github] section: the workflow is dispatched in the config repo".into()),
+            _ if self.poll_interval_secs == 0 => Err("runner.poll_interval_secs must be at least 1".into()),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -266,6 +290,9 @@ impl FileConfig {
                 "slack.api_url must be an http(s) URL, got {}",
                 self.slack.api_url
             ));
+        }
+        if let Some(runner) = &self.runner {
+            runner.check(self.github.as_ref())?;
         }
         for role in [SiteRole::Staging, SiteRole::Production] {
             let named: Vec<&String> = self
@@ -515,6 +542,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("\"priya\""), "{err}");
+    }
+
+    #[test]
+    fn the_runner_takes_a_template_or_a_workflow() {
+        let github = "[github]\nowner = \"acme\"\nrepo = \"frappe-config\"\n";
+        let refused = |text: &str| FileConfig::parse(text, "c.toml").unwrap_err().to_string();
+        let err = refused("[runner]\ntimeout_secs = 60\n");
+        assert!(err.contains("needs template"), "{err}");
+        let err = refused(&format!(
+            "{github}[runner]\ntemplate = \"bench {{args}}\"\nworkflow = \"bench.yml\"\n"
+        ));
+        assert!(err.contains("both template and workflow"), "{err}");
+        let err = refused("[runner]\nworkflow = \"bench.yml\"\n");
+        assert!(err.contains("needs the [github] section"), "{err}");
+
+        let file = FileConfig::parse(
+            &format!("{github}[runner]\nworkflow = \"bench.yml\"\n"),
+            "c.toml",
+        )
+        .unwrap();
+        let runner = file.runner.unwrap();
+        assert_eq!(runner.workflow.as_deref(), Some("bench.yml"));
+        assert_eq!(
+            (runner.poll_interval_secs, runner.timeout_secs),
+            (10, 1_800)
+        );
     }
 
     #[test]

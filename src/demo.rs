@@ -13,7 +13,7 @@ use crate::config::{Config, FileConfig, Secrets, SiteCredentials};
 use crate::github::{GithubAuth, GithubConfig};
 use crate::secret::Secret;
 use crate::sim::frappe::FrappeSim;
-use crate::sim::github::{GithubSim, GithubSimConfig};
+use crate::sim::github::{bench_workflow_hook, GithubSim, GithubSimConfig};
 use crate::sim::slack::{BotOutput, SimConfig, SlackSim};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -65,7 +65,13 @@ impl LocalWorld {
     ) -> anyhow::Result<Self> {
         let slack = SlackSim::start(slack).await?;
         let frappe = FrappeSim::start(sites).await?;
-        let github = GithubSim::start(GithubSimConfig::default()).await?;
+        // `bench.yml` for a workflow-dispatch runner: the bench stand-in on these
+        // sites, with the demo suite's test reports.
+        let github = GithubSim::start(GithubSimConfig {
+            bench: Some(bench_workflow_hook(frappe.url(), Some(demo_test_reports()))),
+            ..GithubSimConfig::default()
+        })
+        .await?;
         github.repo(REPO).seed_from_sites_dir(sites)?;
         Ok(Self {
             slack,
@@ -111,7 +117,7 @@ impl LocalWorld {
                 "[runner]\ntemplate = \"'{}' sim bench --sim-url {} --test-reports '{}' --site {{site}} {{args}}\"\n",
                 binary.display(),
                 self.frappe.url(),
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo/tester").display()
+                demo_test_reports().display()
             );
             file.runner = FileConfig::parse(&runner, "local world")?.runner;
         }
@@ -129,6 +135,11 @@ impl LocalWorld {
             base_dir: base_dir.to_path_buf(),
         })
     }
+}
+
+/// The reports of the test suite the demo's bench stands in for.
+fn demo_test_reports() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo/tester")
 }
 
 /// The demo's tester: `bench run-tests --coverage` through the runner; the bench

@@ -6,6 +6,7 @@
 use crate::blueprint::BlueprintSet;
 use crate::clock::Clock;
 use crate::command::SiteSel;
+use crate::config::RunnerSection;
 use crate::config::{Config, SiteRole, SiteSection};
 use crate::error::UserError;
 use crate::frappe::{
@@ -13,7 +14,7 @@ use crate::frappe::{
 };
 use crate::github::{BranchWrite, FileChanges, GithubClient, RetryPolicy, Snapshot};
 use crate::ids::Principal;
-use crate::runner::Runner;
+use crate::runner::{Runner, WorkflowDispatch};
 use crate::slack::api::SlackApi;
 use anyhow::Context;
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use std::time::Duration;
 pub struct Services {
     pub staging: Option<StagingSite>,
     pub production: Option<ProductionSite>,
-    pub github: Option<GithubClient>,
+    pub github: Option<Arc<GithubClient>>,
     /// For what jobs must ask Slack (user-group membership).
     pub slack: SlackApi,
     /// Who may release locks and decide others' rollbacks.
@@ -36,18 +37,8 @@ pub struct Services {
 
 impl Services {
     pub fn from_config(config: &Config, clock: Clock, slack: SlackApi) -> anyhow::Result<Self> {
-        let runner = match &config.file.runner {
-            Some(section) => Some(
-                Runner::from_template(
-                    section.template.clone(),
-                    Duration::from_secs(section.timeout_secs),
-                )
-                .map_err(|err| anyhow::anyhow!("[runner] template: {err}"))?,
-            ),
-            None => None,
-        };
         let github = match (&config.file.github, &config.secrets.github) {
-            (Some(github), Some(auth)) => Some(
+            (Some(github), Some(auth)) => Some(Arc::new(
                 GithubClient::with_retry(
                     github.clone(),
                     auth.clone(),
@@ -57,8 +48,12 @@ impl Services {
                     },
                 )
                 .context("while setting up the GitHub client")?,
-            ),
+            )),
             _ => None,
+        };
+        let runner = match &config.file.runner {
+            Some(section) => Some(runner(section, github.as_ref())?),
+            None => None,
         };
         let mut services = Services {
             staging: None,
@@ -123,7 +118,7 @@ impl Services {
     }
 
     pub fn github(&self) -> Result<&GithubClient, UserError> {
-        self.github.as_ref().ok_or_else(|| {
+        self.github.as_deref().ok_or_else(|| {
             UserError::new("No config repository is configured: add a [github] section.")
         })
     }
@@ -134,6 +129,32 @@ impl Services {
             .as_ref()
             .ok_or_else(|| UserError::new("No staging site is configured."))
     }
+}
+
+/// The configured runner: a shell template, or a workflow dispatched in the
+/// config repo (the config check guarantees [github] is there for it).
+fn runner(section: &RunnerSection, github: Option<&Arc<GithubClient>>) -> anyhow::Result<Runner> {
+    let timeout = Duration::from_secs(section.timeout_secs);
+    if let Some(template) = &section.template {
+        return Runner::from_template(template.clone(), timeout)
+            .map_err(|err| anyhow::anyhow!("[runner] template: {err}"));
+    }
+    let (Some(workflow), Some(github)) = (&section.workflow, github) else {
+        anyhow::bail!("[runner] workflow needs the [github] section and its credentials");
+    };
+    let git_ref = section
+        .workflow_ref
+        .clone()
+        .unwrap_or_else(|| github.config().production_branch.clone());
+    Ok(Runner::from_workflow(
+        WorkflowDispatch {
+            github: github.clone(),
+            workflow: workflow.clone(),
+            git_ref,
+            poll_interval: Duration::from_secs(section.poll_interval_secs),
+        },
+        timeout,
+    ))
 }
 
 fn site_config(config: &Config, name: &str, section: &SiteSection) -> anyhow::Result<SiteConfig> {

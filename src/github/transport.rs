@@ -176,6 +176,41 @@ impl Transport {
         op: &Op,
         read: bool,
     ) -> Result<Value, GithubError> {
+        let raw = self.answered(method, path, body, op, read).await?;
+        if raw.status.is_redirection() {
+            return Err(GithubError::Status {
+                what: op.what.clone(),
+                status: raw.status.as_u16(),
+                message: "an unexpected redirect".into(),
+            });
+        }
+        parse_json(&raw.body, op)
+    }
+
+    /// A GET that GitHub answers with `302 Found` (job logs, archives): the
+    /// `Location` it points to. The address is signed and short-lived; fetch it
+    /// without GitHub credentials.
+    pub async fn redirect_location(&self, path: &str, op: &Op) -> Result<String, GithubError> {
+        let raw = self.answered(Method::GET, path, None, op, true).await?;
+        let location = header(&raw.headers, "location").filter(|_| raw.status.is_redirection());
+        location
+            .map(String::from)
+            .ok_or_else(|| GithubError::Decode {
+                what: op.what.clone(),
+                reason: format!("expected a redirect to the download, got {}", raw.status),
+            })
+    }
+
+    /// Sends one request under the retry policy until GitHub answers with a 2xx or
+    /// 3xx (returned as is) or an error that is not retried.
+    async fn answered(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        op: &Op,
+        read: bool,
+    ) -> Result<Raw, GithubError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -189,8 +224,8 @@ impl Transport {
                 }
                 Err(error) => return Err(error),
             };
-            if raw.status.is_success() {
-                return parse_json(&raw.body, op);
+            if raw.status.is_success() || raw.status.is_redirection() {
+                return Ok(raw);
             }
             if let Some(wait) = rate_limit_wait(&raw) {
                 if wait <= self.retry.max_rate_limit_wait && !last {

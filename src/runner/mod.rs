@@ -1,15 +1,16 @@
 //! Runs `bench` operations on the bench host (backup, restore, migrate, restart) and
-//! reads what bench prints into typed outcomes. Today's transport is a command
-//! template run with `sh -c` (locally, or `ssh host '…'` for a remote bench); a
-//! GitHub Actions `workflow_dispatch` transport will be added as a second
-//! [`Transport`] variant once the GitHub client exists. It must not touch the
-//! workflow, the store or Frappe's REST API.
+//! reads what bench prints into typed outcomes. Two transports: a command template
+//! run with `sh -c` (locally, or `ssh host '…'` for a remote bench), or a GitHub
+//! Actions `workflow_dispatch` workflow whose job log carries bench's output. It
+//! must not touch the workflow, the store or Frappe's REST API.
 
+mod dispatch;
 mod parse;
 mod template;
 
 use std::time::Duration;
 
+pub use dispatch::{bench_output_from_job_log, StepLog, WorkflowDispatch};
 pub use parse::{
     failure_reason, parse_backup, parse_migrate, parse_restore, BackupFile, BackupSummary,
     MigrateOutcome, PatchRun, RestoreOutcome,
@@ -24,8 +25,8 @@ use crate::frappe::SiteName;
 pub enum Transport {
     /// `sh -c <template>` with `{site}` and `{args}` substituted (shell-quoted).
     Command(CommandTemplate),
-    // Planned: `WorkflowDispatch { repo, workflow, git_ref, inputs }`, run through the
-    // GitHub client; its job log goes through the same parsers.
+    /// A `workflow_dispatch` workflow given the bench arguments as its `args` input.
+    WorkflowDispatch(WorkflowDispatch),
 }
 
 /// What one bench run printed.
@@ -96,6 +97,15 @@ pub enum RunnerError {
         site: String,
         message: String,
     },
+    /// A dispatched workflow run started but its outcome could not be read: it may
+    /// have run, so nothing may be retried before someone looks at it.
+    #[error("bench {operation} on site {site} was started as {run}, but lockstep lost track of it: {message}. Check that run on GitHub before trying again")]
+    Lost {
+        operation: String,
+        site: String,
+        run: String,
+        message: String,
+    },
     #[error("runner template {template:?} is not usable: {problem}")]
     Template { template: String, problem: String },
 }
@@ -121,6 +131,15 @@ impl Runner {
             timeout,
             restore_args: vec!["--force".into()],
         })
+    }
+
+    /// A runner that dispatches a GitHub Actions workflow for each bench run.
+    pub fn from_workflow(dispatch: WorkflowDispatch, timeout: Duration) -> Runner {
+        Runner {
+            transport: Transport::WorkflowDispatch(dispatch),
+            timeout,
+            restore_args: vec!["--force".into()],
+        }
     }
 
     /// Extra arguments after `restore <file>` (default `--force`: restoring the
@@ -233,8 +252,46 @@ impl Runner {
                         },
                     })
             }
+            Transport::WorkflowDispatch(target) => {
+                let bench_args = bench_arguments(site, args, with_site);
+                tracing::info!(site = %site, operation, workflow = %target.workflow, args = %bench_args, "dispatching bench");
+                dispatch::run_workflow(target, bench_args, self.timeout)
+                    .await
+                    .map_err(|failure| match failure {
+                        dispatch::DispatchFailure::NotStarted(message) => RunnerError::Spawn {
+                            operation: operation.into(),
+                            site: site.to_string(),
+                            message,
+                        },
+                        dispatch::DispatchFailure::TimedOut { run } => RunnerError::TimedOut {
+                            operation: operation.into(),
+                            site: site.to_string(),
+                            timeout: self.timeout,
+                            tail: format!(
+                                "{run} was still running; lockstep asked GitHub to cancel it"
+                            ),
+                        },
+                        dispatch::DispatchFailure::Lost { run, message } => RunnerError::Lost {
+                            operation: operation.into(),
+                            site: site.to_string(),
+                            run,
+                            message,
+                        },
+                    })
+            }
         }
     }
+}
+
+/// The `args` input of a dispatched run: what follows `bench`, shell-quoted.
+fn bench_arguments(site: &SiteName, args: &[String], with_site: bool) -> String {
+    let site_args = ["--site".to_string(), site.to_string()];
+    let all = if with_site { &site_args[..] } else { &[] };
+    all.iter()
+        .chain(args)
+        .map(|a| shell_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn unexpected(

@@ -255,6 +255,52 @@ async fn a_stale_backup_and_a_failing_runner_fail_the_backup() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_that_dispatches_a_workflow_takes_the_backup_and_runs_the_tests() {
+    // Two weeks after the last backup; bench runs as GitHub Actions `bench.yml`.
+    let mut h = Harness::start_at("2026-12-09T14:30:00+05:30", Default::default(), |file| {
+        file.runner = lockstep::config::FileConfig::parse(
+            "[github]\nowner = \"acme\"\nrepo = \"frappe-config\"\n[runner]\nworkflow = \"bench.yml\"\npoll_interval_secs = 1\n",
+            "test.toml",
+        )
+        .unwrap()
+        .runner;
+    })
+    .await;
+    resolve_drift(&h);
+    let backups_before = h.world.frappe.backups("prod").len();
+    h.command("promote --dry-run").await;
+    let text = h.expect_job_result().await;
+    assert!(text.contains("✓ backup"), "{text}");
+    assert!(text.contains("✓ tester"), "{text}");
+    assert_eq!(h.world.frappe.backups("prod").len(), backups_before + 1);
+    let runs = h.world.github.workflow_runs();
+    let dispatched: Vec<_> = runs
+        .iter()
+        .filter(|r| r.event == "workflow_dispatch")
+        .map(|r| {
+            r.jobs[0].steps[0]
+                .script
+                .lines()
+                .last()
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        dispatched.contains(&"BENCH_ARGS: --site prod backup".to_string()),
+        "{dispatched:?}"
+    );
+    assert!(
+        dispatched
+            .iter()
+            .any(|a| a.starts_with("BENCH_ARGS: --site staging run-tests")),
+        "{dispatched:?}"
+    );
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_external_reviewers_findings_count() {
     let semgrep = r#"{"results":[{"check_id":"python.lang.security.audit.eval","path":"server_scripts/experiment_assignment_defaults.json.script.py","start":{"line":1,"col":1},"extra":{"message":"eval() on user input","severity":"ERROR"}}],"errors":[{"message":"rule x failed to parse"}]}"#;
     let mut h = Harness::start_with(Default::default(), |file| {

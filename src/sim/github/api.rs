@@ -13,27 +13,38 @@ use super::repo::{
     review_decision, user_json, ApiError, ApiResult, MergeOutcome, Pull, Release, Repo, Review,
 };
 
-/// What a handler returns: status, body, and any branch it moved (`(branch, sha)`).
+/// What a handler returns: status, body, and what the caller must do once the
+/// repository is unlocked: start the runs a branch move or a dispatch asked for,
+/// wake runs whose state changed.
 pub struct Reply {
     pub status: u16,
     pub body: Value,
+    /// Branches moved, as `(branch, sha)`.
     pub pushed: Vec<(String, String)>,
+    /// A bench run created by a dispatch, with its `args`.
+    pub dispatched: Option<(u64, String)>,
+    /// A run was asked to cancel.
+    pub runs_changed: bool,
+    /// For a 302: where to.
+    pub location: Option<String>,
 }
 
 impl Reply {
-    fn ok(body: Value) -> ApiResult<Reply> {
-        Ok(Reply {
-            status: 200,
+    fn with_status(status: u16, body: Value) -> Reply {
+        Reply {
+            status,
             body,
             pushed: Vec::new(),
-        })
+            dispatched: None,
+            runs_changed: false,
+            location: None,
+        }
+    }
+    fn ok(body: Value) -> ApiResult<Reply> {
+        Ok(Reply::with_status(200, body))
     }
     fn created(body: Value) -> ApiResult<Reply> {
-        Ok(Reply {
-            status: 201,
-            body,
-            pushed: Vec::new(),
-        })
+        Ok(Reply::with_status(201, body))
     }
     fn pushing(mut self, branch: &str, sha: &str) -> Self {
         self.pushed.push((branch.to_string(), sha.to_string()));
@@ -48,6 +59,10 @@ pub struct Ctx<'a> {
     pub now: i64,
     pub tree_entry_limit: usize,
     pub mergeable_unknown_reads: u32,
+    /// Whether the repositories have the dispatchable `bench.yml`.
+    pub has_bench_workflow: bool,
+    /// Signs job-log download addresses.
+    pub log_signing_key: &'a str,
 }
 
 impl Ctx<'_> {
@@ -131,6 +146,11 @@ pub fn dispatch(
         ("GET", ["actions", "runs"]) => list_runs(ctx, repo, query),
         ("GET", ["actions", "runs", id]) => get_run(ctx, repo, number(id)?),
         ("GET", ["actions", "runs", id, "jobs"]) => list_jobs(ctx, repo, number(id)?),
+        ("POST", ["actions", "runs", id, "cancel"]) => cancel_run(repo, number(id)?),
+        ("GET", ["actions", "jobs", id, "logs"]) => job_logs(ctx, repo, number(id)?),
+        ("POST", ["actions", "workflows", w, "dispatches"]) => {
+            dispatch_workflow(ctx, repo, w, body)
+        }
         ("POST", ["releases"]) => create_release(ctx, repo, body),
         ("GET", ["releases", "tags", tag]) => get_release(ctx, repo, tag),
         _ => Err(ApiError::not_found()),
@@ -252,11 +272,7 @@ fn delete_ref(repo: &mut Repo, short: &str) -> ApiResult<Reply> {
     repo.refs
         .remove(&name)
         .ok_or_else(|| ApiError::unprocessable("Reference does not exist", REFS_DOCS))?;
-    Ok(Reply {
-        status: 204,
-        body: Value::Null,
-        pushed: Vec::new(),
-    })
+    Ok(Reply::with_status(204, Value::Null))
 }
 
 // ---- trees and blobs ----------------------------------------------------------
@@ -1232,14 +1248,14 @@ fn run_json(ctx: &Ctx, repo: &Repo, run: &super::repo::WorkflowRun) -> Value {
         "check_suite_id": run.id,
         "head_branch": run.head_branch,
         "head_sha": run.head_sha,
-        "path": ".github/workflows/deploy.yml",
+        "path": run.workflow.path(),
         "display_title": commit.map(|c| c.message.lines().next().unwrap_or("").to_string()).unwrap_or_default(),
         "run_number": run.run_number,
         "run_attempt": 1,
         "event": run.event,
         "status": run.status,
         "conclusion": run.conclusion,
-        "workflow_id": 1,
+        "workflow_id": run.workflow.id,
         "url": format!("{api}/actions/runs/{}", run.id),
         "html_url": format!("{html}/actions/runs/{}", run.id),
         "pull_requests": [],
@@ -1252,7 +1268,7 @@ fn run_json(ctx: &Ctx, repo: &Repo, run: &super::repo::WorkflowRun) -> Value {
         "artifacts_url": format!("{api}/actions/runs/{}/artifacts", run.id),
         "cancel_url": format!("{api}/actions/runs/{}/cancel", run.id),
         "rerun_url": format!("{api}/actions/runs/{}/rerun", run.id),
-        "workflow_url": format!("{api}/actions/workflows/1"),
+        "workflow_url": format!("{api}/actions/workflows/{}", run.workflow.id),
         "head_commit": commit.map(|c| json!({
             "id": run.head_sha, "tree_id": c.tree, "message": c.message,
             "timestamp": c.committer.iso_date(),
@@ -1340,6 +1356,116 @@ fn list_jobs(ctx: &Ctx, repo: &Repo, id: u64) -> ApiResult<Reply> {
         .map(|j| job_json(ctx, repo, run, j))
         .collect();
     Reply::ok(json!({"total_count": jobs.len(), "jobs": jobs}))
+}
+
+const DISPATCH_DOCS: &str =
+    "https://docs.github.com/rest/actions/workflows#create-a-workflow-dispatch-event";
+
+/// `POST actions/workflows/{id}/dispatches`: GitHub's checks in its order (the
+/// workflow, its trigger, the ref, the inputs), then a queued run.
+fn dispatch_workflow(ctx: &Ctx, repo: &mut Repo, workflow: &str, body: &Value) -> ApiResult<Reply> {
+    let workflow = super::runs::find_workflow(workflow, ctx.has_bench_workflow)
+        .ok_or_else(ApiError::not_found)?;
+    if !workflow.dispatchable {
+        return Err(ApiError::unprocessable(
+            "Workflow does not have 'workflow_dispatch' trigger",
+            DISPATCH_DOCS,
+        ));
+    }
+    let git_ref = required(body, "ref", DISPATCH_DOCS)?;
+    let short = git_ref
+        .strip_prefix("refs/heads/")
+        .or_else(|| git_ref.strip_prefix("refs/tags/"))
+        .unwrap_or(git_ref);
+    let sha = [format!("refs/heads/{short}"), format!("refs/tags/{short}")]
+        .iter()
+        .find_map(|name| repo.refs.get(name))
+        .and_then(|sha| repo.resolve_commit(sha))
+        .ok_or_else(|| {
+            ApiError::unprocessable(format!("No ref found for: {git_ref}"), DISPATCH_DOCS)
+        })?;
+    let inputs = body.get("inputs").cloned().unwrap_or(json!({}));
+    let Some(inputs) = inputs.as_object() else {
+        return Err(ApiError::unprocessable(
+            "Invalid request.\n\nFor 'properties/inputs', is not an object.",
+            DISPATCH_DOCS,
+        ));
+    };
+    let unexpected: Vec<&String> = inputs.keys().filter(|k| *k != "args").collect();
+    if !unexpected.is_empty() {
+        return Err(ApiError::unprocessable(
+            format!("Unexpected inputs provided: {}", json!(unexpected)),
+            DISPATCH_DOCS,
+        ));
+    }
+    let Some(args) = inputs.get("args").and_then(Value::as_str) else {
+        return Err(ApiError::unprocessable(
+            "Required input 'args' not provided",
+            DISPATCH_DOCS,
+        ));
+    };
+    let run_id = super::runs::new_bench_run(repo, (short, &sha), args, ctx.now_iso());
+    let mut reply = if body.get("return_run_details") == Some(&json!(true)) {
+        Reply::with_status(
+            200,
+            json!({
+                "workflow_run_id": run_id,
+                "run_url": format!("{}/actions/runs/{run_id}", ctx.api(repo)),
+                "html_url": format!("{}/actions/runs/{run_id}", ctx.html(repo)),
+            }),
+        )
+    } else {
+        Reply::with_status(204, Value::Null)
+    };
+    reply.dispatched = Some((run_id, args.to_string()));
+    Ok(reply)
+}
+
+/// `POST actions/runs/{id}/cancel`: 202, or 409 once the run has completed.
+fn cancel_run(repo: &mut Repo, id: u64) -> ApiResult<Reply> {
+    let run = repo
+        .runs
+        .iter_mut()
+        .find(|r| r.id == id)
+        .ok_or_else(ApiError::not_found)?;
+    if run.status == "completed" {
+        return Err(ApiError::new(
+            409,
+            "Cannot cancel a workflow run that is completed.",
+            "https://docs.github.com/rest/actions/workflow-runs#cancel-a-workflow-run",
+        ));
+    }
+    run.cancel_requested = true;
+    let mut reply = Reply::with_status(202, json!({}));
+    reply.runs_changed = true;
+    Ok(reply)
+}
+
+/// `GET actions/jobs/{id}/logs`: a 302 to a signed address that lasts a minute.
+fn job_logs(ctx: &Ctx, repo: &Repo, job_id: u64) -> ApiResult<Reply> {
+    let known = repo
+        .runs
+        .iter()
+        .flat_map(|r| &r.jobs)
+        .any(|j| j.id == job_id);
+    if !known {
+        return Err(ApiError::not_found());
+    }
+    let expires = iso(ctx.now + 60);
+    let signature = log_signature(ctx.log_signing_key, &repo.full_name(), job_id, &expires);
+    let mut reply = Reply::with_status(302, Value::Null);
+    reply.location = Some(format!(
+        "{}/_actions/logs/{}/{job_id}?urlExpires={expires}&urlSigningMethod=HMACV1&urlSignature={signature}",
+        ctx.base_url,
+        repo.full_name()
+    ));
+    Ok(reply)
+}
+
+/// The signature of a job-log address (checked when it is fetched).
+pub fn log_signature(key: &str, repo: &str, job_id: u64, expires: &str) -> String {
+    use sha1::{Digest, Sha1};
+    hex::encode(Sha1::digest(format!("{key}|{repo}|{job_id}|{expires}")))
 }
 
 /// GitHub reports each Actions job as a check run on its commit.

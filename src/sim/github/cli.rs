@@ -1,11 +1,12 @@
 //! `lockstep sim github --port <n> --repo <owner/name> --seed <dir>`: the GitHub sim
 //! standalone, for the demo walkthrough. With `--frappe-url` and `--site`, pushes to
-//! `main` deploy to that Frappe sim through the bench stand-in.
+//! `main` deploy to that Frappe sim through the bench stand-in, and the repository
+//! has a dispatchable `bench.yml` (input `args`) for a workflow-dispatch runner.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use super::{bench_deploy_hook, GithubSim, GithubSimConfig};
+use super::{bench_deploy_hook, bench_workflow_hook, GithubSim, GithubSimConfig};
 
 /// `lockstep sim github`.
 #[derive(Debug, Clone, clap::Args)]
@@ -38,9 +39,12 @@ pub struct SimGithubArgs {
 
 /// Runs the sim until Ctrl-C.
 pub async fn serve(args: SimGithubArgs) -> anyhow::Result<()> {
-    let deploy = match (args.frappe_url, args.site) {
-        (Some(url), Some(site)) => Some(bench_deploy_hook(url, site)),
-        (None, None) => None,
+    let (deploy, bench) = match (args.frappe_url, args.site) {
+        (Some(url), Some(site)) => (
+            Some(bench_deploy_hook(url.clone(), site)),
+            Some(bench_workflow_hook(url, None)),
+        ),
+        (None, None) => (None, None),
         _ => anyhow::bail!("--frappe-url and --site go together: give both for workflow runs to deploy, or neither"),
     };
     let config = GithubSimConfig {
@@ -48,6 +52,7 @@ pub async fn serve(args: SimGithubArgs) -> anyhow::Result<()> {
         token: args.token,
         repos: vec![args.repo.clone()],
         deploy,
+        bench,
         ..GithubSimConfig::default()
     };
     let sim = GithubSim::start_on(args.bind, config).await?;

@@ -33,7 +33,10 @@ use tokio::task::JoinHandle;
 pub use cli::{serve, SimGithubArgs};
 pub use objects::Signature;
 pub use repo::{Job, Protection, Review, Step, WorkflowRun};
-pub use runs::{bench_deploy_hook, DeployHook, DeployStep, StepOutcome};
+pub use runs::{
+    bench_deploy_hook, bench_workflow_hook, BenchHook, BenchRequest, DeployHook, DeployStep,
+    StepOutcome,
+};
 
 use api::{Ctx, Reply};
 use repo::{ApiError, Repo};
@@ -60,6 +63,8 @@ pub struct GithubSimConfig {
     pub tree_entry_limit: usize,
     /// Runs each workflow step (backup, migrate, restart); None marks steps skipped.
     pub deploy: Option<DeployHook>,
+    /// Runs `bench <args>` for the dispatchable `bench.yml`; None: no such workflow.
+    pub bench: Option<BenchHook>,
     /// A GitHub App whose installation tokens the sim issues and accepts.
     pub app: Option<SimApp>,
 }
@@ -102,6 +107,7 @@ impl Default for GithubSimConfig {
             mergeable_unknown_reads: 0,
             tree_entry_limit: 100_000,
             deploy: None,
+            bench: None,
             app: None,
         }
     }
@@ -178,6 +184,8 @@ impl Shared {
             now: self.now(),
             tree_entry_limit: self.config.tree_entry_limit,
             mergeable_unknown_reads: self.config.mergeable_unknown_reads,
+            has_bench_workflow: self.config.bench.is_some(),
+            log_signing_key: &self.config.token,
         }
     }
 
@@ -364,6 +372,23 @@ impl GithubSim {
             .values()
             .flat_map(|r| r.runs.clone())
             .collect()
+    }
+
+    /// Waits until the workflow run `id` has completed and returns it.
+    pub async fn wait_for_run(&self, id: u64) -> WorkflowRun {
+        let mut rx = self.shared.runs_changed.subscribe();
+        loop {
+            let done = self
+                .workflow_runs()
+                .into_iter()
+                .find(|r| r.id == id && r.status == "completed");
+            if let Some(run) = done {
+                return run;
+            }
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// Waits until a workflow run for `sha` has completed and returns it.
@@ -701,6 +726,54 @@ fn error_response(e: &ApiError) -> Response {
     json_response(e.status, &body)
 }
 
+fn redirect(location: &str) -> Response {
+    let mut response = StatusCode::FOUND.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert("location", value);
+    }
+    response
+}
+
+/// A job log behind the signed address `GET …/actions/jobs/{id}/logs` pointed to
+/// (`/_actions/logs/{owner}/{repo}/{job}`): no GitHub token, a valid signature, at
+/// most a minute old; plain text.
+fn signed_job_log(shared: &Shared, rest: &str, query: &BTreeMap<String, String>) -> Response {
+    let refused = |why: &str| (StatusCode::FORBIDDEN, why.to_string()).into_response();
+    let Some((full, job)) = rest.rsplit_once('/') else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let Ok(job_id) = job.parse::<u64>() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let expires = query.get("urlExpires").map(String::as_str).unwrap_or("");
+    let signature = query.get("urlSignature").map(String::as_str).unwrap_or("");
+    if api::log_signature(&shared.config.token, full, job_id, expires) != signature {
+        return refused("Server failed to authenticate the request.");
+    }
+    let expired = chrono::DateTime::parse_from_rfc3339(expires)
+        .map_or(true, |at| at.timestamp() < shared.now());
+    if expired {
+        return refused("The signed URL has expired.");
+    }
+    let repos = shared.repos();
+    let job = repos
+        .get(full)
+        .into_iter()
+        .flat_map(|r| r.runs.iter().flat_map(|run| &run.jobs))
+        .find(|j| j.id == job_id);
+    match job {
+        Some(job) => {
+            let mut response = runs::job_log(job).into_response();
+            response.headers_mut().insert(
+                "content-type",
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            response
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 fn json_response(status: u16, body: &Value) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if status == StatusCode::NO_CONTENT {
@@ -825,6 +898,9 @@ async fn handle(
     let path = percent_encoding::percent_decode_str(uri.path())
         .decode_utf8_lossy()
         .to_string();
+    if let Some(rest) = path.strip_prefix("/_actions/logs/") {
+        return signed_job_log(&shared, rest, &parse_query(&uri));
+    }
     if let Some(rest) = path.strip_prefix("/_sim/") {
         let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         return control(&shared, method.as_str(), rest, &body);
@@ -962,7 +1038,16 @@ fn route(
             for (branch, sha) in &reply.pushed {
                 after_push(shared, &full, branch, sha);
             }
-            json_response(reply.status, &reply.body)
+            if let Some((run_id, args)) = reply.dispatched {
+                runs::start_dispatched(shared, &full, run_id, args);
+            }
+            if reply.runs_changed {
+                shared.runs_changed.send_modify(|n| *n += 1);
+            }
+            match reply.location {
+                Some(location) => redirect(&location),
+                None => json_response(reply.status, &reply.body),
+            }
         }
         Err(e) => error_response(&e),
     }

@@ -117,7 +117,9 @@ pub struct Step {
     pub conclusion: Option<String>,
     pub started_at: Option<String>,
     pub completed_at: Option<String>,
-    /// What the step printed (the deploy hook's output).
+    /// The command the step runs, shown in its log's `##[group]Run …` header.
+    pub script: String,
+    /// What the step printed (the hook's output).
     pub log: String,
 }
 
@@ -132,11 +134,14 @@ pub struct Job {
     pub steps: Vec<Step>,
 }
 
-/// A workflow run started by a push.
+/// A workflow run, started by a push (the deploy) or a dispatch (bench).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkflowRun {
     pub id: u64,
     pub run_number: u64,
+    pub workflow: &'static super::runs::Workflow,
+    /// Set by `POST …/cancel`; the run stops at its next step boundary.
+    pub cancel_requested: bool,
     pub name: String,
     pub head_branch: String,
     pub head_sha: String,
