@@ -256,10 +256,12 @@ async fn rollback_plans_asks_and_applies_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_shows_a_job_in_flight() {
     let mut h = Harness::start().await;
-    // The site answers slowly: the diff is still running when status is asked.
-    h.world.frappe.inject(lockstep::sim::frappe::Fault::Latency(
-        std::time::Duration::from_secs(5),
-    ));
+    // The site holds the diff's first request: it is still running when status is
+    // asked, and finishes once the gate opens.
+    let gate = lockstep::sim::frappe::Gate::new();
+    h.world
+        .frappe
+        .inject(lockstep::sim::frappe::Fault::Hold(gate.clone()));
     h.command("diff --site=prod").await;
     let (diff_ts, first) = h.expect_post().await;
     assert!(first.contains(":hourglass"), "{first}");
@@ -272,6 +274,7 @@ async fn status_shows_a_job_in_flight() {
         "{status}"
     );
 
+    gate.release();
     let done = h.expect_edits_of(&diff_ts).await;
     assert!(done.contains("No drift"), "{done}");
     h.finish().await;

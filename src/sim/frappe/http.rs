@@ -31,6 +31,40 @@ pub enum Fault {
     RateLimited,
     /// Start a 200 answer and drop the connection mid-body.
     DropConnection,
+    /// Answer normally once the gate is released (for tests that must observe a
+    /// request in flight without racing a timer).
+    Hold(Gate),
+}
+
+/// A gate held requests wait at; [`Gate::release`] lets them all through.
+#[derive(Debug, Clone)]
+pub struct Gate(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Gate {
+    pub fn new() -> Gate {
+        Gate(Arc::new(tokio::sync::watch::Sender::new(false)))
+    }
+
+    pub fn release(&self) {
+        self.0.send_replace(true);
+    }
+
+    async fn passed(&self) {
+        let mut open = self.0.subscribe();
+        let _ = open.wait_for(|open| *open).await;
+    }
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate::new()
+    }
+}
+
+impl PartialEq for Gate {
+    fn eq(&self, other: &Gate) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -75,6 +109,7 @@ pub async fn frappe_entry(
             return SimErrorWith429::response();
         }
         Some(Fault::DropConnection) => return dropped_connection(),
+        Some(Fault::Hold(gate)) => gate.passed().await,
         None => {}
     }
     match handle(&shared, &method, &uri, &headers, &body) {

@@ -33,7 +33,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::Value;
 
-pub use http::Fault;
+pub use http::{Fault, Gate};
 pub use seed::{read_blueprint_folder, read_sites_dir, SiteSeed, FOLDERS_IN_APPLY_ORDER};
 use store::{without_nulls, ApiUser, SiteData};
 
