@@ -202,6 +202,13 @@ fn record_ack(shared: &Shared, connection_id: u64, text: &str) {
                 .map(str::to_string)
         })
         .flatten();
+    // An ack whose payload carries no message (`{}`) is the plain "received": Slack
+    // shows nothing for it.
+    let payload = payload.filter(|p| {
+        ["text", "blocks", "attachments"]
+            .iter()
+            .any(|k| p.get(k).is_some())
+    });
     if let (Some(url), Some(payload)) = (command_response_url, payload) {
         if let Err(refused) = response_url::show_ack_payload(shared, &mut state, &url, &payload) {
             tracing::warn!(
