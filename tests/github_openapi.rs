@@ -78,17 +78,21 @@ impl Spec {
         }
     }
 
-    /// The path template an actual path matches, with multi-segment parameters.
+    /// The path template an actual path matches, with multi-segment parameters; of
+    /// several (`commits/{ref}` and `commits/{ref}/check-runs`), the one with the
+    /// most literal segments.
     fn template(&self, path: &str) -> Option<String> {
         let actual: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let literals = |t: &str| t.split('/').filter(|s| !s.starts_with('{')).count();
         self.doc["paths"]
             .as_object()
             .unwrap()
             .keys()
-            .find(|t| {
+            .filter(|t| {
                 let pattern: Vec<&str> = t.trim_start_matches('/').split('/').collect();
                 segments_match(&pattern, &actual)
             })
+            .max_by_key(|t| literals(t))
             .cloned()
     }
 

@@ -199,32 +199,21 @@ impl GithubClient {
         .await
     }
 
-    /// A full sha, branch or tag as a commit id (annotated tags peeled).
+    /// A branch, tag (annotated ones peeled), full or abbreviated commit id as a
+    /// full commit id: one `GET commits/{ref}`. A full id is taken as it is.
     pub async fn resolve_commit(&self, spec: &str) -> Result<String, GithubError> {
         if is_full_sha(spec) {
             return Ok(spec.to_lowercase());
         }
-        if let Some(sha) = self.branch_head(spec).await? {
-            return Ok(sha);
+        #[derive(serde::Deserialize)]
+        struct CommitId {
+            sha: String,
         }
-        let op = Op::new(format!("ref {spec}"), "contents: read");
-        let tag: GitRef = self
-            .get(&format!("git/ref/tags/{}", escape_path(spec)), op)
+        let op = Op::new(format!("commit {spec}"), "contents: read");
+        let commit: CommitId = self
+            .get(&format!("commits/{}", escape_path(spec)), op)
             .await?;
-        if tag.object.kind == "tag" {
-            let op = Op::new(format!("tag {spec}"), "contents: read");
-            let object: Value = self
-                .get(&format!("git/tags/{}", tag.object.sha), op)
-                .await?;
-            return object["object"]["sha"]
-                .as_str()
-                .map(String::from)
-                .ok_or_else(|| GithubError::Decode {
-                    what: format!("tag {spec}"),
-                    reason: "no object.sha".into(),
-                });
-        }
-        Ok(tag.object.sha)
+        Ok(commit.sha)
     }
 
     /// The tip of a branch and its tree (2 calls).

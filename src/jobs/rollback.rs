@@ -9,6 +9,7 @@ use super::{JobResult, Reporter};
 use crate::access;
 use crate::blueprint::plan::Plan;
 use crate::blueprint::render::plural;
+use crate::github::GithubError;
 use crate::services::Services;
 use crate::workflow::effect::{Block, Button, ButtonStyle, Message};
 use crate::workflow::job::{JobRecord, RollbackButton};
@@ -44,9 +45,13 @@ async fn rewind_plan(services: &Services, git_ref: &str) -> anyhow::Result<Rewin
     let github = services.github()?;
     let staging = services.tracked(crate::command::SiteSel::Staging)?;
     let sha = github.resolve_commit(git_ref).await.map_err(|err| {
-        anyhow::Error::new(crate::error::UserError::new(format!(
-            "Cannot find `{git_ref}` in the config repository ({err}). Use a branch, a tag or a full commit id."
-        )))
+        let text = match err {
+            GithubError::Validation { .. } | GithubError::NotFound { .. } => format!(
+                "No branch, tag or commit of the config repository is called `{git_ref}`. Use a branch, a tag or a commit id (7 characters or more)."
+            ),
+            other => format!("Cannot look up `{git_ref}` in the config repository: {other}"),
+        };
+        anyhow::Error::new(crate::error::UserError::new(text))
     })?;
     let ((_, target), site) = tokio::try_join!(
         async {

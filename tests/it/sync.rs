@@ -240,9 +240,18 @@ async fn rollback_plans_asks_and_applies_once() {
     );
     assert!(applied.contains("2 changes applied"), "{applied}");
 
-    h.command(&format!("rollback {before} --dry-run")).await;
+    // An abbreviated commit id names the same commit.
+    h.command(&format!("rollback {} --dry-run", &before[..7]))
+        .await;
     let text = h.expect_job_result().await;
     assert!(text.contains("nothing to do"), "{text}");
+
+    h.command("rollback no-such-tag --dry-run").await;
+    let text = h.expect_job_result().await;
+    assert!(
+        text.contains("No branch, tag or commit of the config repository is called `no-such-tag`"),
+        "{text}"
+    );
 
     h.command("audit 20").await;
     let (_, audit) = h.expect_post().await;

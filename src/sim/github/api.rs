@@ -132,6 +132,7 @@ pub fn dispatch(
         ("POST", ["git", "tags"]) => create_tag(ctx, repo, body),
         ("GET", ["compare", spec @ ..]) => compare(ctx, repo, &spec.join("/")),
         ("GET", ["commits", r @ .., "check-runs"]) => check_runs(ctx, repo, &r.join("/")),
+        ("GET", ["commits", r @ ..]) => get_commit(ctx, repo, &r.join("/")),
         ("GET", ["branches", b @ .., "protection"]) => protection(ctx, repo, &b.join("/")),
         ("GET", ["pulls"]) => list_pulls(ctx, repo, query),
         ("POST", ["pulls"]) => create_pull(ctx, repo, body),
@@ -496,6 +497,41 @@ pub fn git_commit_json(ctx: &Ctx, repo: &Repo, sha: &str, c: &Commit) -> Value {
 fn get_git_commit(ctx: &Ctx, repo: &Repo, sha: &str) -> ApiResult<Reply> {
     let c = repo.objects.commit(sha).ok_or_else(ApiError::not_found)?;
     Reply::ok(git_commit_json(ctx, repo, sha, c))
+}
+
+/// `GET commits/{ref}`: the commit a branch, tag or (abbreviated) id names, in
+/// the REST `commit` shape (authors as git signatures; no GitHub accounts, no files).
+fn get_commit(ctx: &Ctx, repo: &Repo, spec: &str) -> ApiResult<Reply> {
+    let sha = repo.resolve_commitish(spec).ok_or_else(|| {
+        ApiError::unprocessable(
+            format!("No commit found for SHA: {spec}"),
+            "https://docs.github.com/rest/commits/commits#get-a-commit",
+        )
+    })?;
+    let c = repo.objects.commit(&sha).ok_or_else(ApiError::not_found)?;
+    let api = ctx.api(repo);
+    let html = ctx.html(repo);
+    Reply::ok(json!({
+        "sha": sha,
+        "node_id": format!("C_{sha}"),
+        "url": format!("{api}/commits/{sha}"),
+        "html_url": format!("{html}/commit/{sha}"),
+        "comments_url": format!("{api}/commits/{sha}/comments"),
+        "commit": {
+            "url": format!("{api}/git/commits/{sha}"),
+            "author": signature_json(&c.author),
+            "committer": signature_json(&c.committer),
+            "message": c.message,
+            "comment_count": 0,
+            "tree": {"sha": c.tree, "url": format!("{api}/git/trees/{}", c.tree)},
+            "verification": unverified(),
+        },
+        "author": null,
+        "committer": null,
+        "parents": c.parents.iter().map(|p| json!({
+            "sha": p, "url": format!("{api}/commits/{p}"), "html_url": format!("{html}/commit/{p}"),
+        })).collect::<Vec<_>>(),
+    }))
 }
 
 fn parse_signature(value: Option<&Value>, fallback: &Signature) -> ApiResult<Signature> {

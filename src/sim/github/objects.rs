@@ -192,6 +192,15 @@ impl ObjectStore {
         self.objects.len()
     }
 
+    /// The commits whose id starts with `prefix` (lower-case hex).
+    pub fn commits_with_prefix(&self, prefix: &str) -> Vec<&str> {
+        self.objects
+            .iter()
+            .filter(|(id, o)| id.starts_with(prefix) && matches!(o, Object::Commit(_)))
+            .map(|(id, _)| id.as_str())
+            .collect()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.objects.is_empty()
     }

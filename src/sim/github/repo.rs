@@ -278,6 +278,19 @@ impl Repo {
         self.objects.peel_to_commit(&self.resolve(spec)?)
     }
 
+    /// What `GET commits/{ref}` accepts: a branch, a tag, a full commit id, or an
+    /// abbreviated one that names a single commit.
+    pub fn resolve_commitish(&self, spec: &str) -> Option<String> {
+        if let Some(sha) = self.resolve_commit(spec) {
+            return Some(sha);
+        }
+        let hex = spec.len() >= 4 && spec.len() < 40 && spec.bytes().all(|b| b.is_ascii_hexdigit());
+        match self.objects.commits_with_prefix(&spec.to_ascii_lowercase())[..] {
+            [only] if hex => Some(only.to_string()),
+            _ => None,
+        }
+    }
+
     pub fn tree_of(&self, commit: &str) -> Option<String> {
         self.objects.commit(commit).map(|c| c.tree.clone())
     }
