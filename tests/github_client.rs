@@ -677,3 +677,62 @@ async fn a_conflicting_pull_request_is_dirty_and_refused() {
         Some(&b"A\n"[..])
     );
 }
+
+#[tokio::test]
+async fn with_last_push_approval_the_pusher_cannot_approve_their_own_push() {
+    let protection = lockstep::sim::github::Protection {
+        require_last_push_approval: true,
+        dismiss_stale_reviews: false,
+        ..Default::default()
+    };
+    let (sim, client) = sim_with(GithubSimConfig {
+        protection: Some(protection),
+        ..Default::default()
+    })
+    .await;
+    // alice pushes a change herself and opens it for review.
+    let pushed = sim
+        .repo(REPO)
+        .push_commit(
+            "fix/label",
+            BTreeMap::from([(
+                "fixtures/app/roles/extra.json".to_string(),
+                Some(b"{}".to_vec()),
+            )]),
+            "a change of alice's",
+        )
+        .unwrap();
+    let pr = client
+        .create_pull(&NewPull {
+            title: "Fix label",
+            head: "fix/label",
+            base: "main",
+            body: "",
+            draft: false,
+        })
+        .await
+        .unwrap();
+
+    sim.repo(REPO).approve(pr.number, "alice").unwrap();
+    assert_eq!(
+        client.review_decision(pr.number).await.unwrap(),
+        Some(ReviewDecision::ReviewRequired),
+        "the last pusher's own approval does not count"
+    );
+    let err = client
+        .merge_pull(pr.number, &pushed, MergeMethod::Merge, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, GithubError::MergeRefused { .. }), "{err}");
+
+    sim.repo(REPO).approve(pr.number, "bob").unwrap();
+    assert_eq!(
+        client.review_decision(pr.number).await.unwrap(),
+        Some(ReviewDecision::Approved)
+    );
+    let merged = client
+        .merge_pull(pr.number, &pushed, MergeMethod::Merge, None)
+        .await
+        .unwrap();
+    assert!(merged.merged);
+}

@@ -9,9 +9,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 use super::objects::{Commit, FileEntry, Object, Signature, Tag, TREE_MODE};
-use super::repo::{
-    review_decision, user_json, ApiError, ApiResult, MergeOutcome, Pull, Release, Repo, Review,
-};
+use super::repo::{user_json, ApiError, ApiResult, MergeOutcome, Pull, Release, Repo, Review};
 
 /// What a handler returns: status, body, and what the caller must do once the
 /// repository is unlocked: start the runs a branch move or a dispatch asked for,
@@ -229,6 +227,9 @@ fn create_ref(ctx: &Ctx, repo: &mut Repo, body: &Value) -> ApiResult<Reply> {
         return Err(refused);
     }
     repo.refs.insert(name.clone(), sha.clone());
+    if let Some(branch) = name.strip_prefix("refs/heads/") {
+        repo.last_pushers.insert(branch.into(), ctx.login.into());
+    }
     let reply = Reply::created(ref_json(ctx, repo, &name, &sha))?;
     Ok(match name.strip_prefix("refs/heads/") {
         Some(branch) => reply.pushing(branch, &sha),
@@ -258,6 +259,9 @@ fn update_ref(ctx: &Ctx, repo: &mut Repo, short: &str, body: &Value) -> ApiResul
         return Err(refused);
     }
     repo.refs.insert(name.clone(), sha.clone());
+    if let Some(branch) = name.strip_prefix("refs/heads/") {
+        repo.last_pushers.insert(branch.into(), ctx.login.into());
+    }
     let reply = Reply::ok(ref_json(ctx, repo, &name, &sha))?;
     Ok(match name.strip_prefix("refs/heads/") {
         Some(branch) => reply.pushing(branch, &sha),
@@ -1614,12 +1618,7 @@ fn get_release(ctx: &Ctx, repo: &Repo, tag: &str) -> ApiResult<Reply> {
 pub fn graphql_review_decision(repo: &Repo, number: u64) -> ApiResult<Option<&'static str>> {
     let pull = repo.pull(number)?;
     let head = repo.head_sha(pull);
-    Ok(review_decision(
-        pull,
-        &head,
-        repo.protection.get(&pull.base_ref),
-        &repo.collaborators,
-    ))
+    Ok(repo.decision(pull, &head, repo.protection.get(&pull.base_ref)))
 }
 
 /// Opens a PR reverting merged PR `number`: a branch off the base tip whose tree sets

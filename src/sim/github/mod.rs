@@ -531,8 +531,7 @@ impl SimRepo {
                 message,
                 human("alice", now),
             );
-            repo.refs
-                .insert(format!("refs/heads/{branch}"), sha.clone());
+            repo.push_branch(branch, &sha, "alice");
             Ok(sha)
         })
     }

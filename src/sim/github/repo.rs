@@ -167,21 +167,27 @@ pub struct Release {
 
 /// The review decision GitHub's GraphQL `reviewDecision` gives.
 /// Only approvals from users with write access (`writers`) count.
+/// With `require_last_push_approval`, an approval counts only when it is of the
+/// head commit and from someone other than whoever pushed that commit
+/// (`last_pusher`).
 pub fn review_decision(
     pull: &Pull,
     head_sha: &str,
     protection: Option<&Protection>,
     writers: &BTreeSet<String>,
+    last_pusher: Option<&str>,
 ) -> Option<&'static str> {
     let latest = latest_reviews(pull);
     if latest.values().any(|r| r.state == "CHANGES_REQUESTED") {
         return Some("CHANGES_REQUESTED");
     }
     let protection = protection?;
+    let of_head = protection.dismiss_stale_reviews || protection.require_last_push_approval;
     let approvals = latest
         .values()
         .filter(|r| r.state == "APPROVED" && writers.contains(&r.user))
-        .filter(|r| !protection.dismiss_stale_reviews || r.commit_id == head_sha)
+        .filter(|r| !of_head || r.commit_id == head_sha)
+        .filter(|r| !protection.require_last_push_approval || Some(r.user.as_str()) != last_pusher)
         .count() as u32;
     if approvals >= protection.required_approving_review_count {
         Some("APPROVED")
@@ -219,6 +225,8 @@ pub struct Repo {
     pub runs: Vec<WorkflowRun>,
     pub releases: Vec<Release>,
     pub collaborators: BTreeSet<String>,
+    /// Who moved each branch last (for `require_last_push_approval`).
+    pub last_pushers: BTreeMap<String, String>,
     next_id: u64,
 }
 
@@ -242,6 +250,7 @@ impl Repo {
             runs: Vec::new(),
             releases: Vec::new(),
             collaborators: BTreeSet::new(),
+            last_pushers: BTreeMap::new(),
             next_id: id * 1_000_000,
         }
     }
@@ -253,6 +262,25 @@ impl Repo {
     pub fn next_id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
+    }
+
+    /// GraphQL's `reviewDecision` for `pull` at `head`.
+    pub fn decision(
+        &self,
+        pull: &Pull,
+        head: &str,
+        protection: Option<&Protection>,
+    ) -> Option<&'static str> {
+        let pusher = self.last_pushers.get(&pull.head_ref).map(String::as_str);
+        review_decision(pull, head, protection, &self.collaborators, pusher)
+    }
+
+    /// Moves `branch` to `sha` as `login` did.
+    pub fn push_branch(&mut self, branch: &str, sha: &str, login: &str) {
+        self.refs
+            .insert(format!("refs/heads/{branch}"), sha.to_string());
+        self.last_pushers
+            .insert(branch.to_string(), login.to_string());
     }
 
     pub fn branch_sha(&self, branch: &str) -> Option<String> {
@@ -422,7 +450,7 @@ impl Repo {
         let base = self.branch_sha(&pull.base_ref).unwrap_or_default();
         let clean = matches!(self.merge_trees(&base, &head), MergeOutcome::Clean(_));
         let protection = self.protection.get(&pull.base_ref).cloned();
-        let decision = review_decision(&pull, &head, protection.as_ref(), &self.collaborators);
+        let decision = self.decision(&pull, &head, protection.as_ref());
         let state = if pull.draft {
             "draft"
         } else if !clean {
@@ -477,7 +505,7 @@ impl Repo {
     /// The text of GitHub's 405 when protection is unmet, or None when it is met.
     pub fn protection_refusal(&self, pull: &Pull, head: &str) -> Option<String> {
         let protection = self.protection.get(&pull.base_ref)?;
-        match review_decision(pull, head, Some(protection), &self.collaborators) {
+        match self.decision(pull, head, Some(protection)) {
             Some("APPROVED") => None,
             Some("CHANGES_REQUESTED") => Some(
                 "Changes must be made through a pull request. Review changes requested.".into(),
