@@ -199,6 +199,18 @@ fn block_actions(event: &SlackInteractionBlockActionsEvent) -> Vec<ActionEvent> 
         .collect()
 }
 
+/// A new Socket Mode connection: its acks must not wait on Nagle's algorithm.
+/// (Generic over the event: slack-morphism 2.31 does not export the hello type's
+/// name.)
+async fn on_hello<HelloEvent: Send>(
+    _event: HelloEvent,
+    _client: Arc<Client>,
+    _state: SlackClientEventsUserState,
+) {
+    let changed = super::nagle::disable_nagle_on_tcp_sockets();
+    tracing::debug!(changed, "Socket Mode connection open; TCP_NODELAY set");
+}
+
 fn on_error(
     err: Box<dyn std::error::Error + Send + Sync>,
     _client: Arc<Client>,
@@ -228,6 +240,7 @@ impl Listener {
                 .with_user_state(inbox),
         );
         let callbacks = SlackSocketModeListenerCallbacks::new()
+            .with_hello_events(on_hello)
             .with_command_events(on_command)
             .with_interaction_events(on_interaction);
         let inner = SlackClientSocketModeListener::new(

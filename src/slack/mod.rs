@@ -4,4 +4,5 @@
 
 pub mod api;
 pub mod listener;
+pub mod nagle;
 pub mod render;
