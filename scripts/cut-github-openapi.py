@@ -46,6 +46,7 @@ OPERATIONS = [
     ("get", "/repos/{owner}/{repo}/actions/runs/{run_id}/jobs"),
     ("post", "/repos/{owner}/{repo}/actions/runs/{run_id}/cancel"),
     ("get", "/repos/{owner}/{repo}/actions/jobs/{job_id}/logs"),
+    ("get", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}"),
     ("post", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches"),
     ("post", "/repos/{owner}/{repo}/releases"),
     ("get", "/repos/{owner}/{repo}/releases/tags/{tag}"),

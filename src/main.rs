@@ -217,7 +217,17 @@ async fn check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    failed |= !check_sites(&config, &api).await;
+    match lockstep::services::Services::from_config(&config, Clock::System, api.clone()) {
+        Ok(services) => {
+            failed |= !check_sites(&services).await;
+            failed |= !check_github(&services).await;
+            failed |= !check_runner(&services).await;
+        }
+        Err(err) => {
+            failed = true;
+            println!("FAIL  setup    {err:#}");
+        }
+    }
     Ok(if failed {
         ExitCode::FAILURE
     } else {
@@ -226,15 +236,7 @@ async fn check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
 }
 
 /// Reaches every configured Frappe site and logs in; true when all answered.
-async fn check_sites(config: &config::Config, api: &slack::api::SlackApi) -> bool {
-    let services =
-        match lockstep::services::Services::from_config(config, Clock::System, api.clone()) {
-            Ok(services) => services,
-            Err(err) => {
-                println!("FAIL  sites    {err:#}");
-                return false;
-            }
-        };
+async fn check_sites(services: &lockstep::services::Services) -> bool {
     let mut all_ok = true;
     for (role, site) in services.site_readers() {
         let url = &site.config().base_url;
@@ -248,6 +250,78 @@ async fn check_sites(config: &config::Config, api: &slack::api::SlackApi) -> boo
         }
     }
     all_ok
+}
+
+/// Reaches the config repository and its two branches; true when all are there.
+async fn check_github(services: &lockstep::services::Services) -> bool {
+    let Some(github) = &services.github else {
+        println!(
+            "skip  github   no [github] section: diff, pull, push, review and promote need one"
+        );
+        return true;
+    };
+    let config = github.config();
+    let label = format!("{}/{} at {}", config.owner, config.repo, config.api_url);
+    if let Err(err) = github.repository().await {
+        println!("FAIL  github   {label}: {err}");
+        return false;
+    }
+    let mut heads = Vec::new();
+    for branch in [&config.production_branch, &config.staging_branch] {
+        match github.branch_head(branch).await {
+            Ok(Some(sha)) => heads.push(format!("{branch} at {}", &sha[..sha.len().min(7)])),
+            Ok(None) => {
+                println!("FAIL  github   {label}: there is no branch `{branch}`; create it (the staging branch can start as a copy of {})", config.production_branch);
+                return false;
+            }
+            Err(err) => {
+                println!("FAIL  github   {label}: {err}");
+                return false;
+            }
+        }
+    }
+    println!("ok    github   {label}: {}", heads.join(", "));
+    true
+}
+
+/// For a workflow runner, that the workflow exists and is enabled. A command
+/// template is not run: it acts on a real bench.
+async fn check_runner(services: &lockstep::services::Services) -> bool {
+    use lockstep::runner::Transport;
+    let Some(runner) = &services.runner else {
+        println!("skip  runner   no [runner] section: backups and tests through bench are off");
+        return true;
+    };
+    let target = match runner.transport() {
+        Transport::Command(template) => {
+            println!(
+                "ok    runner   command template (not run by check): {}",
+                template.as_str()
+            );
+            return true;
+        }
+        Transport::WorkflowDispatch(target) => target,
+    };
+    match target.github.workflow(&target.workflow).await {
+        Ok(workflow) if workflow.state == "active" => {
+            println!(
+                "ok    runner   workflow {} (\"{}\", {}) dispatched on {}",
+                target.workflow, workflow.name, workflow.path, target.git_ref
+            );
+            true
+        }
+        Ok(workflow) => {
+            println!(
+                "FAIL  runner   workflow {} is {}: enable it in the repository's Actions tab",
+                target.workflow, workflow.state
+            );
+            false
+        }
+        Err(err) => {
+            println!("FAIL  runner   workflow {}: {err} (add config/bench-workflow.yml to the repository as .github/workflows/{})", target.workflow, target.workflow);
+            false
+        }
+    }
 }
 
 fn init_logging() {

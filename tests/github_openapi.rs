@@ -504,6 +504,9 @@ async fn the_runners_workflow_dispatches_validate_too() {
     runner("nope.yml").backup(&site).await.unwrap_err();
     let run = sim.workflow_runs()[0].id;
     client.cancel_workflow_run(run).await.unwrap();
+    client.workflow("bench.yml").await.unwrap();
+    client.workflow("nope.yml").await.unwrap_err();
+    client.repository().await.unwrap();
 
     let covered = validate_all(&sim.exchanges());
     for expected in [
@@ -513,6 +516,9 @@ async fn the_runners_workflow_dispatches_validate_too() {
         "GET /repos/{owner}/{repo}/actions/runs/{run_id} -> 200",
         "GET /repos/{owner}/{repo}/actions/jobs/{job_id}/logs -> 302",
         "POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel -> 409",
+        "GET /repos/{owner}/{repo}/actions/workflows/{workflow_id} -> 200",
+        "GET /repos/{owner}/{repo}/actions/workflows/{workflow_id} -> 404",
+        "GET /repos/{owner}/{repo} -> 200",
     ] {
         assert!(covered.contains(expected), "{expected} not in {covered:#?}");
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::client::{escape_path, GithubClient};
 use super::error::GithubError;
-use super::models::{CheckRun, WorkflowJob, WorkflowRun};
+use super::models::{CheckRun, Workflow, WorkflowJob, WorkflowRun};
 use super::transport::Op;
 use http::Method;
 use serde::Deserialize;
@@ -88,6 +88,20 @@ impl GithubClient {
                 reason: e.to_string(),
             })?;
         Ok(run.workflow_run_id)
+    }
+
+    /// A workflow by file name or id (404 when the repository has no such file
+    /// under `.github/workflows/` on its default branch).
+    pub async fn workflow(&self, workflow: &str) -> Result<Workflow, GithubError> {
+        let op = Op::new(format!("workflow {workflow}"), "actions: read");
+        self.get(
+            &format!(
+                "actions/workflows/{}",
+                escape_path(workflow).replace('/', "%2F")
+            ),
+            op,
+        )
+        .await
     }
 
     pub async fn workflow_run(&self, run_id: u64) -> Result<WorkflowRun, GithubError> {

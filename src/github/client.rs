@@ -176,6 +176,17 @@ impl GithubClient {
         decode(value, &op)
     }
 
+    /// The repository itself: whether the token reaches it, and its default branch.
+    pub async fn repository(&self) -> Result<super::models::Repository, GithubError> {
+        let op = Op::new(
+            format!("repository {}/{}", self.config.owner, self.config.repo),
+            "metadata: read",
+        );
+        let path = format!("/repos/{}/{}", self.config.owner, self.config.repo);
+        let value = self.http.get(&path, &op).await?;
+        decode(value, &op)
+    }
+
     // ---- refs and commits -------------------------------------------------------
 
     /// The commit a branch points at, or None if there is no such branch.

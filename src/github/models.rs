@@ -185,6 +185,25 @@ pub struct Comparison {
     pub files: Vec<ComparedFile>,
 }
 
+/// `GET /repos/{owner}/{repo}`, what `lockstep check` reports.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Repository {
+    pub full_name: String,
+    pub default_branch: String,
+    #[serde(default)]
+    pub archived: bool,
+}
+
+/// `GET …/actions/workflows/{id}`: `state` is `active`, or why it will not run
+/// (`disabled_manually`, `disabled_inactivity`, …).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Workflow {
+    pub id: u64,
+    pub name: String,
+    pub path: String,
+    pub state: String,
+}
+
 /// What `GET /branches/{b}/protection` says about reviews.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BranchProtection {

@@ -21,7 +21,6 @@ use crate::frappe::SiteName;
 
 /// How bench commands reach the bench host.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub enum Transport {
     /// `sh -c <template>` with `{site}` and `{args}` substituted (shell-quoted).
     Command(CommandTemplate),

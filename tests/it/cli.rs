@@ -71,3 +71,81 @@ fn bad_invocations_are_named() {
         "{out}"
     );
 }
+
+/// `lockstep check` against the local world: every part answers, and a runner
+/// workflow the repository lacks is named with what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reaches_slack_the_sites_the_repo_and_the_runner_workflow() {
+    use lockstep::demo::{example_sites, LocalWorld};
+    use lockstep::sim::frappe::FrappeSim;
+    lockstep::tls::install_crypto_provider();
+    let world = LocalWorld::start(Default::default(), &example_sites(), None)
+        .await
+        .expect("the local servers start");
+    let dir = tempfile::tempdir().unwrap();
+    let config = |workflow: &str| {
+        let mut text = format!(
+            "[slack]\napi_url = \"{}\"\n[store]\npath = \"{}\"\n",
+            world.slack.api_url(),
+            dir.path().join("store").display()
+        );
+        for (name, role) in [("staging", "staging"), ("prod", "production")] {
+            text.push_str(&format!(
+                "[sites.{name}]\nurl = \"{}\"\nrole = \"{role}\"\nfrappe_site_name = \"{name}\"\n",
+                world.frappe.url()
+            ));
+        }
+        text.push_str(&format!(
+            "[github]\napi_url = \"{}\"\nowner = \"acme\"\nrepo = \"frappe-config\"\n[runner]\nworkflow = \"{workflow}\"\n",
+            world.github.url()
+        ));
+        let path = dir.path().join(format!("{workflow}.toml"));
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let check = |path: std::path::PathBuf| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_lockstep"));
+        command
+            .args(["check", "--config", path.to_str().unwrap()])
+            .env("SLACK_APP_TOKEN", world.slack.app_token())
+            .env("SLACK_BOT_TOKEN", world.slack.bot_token())
+            .env("GITHUB_TOKEN", world.github.token());
+        for site in ["staging", "prod"] {
+            let upper = site.to_uppercase();
+            command
+                .env(format!("FRAPPE_{upper}_API_KEY"), FrappeSim::api_key(site))
+                .env(
+                    format!("FRAPPE_{upper}_API_SECRET"),
+                    FrappeSim::api_secret(site),
+                );
+        }
+        async move {
+            let output = command.output().await.expect("the binary runs");
+            (
+                output.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&output.stdout).into_owned(),
+            )
+        }
+    };
+
+    let (code, out) = check(config("bench.yml")).await;
+    assert_eq!(code, 0, "{out}");
+    for line in [
+        "ok    slack",
+        "ok    socket",
+        "ok    site     staging",
+        "ok    site     prod",
+        "ok    github   acme/frappe-config",
+        "ok    runner   workflow bench.yml (\"Bench\", .github/workflows/bench.yml) dispatched on main",
+    ] {
+        assert!(out.contains(line), "{line:?} in:\n{out}");
+    }
+
+    let (code, out) = check(config("deploy-bench.yml")).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("FAIL  runner   workflow deploy-bench.yml")
+            && out.contains(".github/workflows/deploy-bench.yml"),
+        "{out}"
+    );
+}

@@ -114,7 +114,7 @@ pub fn dispatch(
 ) -> ApiResult<Reply> {
     let segs: Vec<&str> = rest.split('/').collect();
     match (method, segs.as_slice()) {
-        ("GET", [""]) => Reply::ok(repo.summary_json(ctx.base_url)),
+        ("GET", [""]) => get_repository(ctx, repo),
         ("GET", ["git", "ref", r @ ..]) => get_ref(ctx, repo, &r.join("/")),
         ("GET", ["git", "matching-refs", r @ ..]) => matching_refs(ctx, repo, &r.join("/")),
         ("POST", ["git", "refs"]) => create_ref(ctx, repo, body),
@@ -147,6 +147,7 @@ pub fn dispatch(
         ("GET", ["actions", "runs", id, "jobs"]) => list_jobs(ctx, repo, number(id)?),
         ("POST", ["actions", "runs", id, "cancel"]) => cancel_run(repo, number(id)?),
         ("GET", ["actions", "jobs", id, "logs"]) => job_logs(ctx, repo, number(id)?),
+        ("GET", ["actions", "workflows", w]) => get_workflow(ctx, repo, w),
         ("POST", ["actions", "workflows", w, "dispatches"]) => {
             dispatch_workflow(ctx, repo, w, body)
         }
@@ -154,6 +155,16 @@ pub fn dispatch(
         ("GET", ["releases", "tags", tag]) => get_release(ctx, repo, tag),
         _ => Err(ApiError::not_found()),
     }
+}
+
+/// `GET /repos/{owner}/{repo}`: the `full-repository` shape, the summary other
+/// answers embed plus the counts only this one carries.
+fn get_repository(ctx: &Ctx, repo: &Repo) -> ApiResult<Reply> {
+    let mut value = repo.summary_json(ctx.base_url);
+    value["has_discussions"] = json!(false);
+    value["network_count"] = json!(0);
+    value["subscribers_count"] = json!(0);
+    Reply::ok(value)
 }
 
 fn number(s: &str) -> ApiResult<u64> {
@@ -1459,6 +1470,25 @@ fn dispatch_workflow(ctx: &Ctx, repo: &mut Repo, workflow: &str, body: &Value) -
     };
     reply.dispatched = Some((run_id, args.to_string()));
     Ok(reply)
+}
+
+/// `GET actions/workflows/{id}`: a workflow file of the repository.
+fn get_workflow(ctx: &Ctx, repo: &Repo, workflow: &str) -> ApiResult<Reply> {
+    let w = super::runs::find_workflow(workflow, ctx.has_bench_workflow)
+        .ok_or_else(ApiError::not_found)?;
+    let (api, html) = (ctx.api(repo), ctx.html(repo));
+    Reply::ok(json!({
+        "id": w.id,
+        "node_id": format!("W_{}", w.id),
+        "name": w.name,
+        "path": w.path(),
+        "state": "active",
+        "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-01-01T00:00:00Z",
+        "url": format!("{api}/actions/workflows/{}", w.id),
+        "html_url": format!("{html}/blob/{}/{}", repo.default_branch, w.path()),
+        "badge_url": format!("{html}/workflows/{}/badge.svg", w.name),
+    }))
 }
 
 /// `POST actions/runs/{id}/cancel`: 202, or 409 once the run has completed.
