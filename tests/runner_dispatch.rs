@@ -171,11 +171,7 @@ async fn refused_dispatches_say_what_github_said_and_nothing_runs() {
     let w = world().await;
     let timeout = Duration::from_secs(60);
     let cases = [
-        (
-            "nope.yml",
-            "main",
-            "GitHub has no a dispatch of workflow nope.yml (404)",
-        ),
+        ("nope.yml", "main", "GitHub has no workflow nope.yml (404)"),
         (
             "deploy.yml",
             "main",

@@ -63,10 +63,7 @@ impl GithubClient {
         git_ref: &str,
         inputs: &BTreeMap<String, String>,
     ) -> Result<u64, GithubError> {
-        let op = Op::new(
-            format!("a dispatch of workflow {workflow}"),
-            "actions: write",
-        );
+        let op = Op::new(format!("workflow {workflow}"), "actions: write");
         let body = json!({"ref": git_ref, "inputs": inputs, "return_run_details": true});
         let path = format!(
             "actions/workflows/{}/dispatches",

@@ -235,50 +235,69 @@ impl Runner {
             Transport::Command(template) => {
                 let line = template.render(site, args, with_site);
                 tracing::info!(site = %site, operation, command = %line, "running bench");
-                template::run_shell(&line, self.timeout)
-                    .await
-                    .map_err(|failure| match failure {
-                        template::ShellFailure::Spawn(message) => RunnerError::Spawn {
-                            operation: operation.into(),
-                            site: site.to_string(),
-                            message,
-                        },
-                        template::ShellFailure::TimedOut(partial) => RunnerError::TimedOut {
-                            operation: operation.into(),
-                            site: site.to_string(),
-                            timeout: self.timeout,
-                            tail: partial.tail(TAIL_LINES),
-                        },
-                    })
+                self.run_command(&line, site, operation).await
             }
             Transport::WorkflowDispatch(target) => {
                 let bench_args = bench_arguments(site, args, with_site);
                 tracing::info!(site = %site, operation, workflow = %target.workflow, args = %bench_args, "dispatching bench");
-                dispatch::run_workflow(target, bench_args, self.timeout)
+                self.run_dispatched(target, bench_args, site, operation)
                     .await
-                    .map_err(|failure| match failure {
-                        dispatch::DispatchFailure::NotStarted(message) => RunnerError::Spawn {
-                            operation: operation.into(),
-                            site: site.to_string(),
-                            message,
-                        },
-                        dispatch::DispatchFailure::TimedOut { run } => RunnerError::TimedOut {
-                            operation: operation.into(),
-                            site: site.to_string(),
-                            timeout: self.timeout,
-                            tail: format!(
-                                "{run} was still running; lockstep asked GitHub to cancel it"
-                            ),
-                        },
-                        dispatch::DispatchFailure::Lost { run, message } => RunnerError::Lost {
-                            operation: operation.into(),
-                            site: site.to_string(),
-                            run,
-                            message,
-                        },
-                    })
             }
         }
+    }
+
+    async fn run_command(
+        &self,
+        line: &str,
+        site: &SiteName,
+        operation: &str,
+    ) -> Result<CommandOutput, RunnerError> {
+        template::run_shell(line, self.timeout)
+            .await
+            .map_err(|failure| match failure {
+                template::ShellFailure::Spawn(message) => RunnerError::Spawn {
+                    operation: operation.into(),
+                    site: site.to_string(),
+                    message,
+                },
+                template::ShellFailure::TimedOut(partial) => RunnerError::TimedOut {
+                    operation: operation.into(),
+                    site: site.to_string(),
+                    timeout: self.timeout,
+                    tail: partial.tail(TAIL_LINES),
+                },
+            })
+    }
+
+    async fn run_dispatched(
+        &self,
+        target: &WorkflowDispatch,
+        bench_args: String,
+        site: &SiteName,
+        operation: &str,
+    ) -> Result<CommandOutput, RunnerError> {
+        use dispatch::DispatchFailure;
+        dispatch::run_workflow(target, bench_args, self.timeout)
+            .await
+            .map_err(|failure| match failure {
+                DispatchFailure::NotStarted(message) => RunnerError::Spawn {
+                    operation: operation.into(),
+                    site: site.to_string(),
+                    message,
+                },
+                DispatchFailure::TimedOut { run } => RunnerError::TimedOut {
+                    operation: operation.into(),
+                    site: site.to_string(),
+                    timeout: self.timeout,
+                    tail: format!("{run} was still running; lockstep asked GitHub to cancel it"),
+                },
+                DispatchFailure::Lost { run, message } => RunnerError::Lost {
+                    operation: operation.into(),
+                    site: site.to_string(),
+                    run,
+                    message,
+                },
+            })
     }
 }
 
