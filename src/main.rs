@@ -82,8 +82,8 @@ struct DiffArgs {
 
 fn main() -> ExitCode {
     tls::install_crypto_provider();
-    init_logging();
     let cli = Cli::parse();
+    init_logging(&cli.command);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -324,9 +324,17 @@ async fn check_runner(services: &lockstep::services::Services) -> bool {
     }
 }
 
-fn init_logging() {
+/// Logs go to stderr, filtered by `RUST_LOG`; by default `info`, except for the
+/// demo, whose transcript is the output a newcomer reads (warnings still show).
+fn init_logging(command: &Command) {
+    let demo = matches!(command, Command::Demo(_) | Command::Run { config: None });
+    let default = if demo {
+        "warn"
+    } else {
+        "info,slack_morphism=warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,slack_morphism=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
