@@ -191,7 +191,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "lockstep demo: the real bot, over Socket Mode, with everything it talks to on loopback:"
     );
     println!(
-        "  Slack   {}  (you are <@{USER}> in #deploy)",
+        "  Slack   {}  (you are <@{USER}> in #deploy; open it in a browser to watch the channel, type commands and press buttons)",
         world.slack.base_url()
     );
     println!(

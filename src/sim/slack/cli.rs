@@ -36,7 +36,7 @@ pub async fn serve(args: SimSlackArgs) -> anyhow::Result<()> {
     let sim = SlackSim::start_on(args.bind, SimConfig::default().with_port(args.port)).await?;
     let base = sim.base_url();
     // These are the sim's own fixed, fake tokens: printing them is the point.
-    println!("Slack sim listening on {base}");
+    println!("Slack sim listening on {base}  (open it in a browser to see the channels)");
     println!("  Web API:        {}", sim.api_url());
     println!("  app token:      {}", sim.app_token());
     println!("  bot token:      {}", sim.bot_token());

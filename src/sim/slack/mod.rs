@@ -1,6 +1,6 @@
 //! A Slack-compatible server for tests and `lockstep demo`: the Web API under `/api/`,
-//! Socket Mode at `/link/`, response URLs at `/response/<id>`, and a control surface
-//! under `/_sim/`. The bot points slack-morphism at `api_url()` and cannot tell it from
+//! Socket Mode at `/link/`, response URLs at `/response/<id>`, a control surface
+//! under `/_sim/`, and at `/` a web page showing the channels to a person. The bot points slack-morphism at `api_url()` and cannot tell it from
 //! Slack. This file is the test-facing API (`SlackSim`); the wire formats live in the
 //! submodules. It never imports the bot's modules.
 //!
@@ -14,6 +14,7 @@ mod payloads;
 mod response_url;
 mod socket;
 mod state;
+mod web;
 mod web_api;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -498,6 +499,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/link/", get(socket::link))
         .route("/response/{id}", post(response_url::respond))
         .merge(cli::control_routes())
+        .merge(web::routes())
         .with_state(shared)
 }
 
