@@ -112,6 +112,13 @@ assert.strictEqual(page.renderMrkdwn("<script>alert(1)</script>", names),
 assert.strictEqual(page.renderMrkdwn("```\na *b*\n```", names), "<pre>a *b*\n</pre>");
 assert.strictEqual(page.renderMrkdwn("see <https://x.test/a|the PR>", names),
   'see <a href="https://x.test/a" target="_blank">the PR</a>');
+assert.strictEqual(page.renderMrkdwn(":white_check_mark: done :no_such_emoji:", names),
+  "\u2705 done :no_such_emoji:");
+// Slack's entities stay entities (the browser shows <, > and &), never doubled.
+assert.strictEqual(page.renderMrkdwn("Usage: /frappe-stack &lt;sub&gt; &amp; more", names),
+  "Usage: /frappe-stack &lt;sub&gt; &amp; more");
+assert.strictEqual(page.renderMrkdwn('<javascript:alert(1)|x> <https://a.test/"onclick=x|y>', names),
+  '&lt;javascript:alert(1)|x&gt; &lt;https://a.test/&quot;onclick=x|y&gt;');
 const buttons = page.renderBlocks([{ type: "actions", elements: [
   { type: "button", action_id: "rollback_apply", value: "run-1", style: "primary",
     text: { type: "plain_text", text: "Apply" } }] }], "1.2", names);

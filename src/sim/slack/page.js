@@ -12,27 +12,54 @@ function escapeHtml(text) {
     .replace(/"/g, "&quot;");
 }
 
-// Slack mrkdwn to HTML: escape first, then ```pre```, `code`, *bold*, _italic_,
-// ~strike~, <@U…>, <#C…|name>, <url|label>, newlines.
+// Slack mrkdwn to HTML. Slack text arrives with &, < and > escaped as entities
+// (which HTML shows as the characters), and a raw <…> is a control sequence: a
+// mention, a channel, a special mention or a link. Those are rendered first and
+// held aside; whatever else a sender left raw is escaped; then ```pre```, `code`,
+// *bold*, _italic_, ~strike~ and newlines.
 function renderMrkdwn(text, names) {
   names = names || {};
-  let html = escapeHtml(text);
-  const blocks = [];
-  html = html.replace(/```([\s\S]*?)```/g, (_, body) => {
-    blocks.push("<pre>" + body.replace(/^\n/, "") + "</pre>");
-    return "\u0000" + (blocks.length - 1) + "\u0000";
-  });
+  const held = [];
+  const hold = (html) => { held.push(html); return "\u0000" + (held.length - 1) + "\u0000"; };
+  let html = String(text).replace(/<([^<>]*)>/g, (_, inner) => hold(controlSequence(inner, names)));
+  html = escapeRaw(html);
+  html = html.replace(/```([\s\S]*?)```/g, (_, body) => hold("<pre>" + body.replace(/^\n/, "") + "</pre>"));
   html = html
     .replace(/`([^`\n]+)`/g, "<code>$1</code>")
     .replace(/(^|[\s(])\*([^*\n]+)\*/g, "$1<b>$2</b>")
     .replace(/(^|[\s(])_([^_\n]+)_/g, "$1<i>$2</i>")
     .replace(/(^|[\s(])~([^~\n]+)~/g, "$1<s>$2</s>")
-    .replace(/&lt;@([UW][A-Z0-9]+)&gt;/g, (_, id) => "<b>@" + (names[id] || id) + "</b>")
-    .replace(/&lt;#(C[A-Z0-9]+)(?:\|([^&]*))?&gt;/g, (_, id, name) => "<b>#" + (name || names[id] || id) + "</b>")
-    .replace(/&lt;(https?:[^|&]+)\|([^&]+)&gt;/g, '<a href="$1" target="_blank">$2</a>')
-    .replace(/&lt;(https?:[^&]+)&gt;/g, '<a href="$1" target="_blank">$1</a>')
+    .replace(/:([a-z0-9_+-]+):/g, (shortcode, name) => EMOJI[name] || shortcode)
     .replace(/\n/g, "<br>");
-  return html.replace(/\u0000(\d+)\u0000/g, (_, i) => blocks[Number(i)]);
+  // Twice: a held <pre> may itself hold a mention.
+  const restore = (s) => s.replace(/\u0000(\d+)\u0000/g, (_, i) => held[Number(i)]);
+  return restore(restore(html));
+}
+
+// The emoji the bot uses, as Slack shows them; others stay as their shortcode.
+const EMOJI = {
+  hourglass_flowing_sand: "\u23f3", hourglass: "\u231b", white_check_mark: "\u2705",
+  warning: "\u26a0\ufe0f", no_entry: "\u26d4", memo: "\ud83d\udcdd", x: "\u274c",
+  rewind: "\u23ea", mag: "\ud83d\udd0d", heavy_multiplication_x: "\u2716\ufe0f",
+  rotating_light: "\ud83d\udea8", rocket: "\ud83d\ude80", tada: "\ud83c\udf89",
+};
+
+// Escapes what may not reach the page raw, leaving Slack's own entities alone.
+function escapeRaw(text) {
+  return String(text).replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+
+function controlSequence(inner, names) {
+  const bar = inner.indexOf("|");
+  const target = bar < 0 ? inner : inner.slice(0, bar);
+  const label = bar < 0 ? "" : escapeRaw(inner.slice(bar + 1));
+  if (/^@[UW][A-Z0-9]+$/.test(target)) return "<b>@" + escapeRaw(names[target.slice(1)] || label || target.slice(1)) + "</b>";
+  if (/^#C[A-Z0-9]+$/.test(target)) return "<b>#" + (label || escapeRaw(names[target.slice(1)] || target.slice(1))) + "</b>";
+  if (/^!(here|channel|everyone)$/.test(target)) return "<b>@" + target.slice(1) + "</b>";
+  if (/^(https?|mailto):[^"\s]*$/.test(target)) {
+    return '<a href="' + escapeRaw(target) + '" target="_blank">' + (label || escapeRaw(target)) + "</a>";
+  }
+  return escapeHtml("<" + inner + ">");
 }
 
 function renderText(object, names) {
