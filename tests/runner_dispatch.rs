@@ -212,7 +212,9 @@ async fn a_run_past_the_timeout_is_cancelled() {
         .unwrap_err();
     assert!(matches!(error, RunnerError::TimedOut { .. }), "{error:?}");
     assert!(
-        error.to_string().contains("asked GitHub to cancel it"),
+        error
+            .to_string()
+            .contains("was still running; lockstep asked GitHub to cancel it"),
         "{error}"
     );
     let id = w.github.workflow_runs()[0].id;

@@ -29,8 +29,9 @@ pub struct WorkflowDispatch {
 pub(super) enum DispatchFailure {
     /// GitHub refused the dispatch; nothing ran.
     NotStarted(String),
-    /// Still running at the deadline; cancellation was requested.
-    TimedOut { run: String },
+    /// Not finished at the deadline (`status` is where it was: `queued` means no
+    /// runner took it); cancellation was requested.
+    TimedOut { run: String, status: String },
     /// Started, but its outcome could not be read: it may have run.
     Lost { run: String, message: String },
 }
@@ -68,7 +69,10 @@ pub(super) async fn run_workflow(
             if let Err(e) = target.github.cancel_workflow_run(run_id).await {
                 tracing::warn!(run = %run_label, error = %e, "could not cancel the bench run");
             }
-            return Err(DispatchFailure::TimedOut { run: run_label });
+            return Err(DispatchFailure::TimedOut {
+                run: run_label,
+                status: run.status.unwrap_or_default(),
+            });
         }
         tokio::time::sleep(target.poll_interval.min(deadline - now)).await;
     };

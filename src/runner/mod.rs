@@ -285,11 +285,15 @@ impl Runner {
                     site: site.to_string(),
                     message,
                 },
-                DispatchFailure::TimedOut { run } => RunnerError::TimedOut {
+                DispatchFailure::TimedOut { run, status } => RunnerError::TimedOut {
                     operation: operation.into(),
                     site: site.to_string(),
                     timeout: self.timeout,
-                    tail: format!("{run} was still running; lockstep asked GitHub to cancel it"),
+                    tail: match status.as_str() {
+                        "queued" => format!("{run} was still queued: no runner picked it up (is the self-hosted runner online?); lockstep asked GitHub to cancel it"),
+                        "in_progress" => format!("{run} was still running; lockstep asked GitHub to cancel it"),
+                        other => format!("{run} was still {other}; lockstep asked GitHub to cancel it"),
+                    },
                 },
                 DispatchFailure::Lost { run, message } => RunnerError::Lost {
                     operation: operation.into(),
