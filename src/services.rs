@@ -6,8 +6,7 @@
 use crate::blueprint::BlueprintSet;
 use crate::clock::Clock;
 use crate::command::SiteSel;
-use crate::config::RunnerSection;
-use crate::config::{Config, SiteRole, SiteSection};
+use crate::config::{Config, RunnerSection, SiteRole, SiteSection};
 use crate::error::UserError;
 use crate::frappe::{
     ApiCredentials, FetchOptions, ProductionSite, SiteConfig, SiteName, SiteReader, StagingSite,

@@ -128,7 +128,7 @@ fn new_run(
     let run_number = repo
         .runs
         .iter()
-        .filter(|r| std::ptr::eq(r.workflow, workflow))
+        .filter(|r| r.workflow.id == workflow.id)
         .count() as u64
         + 1;
     repo.runs.push(WorkflowRun {
@@ -223,13 +223,12 @@ pub(crate) fn start_dispatched(shared: &Arc<Shared>, repo_name: &str, run_id: u6
     };
     let request = {
         let repos = shared.repos();
-        let Some(run) = repos
-            .get(repo_name)
-            .and_then(|r| r.runs.iter().find(|r| r.id == run_id))
-        else {
+        let Some(repo) = repos.get(repo_name) else {
             return;
         };
-        let repo = &repos[repo_name];
+        let Some(run) = repo.runs.iter().find(|r| r.id == run_id) else {
+            return;
+        };
         BenchRequest {
             repo: repo_name.into(),
             sha: run.head_sha.clone(),
