@@ -317,8 +317,12 @@ async fn check_runner(services: &lockstep::services::Services) -> bool {
             );
             false
         }
+        Err(err @ lockstep::github::GithubError::NotFound { .. }) => {
+            println!("FAIL  runner   workflow {}: {err}. Add config/bench-workflow.yml to the repository as .github/workflows/{}", target.workflow, target.workflow);
+            false
+        }
         Err(err) => {
-            println!("FAIL  runner   workflow {}: {err} (add config/bench-workflow.yml to the repository as .github/workflows/{})", target.workflow, target.workflow);
+            println!("FAIL  runner   workflow {}: {err}", target.workflow);
             false
         }
     }

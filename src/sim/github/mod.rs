@@ -376,29 +376,21 @@ impl GithubSim {
 
     /// Waits until the workflow run `id` has completed and returns it.
     pub async fn wait_for_run(&self, id: u64) -> WorkflowRun {
-        let mut rx = self.shared.runs_changed.subscribe();
-        loop {
-            let done = self
-                .workflow_runs()
-                .into_iter()
-                .find(|r| r.id == id && r.status == "completed");
-            if let Some(run) = done {
-                return run;
-            }
-            if rx.changed().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
+        self.wait_for_completed(|r| r.id == id).await
     }
 
     /// Waits until a workflow run for `sha` has completed and returns it.
     pub async fn wait_for_completed_run(&self, sha: &str) -> WorkflowRun {
+        self.wait_for_completed(|r| r.head_sha == sha).await
+    }
+
+    async fn wait_for_completed(&self, wanted: impl Fn(&WorkflowRun) -> bool) -> WorkflowRun {
         let mut rx = self.shared.runs_changed.subscribe();
         loop {
             let done = self
                 .workflow_runs()
                 .into_iter()
-                .find(|r| r.head_sha == sha && r.status == "completed");
+                .find(|r| wanted(r) && r.status == "completed");
             if let Some(run) = done {
                 return run;
             }
