@@ -206,6 +206,47 @@ fn looks_like_timestamp(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// A job log as GitHub writes one: a setup group, the step's `Run` group, the
+    /// step's lines, the exit-code line after a failure, the cleanup line.
+    fn github_log(lines: &[String], exit_code: Option<i32>) -> String {
+        let stamp = "2026-11-26T05:41:13.1234567Z";
+        let mut log = format!(
+            "\u{feff}{stamp} ##[group]Runner Image\n{stamp} Image: ubuntu\n{stamp} ##[endgroup]\n"
+        );
+        log.push_str(&format!(
+            "{stamp} ##[group]Run eval \"bench $BENCH_ARGS\"\n{stamp} env:\n{stamp} ##[endgroup]\n"
+        ));
+        for line in lines {
+            log.push_str(&format!("{stamp} {line}\n"));
+        }
+        if let Some(code) = exit_code {
+            log.push_str(&format!(
+                "{stamp} ##[error]Process completed with exit code {code}.\n"
+            ));
+        }
+        log.push_str(&format!("{stamp} Cleaning up orphan processes\n"));
+        log
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_reads_without_panicking(log in "\\PC{0,300}") {
+            let _ = bench_output_from_job_log(&log);
+        }
+
+        #[test]
+        fn the_steps_lines_and_exit_code_come_back(
+            lines in proptest::collection::vec("[a-z0-9 :.=/-]{0,40}", 0..8),
+            exit_code in proptest::option::of(1i32..256),
+        ) {
+            let step = bench_output_from_job_log(&github_log(&lines, exit_code));
+            let expected: String = lines.iter().map(|l| format!("{l}\n")).collect();
+            prop_assert_eq!(step.output, expected);
+            prop_assert_eq!(step.exit_code, exit_code);
+        }
+    }
 
     const FAILED: &str = "\u{feff}2026-11-26T05:41:10.0000000Z Current runner version: '2.321.0'
 2026-11-26T05:41:10.1000000Z ##[group]Operating System
