@@ -330,12 +330,14 @@ async fn check_runner(services: &lockstep::services::Services) -> bool {
 
 /// Logs go to stderr, filtered by `RUST_LOG`; by default `info`, except for the
 /// demo, whose transcript is the output a newcomer reads (warnings still show).
+/// octocrab logs every failed request as an ERROR of its own; the GitHub client
+/// reports each failure itself, with what to do, so octocrab's are off.
 fn init_logging(command: &Command) {
     let demo = matches!(command, Command::Demo(_) | Command::Run { config: None });
     let default = if demo {
         "warn"
     } else {
-        "info,slack_morphism=warn"
+        "info,slack_morphism=warn,octocrab=off"
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));

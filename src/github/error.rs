@@ -40,7 +40,7 @@ pub enum GithubError {
         status: u16,
         message: String,
     },
-    #[error("could not reach GitHub for {what}: {reason}")]
+    #[error("could not reach GitHub for {what}: {reason} (check github.api_url and the network)")]
     Transport { what: String, reason: String },
     #[error("GitHub's answer to {what} was not what lockstep expects: {reason}")]
     Decode { what: String, reason: String },
