@@ -523,30 +523,7 @@ fn get_commit(ctx: &Ctx, repo: &Repo, spec: &str) -> ApiResult<Reply> {
             "https://docs.github.com/rest/commits/commits#get-a-commit",
         )
     })?;
-    let c = repo.objects.commit(&sha).ok_or_else(ApiError::not_found)?;
-    let api = ctx.api(repo);
-    let html = ctx.html(repo);
-    Reply::ok(json!({
-        "sha": sha,
-        "node_id": format!("C_{sha}"),
-        "url": format!("{api}/commits/{sha}"),
-        "html_url": format!("{html}/commit/{sha}"),
-        "comments_url": format!("{api}/commits/{sha}/comments"),
-        "commit": {
-            "url": format!("{api}/git/commits/{sha}"),
-            "author": signature_json(&c.author),
-            "committer": signature_json(&c.committer),
-            "message": c.message,
-            "comment_count": 0,
-            "tree": {"sha": c.tree, "url": format!("{api}/git/trees/{}", c.tree)},
-            "verification": unverified(),
-        },
-        "author": null,
-        "committer": null,
-        "parents": c.parents.iter().map(|p| json!({
-            "sha": p, "url": format!("{api}/commits/{p}"), "html_url": format!("{html}/commit/{p}"),
-        })).collect::<Vec<_>>(),
-    }))
+    Reply::ok(commit_json(ctx, repo, &sha))
 }
 
 fn parse_signature(value: Option<&Value>, fallback: &Signature) -> ApiResult<Signature> {
@@ -668,7 +645,7 @@ fn create_tag(ctx: &Ctx, repo: &mut Repo, body: &Value) -> ApiResult<Reply> {
     Reply::created(tag_json(ctx, repo, &sha, &t))
 }
 
-/// A commit as `/commits` and `/compare` list it.
+/// A commit in the REST `commit` shape, as `GET commits/{ref}` and `/compare` give it.
 fn commit_json(ctx: &Ctx, repo: &Repo, sha: &str) -> Value {
     let Some(c) = repo.objects.commit(sha) else {
         return Value::Null;
