@@ -11,7 +11,7 @@ use lockstep::app;
 use lockstep::clock::Clock;
 use lockstep::config::{Config, FileConfig, Secrets};
 use lockstep::secret::Secret;
-use lockstep::sim::slack::{SimConfig, SlackSim};
+use lockstep_sim::slack::{SimConfig, SlackSim};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 

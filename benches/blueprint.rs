@@ -20,20 +20,31 @@ use std::time::{Duration, Instant};
 use criterion::Criterion;
 use lockstep::blueprint::diff::DriftBuilder;
 use lockstep::blueprint::files::diff_raw_against_canonical;
-use lockstep::blueprint::synth::{
-    git_compact, git_set, raw_doc_iter, raw_docs, write_canonical_dir, write_raw_dir, SynthSpec,
-};
+use lockstep::blueprint::files::write_dir;
 use lockstep::blueprint::{
     canonicalize_owned, canonicalize_with_digest, diff, BlueprintSet, CompactSet, Drift,
 };
+use lockstep_sim::synth::{git_docs, raw_doc_iter, raw_docs, write_raw_dir, SynthSpec};
 use serde_json::Value;
 
 const CHUNK: usize = 100;
 
-/// The git side, built once and held lean, as the CLI holds it: the canonical site
-/// with the perturbation applied.
+/// The git side as a whole set: the canonical site with the perturbation applied.
+fn git_set(spec: SynthSpec) -> BlueprintSet {
+    git_docs(spec)
+        .0
+        .into_iter()
+        .map(|doc| canonicalize_owned(doc).expect("synthetic documents are blueprints"))
+        .collect()
+}
+
+/// The git side, built once and held lean, as the CLI holds it.
 fn git_side(spec: SynthSpec) -> CompactSet {
-    git_compact(spec).0
+    let mut git = CompactSet::new();
+    for doc in git_docs(spec).0 {
+        git.insert(&canonicalize_owned(doc).expect("synthetic documents are blueprints"));
+    }
+    git
 }
 
 /// One full pass; returns the time spent canonicalising and diffing, and the drift.
@@ -82,7 +93,7 @@ fn benches(c: &mut Criterion) {
     // Two whole sets in memory, as the bot holds a site and a branch (not part of the
     // memory budget: two `Value` trees of 50,000 blueprints take about 900 MB).
     drop(git);
-    let full_git = git_set(spec).0;
+    let full_git = git_set(spec);
     let site: BlueprintSet = raw_doc_iter(spec)
         .map(|doc| canonicalize_owned(doc).expect("synthetic documents are blueprints"))
         .collect();
@@ -116,7 +127,7 @@ fn run_cli(dir: &Path) -> anyhow::Result<()> {
     let (raw, canonical) = (dir.join("raw"), dir.join("canonical"));
     if !raw.is_dir() {
         write_raw_dir(&raw_docs(&spec), &raw)?;
-        write_canonical_dir(spec, &canonical)?;
+        write_dir(&git_set(spec), &canonical)?;
         println!("wrote {} and {}", raw.display(), canonical.display());
         return Ok(());
     }

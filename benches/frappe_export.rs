@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use lockstep::frappe::{ApiCredentials, FetchOptions, SiteConfig, SiteName, SiteReader};
-use lockstep::sim::frappe::{FrappeSim, SiteSeed};
+use lockstep_sim::frappe::{FrappeSim, SiteSeed};
 use serde_json::{json, Value};
 
 const FIELD_TYPES: [&str; 6] = ["Data", "Int", "Check", "Date", "Select", "Small Text"];

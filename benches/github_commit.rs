@@ -13,7 +13,7 @@ use lockstep::github::{
     BranchWrite, FileChanges, GithubAuth, GithubClient, GithubConfig, RetryPolicy,
 };
 use lockstep::secret::Secret;
-use lockstep::sim::github::{GithubSim, GithubSimConfig};
+use lockstep_sim::github::{GithubSim, GithubSimConfig};
 use serde_json::json;
 
 const REPO: &str = "acme/frappe-config";

@@ -21,9 +21,8 @@
 //!   run as tasks through [`services`] and report back as events.
 //! - [`access`]: who may do what (users and user groups from the config).
 //! - [`app`]: wires config, store and adapters; the only place that spawns tasks.
-//! - [`demo`]: `lockstep demo`, the bot in a [`demo::LocalWorld`] of local servers.
-//! - [`sim`]: the Slack-, Frappe- and GitHub-compatible servers and the bench
-//!   stand-in. The bot's own modules never use it.
+//! - [`local`] (feature `local`): `lockstep demo` and the configuration that points
+//!   the bot at the local servers of the `lockstep-sim` crate.
 
 /// mimalloc: canonicalising and diffing tens of thousands of blueprints is a storm
 /// of small allocations and frees, where it is markedly faster than the system's.
@@ -37,17 +36,17 @@ pub mod checks;
 pub mod clock;
 pub mod command;
 pub mod config;
-pub mod demo;
 pub mod error;
 pub mod frappe;
 pub mod github;
 pub mod handlers;
 pub mod ids;
 pub mod jobs;
+#[cfg(feature = "local")]
+pub mod local;
 pub mod runner;
 pub mod secret;
 pub mod services;
-pub mod sim;
 pub mod slack;
 pub mod store;
 pub mod tls;

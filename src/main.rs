@@ -19,16 +19,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Connect to Slack over Socket Mode and serve the slash command. Without
-    /// --config and without SLACK_APP_TOKEN, runs the embedded local demo instead.
+    /// Connect to Slack over Socket Mode and serve the slash command.
+    #[cfg_attr(
+        feature = "local",
+        doc = "Without --config and without SLACK_APP_TOKEN, runs the embedded local demo instead."
+    )]
     Run {
         /// The TOML configuration (see config/lockstep.example.toml).
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
     /// Run the real bot against local Slack-compatible servers: no credentials needed.
-    Demo(lockstep::demo::DemoArgs),
+    #[cfg(feature = "local")]
+    Demo(lockstep::local::demo::DemoArgs),
     /// Serve one of the local stand-ins for an outside service.
+    #[cfg(feature = "local")]
     #[command(subcommand)]
     Sim(SimCommand),
     /// Write a live site's tracked blueprints as canonical files (reads only).
@@ -43,17 +48,18 @@ enum Command {
     },
 }
 
+#[cfg(feature = "local")]
 #[derive(Subcommand)]
 enum SimCommand {
     /// A Slack-compatible server (Web API, Socket Mode, response URLs) on loopback.
-    Slack(lockstep::sim::slack::SimSlackArgs),
+    Slack(lockstep_sim::slack::SimSlackArgs),
     /// A Frappe-compatible server serving every site folder under --sites.
-    Frappe(lockstep::sim::frappe::SimFrappeArgs),
+    Frappe(lockstep_sim::frappe::SimFrappeArgs),
     /// The bench stand-in: backup | migrate | restore <file> | restart against the
     /// Frappe-compatible server, printing what bench prints.
-    Bench(lockstep::sim::bench::BenchArgs),
+    Bench(lockstep_sim::bench::BenchArgs),
     /// A GitHub-compatible server holding the config repository.
-    Github(lockstep::sim::github::SimGithubArgs),
+    Github(lockstep_sim::github::SimGithubArgs),
 }
 
 /// `lockstep diff`: a live site (`--site` and `--url`) or a folder of raw Frappe
@@ -107,43 +113,17 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             app::run_until_signal(config, Clock::from_env()?).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { config: None } => {
-            use config::Env;
-            if config::ProcessEnv.var("SLACK_APP_TOKEN").is_some() {
-                anyhow::bail!("SLACK_APP_TOKEN is set but no --config was given; pass --config <file> (see config/lockstep.example.toml)");
-            }
-            eprintln!("No --config and no Slack credentials: running the embedded local demo (lockstep demo).");
-            lockstep::demo::run(lockstep::demo::DemoArgs {
-                script_only: false,
-                store: None,
-            })
-            .await?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Run { config: None } => run_without_config().await,
+        #[cfg(feature = "local")]
         Command::Demo(args) => {
-            lockstep::demo::run(args).await?;
+            lockstep::local::demo::run(args).await?;
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "local")]
+        Command::Sim(sim) => serve_sim(sim).await,
         Command::Check { config } => check(&config).await,
-        Command::Sim(SimCommand::Slack(args)) => {
-            lockstep::sim::slack::serve(args).await?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Sim(SimCommand::Frappe(args)) => {
-            lockstep::sim::frappe::run_sim_frappe(args).await?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Sim(SimCommand::Bench(args)) => {
-            // bench's own exit codes: 0 success, 1 failure.
-            let code = lockstep::sim::bench::run_bench(args).await;
-            Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
-        }
         Command::Export(args) => {
             lockstep::frappe::cli::run_export(args).await?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Sim(SimCommand::Github(args)) => {
-            lockstep::sim::github::serve(args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Diff(args) => {
@@ -155,6 +135,43 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// `lockstep run` with no `--config`: the embedded local demo where this build has
+/// one and no Slack credentials are set; otherwise what to pass.
+async fn run_without_config() -> anyhow::Result<ExitCode> {
+    use config::Env;
+    if config::ProcessEnv.var("SLACK_APP_TOKEN").is_some() {
+        anyhow::bail!("SLACK_APP_TOKEN is set but no --config was given; pass --config <file> (see config/lockstep.example.toml)");
+    }
+    #[cfg(feature = "local")]
+    {
+        eprintln!("No --config and no Slack credentials: running the embedded local demo (lockstep demo).");
+        lockstep::local::demo::run(lockstep::local::demo::DemoArgs {
+            script_only: false,
+            store: None,
+        })
+        .await?;
+        Ok(ExitCode::SUCCESS)
+    }
+    #[cfg(not(feature = "local"))]
+    anyhow::bail!("no --config was given; pass --config <file> (see config/lockstep.example.toml). This build has no local demo.")
+}
+
+/// `lockstep sim …`: one local stand-in, in the foreground.
+#[cfg(feature = "local")]
+async fn serve_sim(sim: SimCommand) -> anyhow::Result<ExitCode> {
+    match sim {
+        SimCommand::Slack(args) => lockstep_sim::slack::serve(args).await?,
+        SimCommand::Frappe(args) => lockstep_sim::frappe::run_sim_frappe(args).await?,
+        SimCommand::Github(args) => lockstep_sim::github::serve(args).await?,
+        SimCommand::Bench(args) => {
+            // bench's own exit codes: 0 success, 1 failure.
+            let code = lockstep_sim::bench::run_bench(args).await;
+            return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `lockstep diff`: prints the drift report; true when the two sides differ.
@@ -328,12 +345,22 @@ async fn check_runner(services: &lockstep::services::Services) -> bool {
     }
 }
 
+#[cfg(feature = "local")]
+fn is_demo(command: &Command) -> bool {
+    matches!(command, Command::Demo(_) | Command::Run { config: None })
+}
+
+#[cfg(not(feature = "local"))]
+fn is_demo(_: &Command) -> bool {
+    false
+}
+
 /// Logs go to stderr, filtered by `RUST_LOG`; by default `info`, except for the
 /// demo, whose transcript is the output a newcomer reads (warnings still show).
 /// octocrab logs every failed request as an ERROR of its own; the GitHub client
 /// reports each failure itself, with what to do, so octocrab's are off.
 fn init_logging(command: &Command) {
-    let demo = matches!(command, Command::Demo(_) | Command::Run { config: None });
+    let demo = is_demo(command);
     let default = if demo {
         "warn"
     } else {

@@ -7,8 +7,8 @@
 //! large git side lean), the plan that makes a site match a set ([`plan`]), families
 //! ([`families`]) and validation ([`validate`]). It is pure domain code: no network,
 //! no tokio, no store. The one exception is [`files`], a few `std::fs` helpers for
-//! seed folders and `lockstep diff --raw`. [`synth`] makes the benchmark's synthetic
-//! data and is not used by the bot.
+//! seed folders and `lockstep diff --raw`. (The benchmark's synthetic data comes from
+//! the `lockstep-sim` crate, which knows nothing of this module.)
 
 pub mod canonical;
 pub mod compact;
@@ -20,7 +20,6 @@ pub mod layout;
 pub mod plan;
 pub mod render;
 #[doc(hidden)]
-pub mod synth;
 pub mod validate;
 
 pub use canonical::{

@@ -61,7 +61,7 @@ fn stage(h: &Harness, doc: serde_json::Value) {
         .collect();
     h.world
         .github
-        .repo(lockstep::demo::REPO)
+        .repo(lockstep::local::world::REPO)
         .push_commit("staging", files, "A hand-made change\n")
         .expect("push to staging");
     h.world

@@ -76,8 +76,8 @@ fn bad_invocations_are_named() {
 /// workflow the repository lacks is named with what to do.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_reaches_slack_the_sites_the_repo_and_the_runner_workflow() {
-    use lockstep::demo::{example_sites, LocalWorld};
-    use lockstep::sim::frappe::FrappeSim;
+    use lockstep::local::world::{example_sites, LocalWorld};
+    use lockstep_sim::frappe::FrappeSim;
     lockstep::tls::install_crypto_provider();
     let world = LocalWorld::start(Default::default(), &example_sites(), None)
         .await

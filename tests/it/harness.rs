@@ -6,8 +6,8 @@
 use lockstep::app::{self, RunningBot};
 use lockstep::clock::Clock;
 use lockstep::config::{Config, FileConfig};
-use lockstep::demo::{example_sites, LocalWorld};
-use lockstep::sim::slack::{BotOutput, DisconnectReason, SentEnvelope, SimConfig};
+use lockstep::local::world::{bot_config, example_sites, LocalWorld};
+use lockstep_sim::slack::{BotOutput, DisconnectReason, SentEnvelope, SimConfig};
 use std::time::Duration;
 
 /// How long any single wait may take before the test fails (generous for a loaded
@@ -65,9 +65,13 @@ impl Harness {
     }
 
     fn config(&self) -> Config {
-        self.world
-            .config(self.file.clone(), self.store_path(), self.store_dir.path())
-            .expect("the local config builds")
+        bot_config(
+            &self.world,
+            self.file.clone(),
+            self.store_path(),
+            self.store_dir.path(),
+        )
+        .expect("the local config builds")
     }
 
     /// Starts the bot and waits until it holds a Socket Mode connection.

@@ -1,9 +1,16 @@
-//! The integration tests: one binary, the real bot driven against the local sims.
+//! The integration tests: one binary, one module per area. The bot's own scenarios
+//! drive the real bot over Socket Mode against the local servers of `lockstep-sim`
+//! (see `harness`); the adapter areas drive the bot's clients against the same
+//! servers. The servers' own tests live in the `sim` crate.
 
+mod blueprint;
 mod checklist;
 mod cli;
+mod frappe;
+mod github;
 mod harness;
 mod manifest;
+mod runner;
 mod slack_bot;
 mod store_crash;
 mod sync;

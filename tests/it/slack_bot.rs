@@ -2,7 +2,7 @@
 //! reconnection, rate limits, usage errors and replay after a restart.
 
 use crate::harness::{Harness, PM, WAIT};
-use lockstep::sim::slack::DisconnectReason;
+use lockstep_sim::slack::DisconnectReason;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn help_round_trip() {

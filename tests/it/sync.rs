@@ -2,7 +2,7 @@
 //! Frappe sim and the config repo on the GitHub sim.
 
 use crate::harness::{Harness, PM};
-use lockstep::demo::REPO;
+use lockstep::local::world::REPO;
 use serde_json::json;
 
 /// A hand edit on the staging site: the `age` field loses its constraint, the
@@ -193,7 +193,7 @@ async fn rollback_plans_asks_and_applies_once() {
     let (plan_ts, first) = h.expect_post().await;
     assert!(first.contains("Rollback: planning"), "{first}");
     let text = match h.next_output().await {
-        lockstep::sim::slack::BotOutput::Updated {
+        lockstep_sim::slack::BotOutput::Updated {
             ts, text, blocks, ..
         } if ts == plan_ts => crate::harness::visible_text(&text, &blocks),
         other => panic!("expected the plan, got {other:?}"),
@@ -267,10 +267,10 @@ async fn status_shows_a_job_in_flight() {
     let mut h = Harness::start().await;
     // The site holds the diff's first request: it is still running when status is
     // asked, and finishes once the gate opens.
-    let gate = lockstep::sim::frappe::Gate::new();
+    let gate = lockstep_sim::frappe::Gate::new();
     h.world
         .frappe
-        .inject(lockstep::sim::frappe::Fault::Hold(gate.clone()));
+        .inject(lockstep_sim::frappe::Fault::Hold(gate.clone()));
     h.command("diff --site=prod").await;
     let (diff_ts, first) = h.expect_post().await;
     assert!(first.contains(":hourglass"), "{first}");

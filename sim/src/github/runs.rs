@@ -434,7 +434,7 @@ pub fn bench_deploy_hook(frappe_url: String, site: String) -> DeployHook {
         let frappe_url = frappe_url.clone();
         let site = site.clone();
         Box::pin(on_blocking_thread(move || {
-            use crate::sim::bench::{BenchArgs, BenchCommand};
+            use crate::bench::{BenchArgs, BenchCommand};
             let dir = tempfile::tempdir()
                 .map_err(|e| format!("could not make a folder for the blueprints: {e}"))?;
             write_blueprints(dir.path(), &step.blueprints)?;
@@ -470,7 +470,7 @@ pub fn bench_workflow_hook(frappe_url: String, test_reports: Option<PathBuf>) ->
             #[command(name = "bench")]
             struct Cli {
                 #[command(flatten)]
-                args: crate::sim::bench::BenchArgs,
+                args: crate::bench::BenchArgs,
             }
             let words = shell_words::split(&request.args)
                 .map_err(|e| format!("bash: the arguments do not parse: {e}"))?;
@@ -521,7 +521,7 @@ fn write_blueprints(
 
 /// Runs the bench stand-in on its own single-threaded runtime; its output (stdout
 /// then stderr) is the step log.
-fn run_stand_in(args: crate::sim::bench::BenchArgs) -> StepOutcome {
+fn run_stand_in(args: crate::bench::BenchArgs) -> StepOutcome {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -535,7 +535,7 @@ fn run_stand_in(args: crate::sim::bench::BenchArgs) -> StepOutcome {
         }
     };
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = runtime.block_on(crate::sim::bench::bench(args, &mut out, &mut err));
+    let code = runtime.block_on(crate::bench::bench(args, &mut out, &mut err));
     let mut log = String::from_utf8_lossy(&out).to_string();
     log.push_str(&String::from_utf8_lossy(&err));
     StepOutcome {

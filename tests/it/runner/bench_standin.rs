@@ -6,8 +6,8 @@ use std::path::Path;
 
 use clap::Parser;
 use lockstep::runner::{failure_reason, parse_backup, parse_migrate, parse_restore};
-use lockstep::sim::bench::{bench, BenchArgs};
-use lockstep::sim::frappe::{FrappeSim, SiteSeed};
+use lockstep_sim::bench::{bench, BenchArgs};
+use lockstep_sim::frappe::{FrappeSim, SiteSeed};
 use serde_json::json;
 
 #[derive(Parser)]

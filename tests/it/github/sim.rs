@@ -10,7 +10,7 @@ use lockstep::github::{
     GithubAuth, GithubClient, GithubConfig, NewPull, RetryPolicy, ReviewDecision,
 };
 use lockstep::secret::Secret;
-use lockstep::sim::github::{GithubSim, GithubSimConfig, SimApp};
+use lockstep_sim::github::{GithubSim, GithubSimConfig, SimApp};
 use serde_json::{json, Value};
 
 const REPO: &str = "acme/frappe-config";

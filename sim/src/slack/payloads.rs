@@ -190,7 +190,7 @@ pub fn with_retry(envelope: &Value, retry_attempt: u32) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::slack::blocks::find_button;
+    use crate::slack::blocks::find_button;
 
     fn ids() -> DeliveryIds {
         DeliveryIds {

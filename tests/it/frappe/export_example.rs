@@ -9,7 +9,7 @@ use lockstep::blueprint::{diff, files, Kind};
 use lockstep::frappe::{
     ApiCredentials, FetchOptions, SiteConfig, SiteName, SiteReader, StagingSite,
 };
-use lockstep::sim::frappe::FrappeSim;
+use lockstep_sim::frappe::FrappeSim;
 use serde_json::json;
 
 fn sites_dir() -> PathBuf {

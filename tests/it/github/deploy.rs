@@ -7,8 +7,8 @@ use std::path::Path;
 
 use lockstep::github::{GithubAuth, GithubClient, GithubConfig, MergeMethod, NewPull, RetryPolicy};
 use lockstep::secret::Secret;
-use lockstep::sim::frappe::FrappeSim;
-use lockstep::sim::github::{bench_deploy_hook, GithubSim, GithubSimConfig};
+use lockstep_sim::frappe::FrappeSim;
+use lockstep_sim::github::{bench_deploy_hook, GithubSim, GithubSimConfig};
 
 const REPO: &str = "acme/frappe-config";
 

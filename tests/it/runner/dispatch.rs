@@ -12,8 +12,8 @@ use lockstep::frappe::SiteName;
 use lockstep::github::{GithubAuth, GithubClient, GithubConfig, RetryPolicy};
 use lockstep::runner::{Runner, RunnerError, WorkflowDispatch};
 use lockstep::secret::Secret;
-use lockstep::sim::frappe::FrappeSim;
-use lockstep::sim::github::{
+use lockstep_sim::frappe::FrappeSim;
+use lockstep_sim::github::{
     bench_workflow_hook, BenchHook, BenchRequest, GithubSim, GithubSimConfig, StepOutcome,
 };
 

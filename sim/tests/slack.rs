@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use hyper_util::client::legacy::connect::HttpConnector;
-use lockstep::sim::slack::{
+use lockstep_sim::slack::{
     BotOutput, DisconnectReason, EphemeralVia, SimChannel, SimConfig, SlackSim,
 };
 use serde_json::{json, Value};

@@ -1,8 +1,9 @@
 //! `blueprint::files::diff_raw_against_canonical`, the library side of
 //! `lockstep diff --raw <dir> --against <dir>`, on the synthetic data set written to disk.
 
-use lockstep::blueprint::files::{diff_raw_against_canonical, read_dir, read_raw_dir};
-use lockstep::blueprint::synth::{raw_docs, write_canonical_dir, write_raw_dir, SynthSpec};
+use lockstep::blueprint::files::{diff_raw_against_canonical, read_dir, read_raw_dir, write_dir};
+use lockstep::blueprint::{canonicalize_owned, BlueprintSet};
+use lockstep_sim::synth::{git_docs, raw_docs, write_raw_dir, SynthSpec};
 
 #[test]
 fn raw_tree_against_canonical_tree() {
@@ -10,7 +11,12 @@ fn raw_tree_against_canonical_tree() {
     let canonical = tempfile::tempdir().unwrap();
     let spec = SynthSpec::SMALL;
     write_raw_dir(&raw_docs(&spec), raw.path()).unwrap();
-    let done = write_canonical_dir(spec, canonical.path()).unwrap();
+    let (git, done) = git_docs(spec);
+    let git: BlueprintSet = git
+        .into_iter()
+        .map(|doc| canonicalize_owned(doc).unwrap())
+        .collect();
+    write_dir(&git, canonical.path()).unwrap();
 
     let (report, differs) = diff_raw_against_canonical(raw.path(), canonical.path()).unwrap();
     assert!(differs);

@@ -11,7 +11,7 @@ use lockstep::github::{
     BaseCommit, BranchWrite, FileChanges, GithubAuth, GithubClient, GithubConfig, RetryPolicy,
 };
 use lockstep::secret::Secret;
-use lockstep::sim::github::{GithubSim, GithubSimConfig};
+use lockstep_sim::github::{GithubSim, GithubSimConfig};
 use serde_json::{json, Value};
 
 const REPO: &str = "acme/ids";

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use lockstep::frappe::cli::{run_diff, run_export, DiffArgs, ExportArgs};
-use lockstep::sim::frappe::FrappeSim;
+use lockstep_sim::frappe::FrappeSim;
 use serde_json::json;
 
 #[derive(Parser)]

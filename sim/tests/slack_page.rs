@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use lockstep::sim::slack::{SimConfig, SlackSim};
+use lockstep_sim::slack::{SimConfig, SlackSim};
 use serde_json::{json, Value};
 
 async fn sim() -> SlackSim {
@@ -100,7 +100,7 @@ async fn the_page_shows_the_channel_as_the_chosen_person_sees_it() {
 
 #[test]
 fn the_page_script_renders_mrkdwn_and_blocks_safely() {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sim/slack/page.js");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/slack/page.js");
     let checks = r#"
 const assert = require("assert");
 const page = require(process.argv[1]);

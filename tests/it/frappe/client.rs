@@ -11,7 +11,7 @@ use lockstep::frappe::{
     ApiCredentials, FetchOptions, FrappeError, ListQuery, RetryPolicy, SiteConfig, SiteName,
     StagingSite,
 };
-use lockstep::sim::frappe::{Fault, FrappeSim};
+use lockstep_sim::frappe::{Fault, FrappeSim};
 use serde_json::{json, Value};
 
 fn install_tls() {

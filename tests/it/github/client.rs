@@ -14,7 +14,7 @@ use lockstep::github::{
     NewPull, RetryPolicy, ReviewDecision,
 };
 use lockstep::secret::Secret;
-use lockstep::sim::github::{Call, DeployHook, GithubSim, GithubSimConfig, StepOutcome};
+use lockstep_sim::github::{Call, DeployHook, GithubSim, GithubSimConfig, StepOutcome};
 
 const OWNER: &str = "acme";
 const NAME: &str = "frappe-config";
@@ -294,7 +294,7 @@ type StepLog = Arc<Mutex<Vec<(String, String, usize)>>>;
 fn recording_hook() -> (DeployHook, StepLog) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
-    let hook: DeployHook = Arc::new(move |step: lockstep::sim::github::DeployStep| {
+    let hook: DeployHook = Arc::new(move |step: lockstep_sim::github::DeployStep| {
         log.lock()
             .unwrap()
             .push((step.step.clone(), step.sha.clone(), step.blueprints.len()));
@@ -680,7 +680,7 @@ async fn a_conflicting_pull_request_is_dirty_and_refused() {
 
 #[tokio::test]
 async fn with_last_push_approval_the_pusher_cannot_approve_their_own_push() {
-    let protection = lockstep::sim::github::Protection {
+    let protection = lockstep_sim::github::Protection {
         require_last_push_approval: true,
         dismiss_stale_reviews: false,
         ..Default::default()

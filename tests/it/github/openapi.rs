@@ -17,7 +17,7 @@ use lockstep::github::{
     RetryPolicy,
 };
 use lockstep::secret::Secret;
-use lockstep::sim::github::{Exchange, GithubSim, GithubSimConfig};
+use lockstep_sim::github::{Exchange, GithubSim, GithubSimConfig};
 use serde_json::{json, Map, Value};
 
 const REPO: &str = "acme/frappe-config";
@@ -422,7 +422,7 @@ async fn the_app_token_exchange_validates_too() {
             .unwrap();
         assert!(out.status.success(), "openssl {args:?}");
     }
-    let app = lockstep::sim::github::SimApp {
+    let app = lockstep_sim::github::SimApp {
         app_id: 1,
         installation_id: 2,
         public_key_der: std::fs::read(&der).unwrap(),
@@ -463,8 +463,8 @@ async fn the_app_token_exchange_validates_too() {
 #[tokio::test]
 async fn the_runners_workflow_dispatches_validate_too() {
     use lockstep::runner::{Runner, WorkflowDispatch};
-    use lockstep::sim::frappe::FrappeSim;
-    use lockstep::sim::github::bench_workflow_hook;
+    use lockstep_sim::frappe::FrappeSim;
+    use lockstep_sim::github::bench_workflow_hook;
     use std::sync::Arc;
     use std::time::Duration;
 

@@ -1,0 +1,73 @@
+//! The local world: Slack-, Frappe- and GitHub-compatible servers on loopback, the
+//! example staging and production sites (the Beneficiary walkthrough) and a config
+//! repository whose `main` and `staging` hold their blueprints. `lockstep demo` and
+//! the bot's integration tests run the real bot in it. How the bot is pointed at
+//! these servers is the bot's business (its `local` module); this file only starts
+//! them.
+
+use crate::frappe::FrappeSim;
+use crate::github::{bench_workflow_hook, GithubSim, GithubSimConfig};
+use crate::slack::{SimConfig, SlackSim};
+use std::path::{Path, PathBuf};
+
+/// The config repository of the example world.
+pub const REPO: &str = "acme/frappe-config";
+
+/// The example sites, shipped with the source: one folder per site of canonical
+/// blueprint files (`config/demo/sites/{staging,prod}`).
+pub fn example_sites() -> PathBuf {
+    repository_root().join("config/demo/sites")
+}
+
+/// The reports of the test suite the example bench stands in for (`junit.xml`,
+/// `coverage.xml`, `changes.diff`), which `bench run-tests` "leaves behind".
+pub fn example_test_reports() -> PathBuf {
+    repository_root().join("config/demo/tester")
+}
+
+/// The workspace root: this crate lives in its `sim/` folder.
+fn repository_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the sim crate sits inside the workspace")
+        .to_path_buf()
+}
+
+/// Everything the bot talks to, on loopback.
+pub struct LocalWorld {
+    pub slack: SlackSim,
+    pub frappe: FrappeSim,
+    pub github: GithubSim,
+    /// A `lockstep` binary whose `sim bench` plays the bench host; without one the
+    /// bot has no `[runner]` (and cannot take a backup).
+    pub bench_binary: Option<PathBuf>,
+}
+
+impl LocalWorld {
+    /// Starts the three servers; sites and repo from `sites` (see [`example_sites`]).
+    pub async fn start(
+        slack: SimConfig,
+        sites: &Path,
+        bench_binary: Option<PathBuf>,
+    ) -> anyhow::Result<Self> {
+        let slack = SlackSim::start(slack).await?;
+        let frappe = FrappeSim::start(sites).await?;
+        // `bench.yml` for a workflow-dispatch runner: the bench stand-in on these
+        // sites, with the example suite's test reports.
+        let github = GithubSim::start(GithubSimConfig {
+            bench: Some(bench_workflow_hook(
+                frappe.url(),
+                Some(example_test_reports()),
+            )),
+            ..GithubSimConfig::default()
+        })
+        .await?;
+        github.repo(REPO).seed_from_sites_dir(sites)?;
+        Ok(Self {
+            slack,
+            frappe,
+            github,
+            bench_binary,
+        })
+    }
+}

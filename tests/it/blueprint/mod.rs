@@ -1,0 +1,4 @@
+//! blueprint: canonical files, the seed sites, `diff --raw`.
+
+mod cli;
+mod seed;

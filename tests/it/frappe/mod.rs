@@ -1,0 +1,5 @@
+//! frappe: the Frappe client and CLI against the Frappe-compatible server.
+
+mod cli;
+mod client;
+mod export_example;
