@@ -1,26 +1,27 @@
 //! Wires the bot together and owns its tasks: the Socket Mode listener feeding the
 //! inbox, one consumer task that handles events in order, and the executor that
-//! performs effects. The only module that spawns tasks.
+//! performs effects. The only module that spawns tasks or reads the environment.
 //!
-//! The consumer's loop is the heart of the durability rule: handle an event, then
-//! commit its dedup key, audit entries and effects in one transaction, flush, and
-//! only then wake the executor. A crash before the commit means the event was never
-//! acknowledged as handled (Slack's redelivery or the person's retry handles it); a
-//! crash after it means the executor replays the outbox on start.
+//! The consumer's loop is the heart of the durability rule: an event moves at most
+//! one run by its pure `step`; the run's new state, the effects the step returned,
+//! its audit entries, its lock changes, the event's dedup key and (for an outcome)
+//! the removal of the performed effect are committed in one transaction and
+//! flushed; only then is the executor woken. A crash before the commit leaves the
+//! event unhandled (Slack's redelivery or the performed effect's replay handles
+//! it); a crash after it leaves an outbox the executor replays on start.
 
+use crate::access;
+use crate::adapters::Adapters;
 use crate::clock::Clock;
+use crate::commands::{self, Context, Performers};
 use crate::config::Config;
-use crate::handlers::{self, Context, Outcome};
-use crate::jobs::JobLauncher;
-use crate::services::Services;
 use crate::slack::api::SlackApi;
 use crate::slack::listener::{Inbox, Listener};
-use crate::store::AuditEntry;
 use crate::store::{Batch, CommitOutcome, Store};
-use crate::workflow::effect::{Effect, Message, Update};
-use crate::workflow::event::{Event, JobEvent, JobUpdate};
-use crate::workflow::executor::Executor;
-use crate::workflow::job::JobRecord;
+use crate::workflow::effect::Effect;
+use crate::workflow::event::{ActionEvent, CommandEvent, DoneEvent, Event};
+use crate::workflow::executor::{Executor, OnPause, PausePoint};
+use crate::workflow::run::{Input, Roles, Run, StepContext, Transition};
 use anyhow::Context as _;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
@@ -35,7 +36,6 @@ const QUEUE_CAPACITY: usize = 4_096;
 pub struct RunningBot {
     listener: Listener,
     inbox: Arc<Inbox>,
-    jobs: JobLauncher,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     store: Store,
@@ -46,13 +46,12 @@ impl RunningBot {
         &self.store
     }
 
-    /// Stops listening, lets the consumer and executor finish what they hold, and
+    /// Stops listening, lets the consumer finish what it holds, stops the executor
+    /// (work in progress is performed again, checked first, at the next start) and
     /// closes the store.
     pub async fn shutdown(self) {
         self.listener.shutdown().await;
         self.inbox.close();
-        // A job cut short is started again on the next start (jobs are repeatable).
-        self.jobs.abort_all();
         let _ = self.stop.send(true);
         for task in self.tasks {
             let _ = task.await;
@@ -60,36 +59,59 @@ impl RunningBot {
     }
 }
 
+/// How a test (or `LOCKSTEP_PAUSE_AT`) stops the bot mid-run, as a crash would.
+#[derive(Default, Clone)]
+pub struct StartOptions {
+    pub pause: Option<(PausePoint, OnPause)>,
+}
+
 /// Opens the store, replays its outbox, connects to Slack and starts serving.
 pub async fn start(config: Config, clock: Clock) -> anyhow::Result<RunningBot> {
+    start_with(config, clock, StartOptions::default()).await
+}
+
+pub async fn start_with(
+    config: Config,
+    clock: Clock,
+    options: StartOptions,
+) -> anyhow::Result<RunningBot> {
     let config = Arc::new(config);
     let store_path = config.store_path();
     let store = tokio::task::spawn_blocking(move || Store::open(&store_path))
         .await
         .context("while opening the store")??;
     let slack = SlackApi::new(&config);
+    let adapters = Arc::new(
+        Adapters::resolve(&config, slack.clone()).context("while setting up the adapters")?,
+    );
+    for gap in adapters.gaps() {
+        tracing::warn!("{gap} Commands that need it will say so.");
+    }
     let (stop, stopped) = watch::channel(false);
-
-    let executor = Executor::new(store.clone(), slack.clone());
+    let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+    let performers = Arc::new(Performers {
+        adapters: adapters.clone(),
+        config: config.clone(),
+        store: store.clone(),
+        clock: clock.clone(),
+    });
+    let mut executor = Executor::new(store.clone(), slack.clone(), clock.clone())
+        .with_work(performers, sender.clone());
+    if let Some((point, on_pause)) = options.pause {
+        executor = executor.with_pause(point, on_pause);
+    }
     let executor_task = tokio::spawn(executor.clone().run(wait_for(stopped.clone())));
 
-    let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-    let services = Arc::new(
-        Services::from_config(&config, clock.clone(), slack.clone())
-            .context("while setting up the adapters")?,
-    );
-    let jobs = JobLauncher::new(services, sender.clone());
     let inbox = Arc::new(Inbox::new(sender, store.clone(), config.command_name()));
     let consumer = Consumer {
         config: config.clone(),
         store: store.clone(),
+        adapters,
         clock,
         inbox: inbox.clone(),
         executor,
-        jobs: jobs.clone(),
     };
     let consumer_task = tokio::spawn(consumer.run(receiver, wait_for(stopped)));
-    resume_jobs(&store, &jobs)?;
 
     let listener =
         match Listener::start(&slack, inbox.clone(), config.file.slack.socket_connections).await {
@@ -104,32 +126,27 @@ pub async fn start(config: Config, clock: Clock) -> anyhow::Result<RunningBot> {
     Ok(RunningBot {
         listener,
         inbox,
-        jobs,
         stop,
         tasks: vec![consumer_task, executor_task],
         store,
     })
 }
 
-/// Starts again every job that was running when the bot last stopped.
-fn resume_jobs(store: &Store, jobs: &JobLauncher) -> anyhow::Result<()> {
-    for (run_id, state) in store.runs()? {
-        match JobRecord::from_json(&state) {
-            Some(record) => {
-                tracing::info!(run = %run_id, "resuming a job that was running at the last stop");
-                jobs.launch(record);
-            }
-            None => {
-                tracing::warn!(run = %run_id, "a stored run is not a job this version knows; leaving it")
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Serves until Ctrl-C or SIGTERM.
+/// Serves until Ctrl-C or SIGTERM. `LOCKSTEP_PAUSE_AT=before:<key>|after:<key>`
+/// stops the executor at that effect and says so on stderr (for crash tests that
+/// `kill -9` the process there).
 pub async fn run_until_signal(config: Config, clock: Clock) -> anyhow::Result<()> {
-    let bot = start(config, clock).await?;
+    let mut options = StartOptions::default();
+    if let Ok(text) = std::env::var("LOCKSTEP_PAUSE_AT") {
+        let point = PausePoint::parse(&text).with_context(|| {
+            format!("LOCKSTEP_PAUSE_AT={text:?} is not before:<key> or after:<key>")
+        })?;
+        let on_pause: OnPause = Arc::new(|key: &str| {
+            eprintln!("lockstep: paused at {key}");
+        });
+        options.pause = Some((point, on_pause));
+    }
+    let bot = start_with(config, clock, options).await?;
     shutdown_signal().await;
     tracing::info!("shutting down");
     bot.shutdown().await;
@@ -165,10 +182,10 @@ async fn wait_for(mut stopped: watch::Receiver<bool>) {
 struct Consumer {
     config: Arc<Config>,
     store: Store,
+    adapters: Arc<Adapters>,
     clock: Clock,
     inbox: Arc<Inbox>,
     executor: Executor,
-    jobs: JobLauncher,
 }
 
 impl Consumer {
@@ -192,7 +209,9 @@ impl Consumer {
         // record it before stopping (its effects run at the next start if need be).
         receiver.close();
         while let Some(event) = receiver.recv().await {
-            self.consume_in_span(event).await;
+            if matches!(event, Event::Command(_) | Event::Action(_)) {
+                self.consume_in_span(event).await;
+            }
         }
     }
 
@@ -203,46 +222,40 @@ impl Consumer {
 
     async fn consume(&self, event: Event) {
         let key = event.dedup_key();
-        let now = self.clock.now();
-        let context = Context {
-            config: &self.config,
-            store: &self.store,
-            now,
+        let done_id = match &event {
+            Event::Done(done) => Some(done.effect_id),
+            _ => None,
         };
-        let outcome = match &event {
-            Event::Command(command) => handlers::handle_command(&context, command),
-            Event::Action(action) => handlers::handle_action(&context, action),
-            Event::Job(job) => self.job_outcome(job, now),
+        let batch = match event {
+            Event::Command(command) => self.on_command(&command).await,
+            Event::Action(action) => self.on_action(&action).await,
+            Event::Done(done) => self.on_done(done),
+            Event::Progress { run_id, message } => self.on_progress(&run_id, message),
         };
-        let Outcome {
-            effects,
-            audit,
-            jobs,
-            finished,
-        } = outcome;
-        let mut runs: Vec<_> = jobs
-            .iter()
-            .map(|job| (job.run_id.clone(), Some(job.to_json())))
-            .collect();
-        runs.extend(finished.into_iter().map(|run_id| (run_id, None)));
-        let batch = Batch {
-            dedup_key: key.clone(),
-            runs,
-            effects,
-            audit,
-            ..Batch::default()
-        };
-        match self.store.commit(batch, now).await {
-            Ok(CommitOutcome::Committed) => {
-                self.executor.wake();
-                jobs.into_iter().for_each(|job| self.jobs.launch(job));
+        let batch = match batch {
+            Ok(batch) => batch,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot read the store to handle the event");
+                if let Some(id) = done_id {
+                    self.executor.retry_later(id);
+                }
+                if let Some(key) = key {
+                    self.inbox.settled(&key);
+                }
+                return;
             }
+        };
+        let now = self.clock.now();
+        match self.store.commit(batch, now).await {
+            Ok(CommitOutcome::Committed) => self.executor.wake(),
             Ok(CommitOutcome::AlreadySeen) => {
                 tracing::info!("event already handled; ignoring the redelivery")
             }
-            // Not acknowledged as handled: the person sees nothing and may retry.
             Err(err) => {
-                tracing::error!(error = %err, "cannot record the event; it was not handled")
+                tracing::error!(error = %err, "cannot record the event; it was not handled");
+                if let Some(id) = done_id {
+                    self.executor.retry_later(id);
+                }
             }
         }
         if let Some(key) = key {
@@ -250,68 +263,200 @@ impl Consumer {
         }
     }
 
-    /// A job's progress edits its message; its end also closes the run and audits it.
-    fn job_outcome(&self, event: &JobEvent, now: chrono::DateTime<chrono::Utc>) -> Outcome {
-        let record = match self.store.run(&event.run_id) {
-            Ok(Some(state)) => JobRecord::from_json(&state),
-            Ok(None) => None,
-            Err(err) => {
-                tracing::error!(run = %event.run_id, error = %err, "cannot read a job's record");
-                None
+    fn step_context(&self) -> StepContext<'_> {
+        StepContext {
+            now: self.clock.now(),
+            config: &self.config,
+        }
+    }
+
+    async fn on_command(&self, event: &CommandEvent) -> anyhow::Result<Batch> {
+        let roles = if commands::needs_roles(&event.text, self.config.command_name()) {
+            self.roles(&event.user).await
+        } else {
+            Roles::default()
+        };
+        let ctx = Context {
+            config: &self.config,
+            store: &self.store,
+            adapters: &self.adapters,
+            now: self.clock.now(),
+            roles,
+        };
+        let arrival = commands::on_command(&ctx, event);
+        let mut batch = Batch {
+            dedup_key: Some(format!("trigger:{}", event.trigger_id)),
+            effects: arrival.effects,
+            audit: arrival.audit,
+            lock_changes: arrival.locks,
+            ..Batch::default()
+        };
+        if let Some(mut run) = arrival.start {
+            tracing::Span::current().record("run_id", tracing::field::display(run.id()));
+            let transition = run.step(&Input::Start, &self.step_context());
+            self.apply(&mut batch, run, transition, None)?;
+        }
+        if let Some((run_id, input)) = arrival.deliver {
+            tracing::Span::current().record("run_id", tracing::field::display(&run_id));
+            if let Some(mut run) = self.store.run(&run_id)? {
+                let transition = run.step(&input, &self.step_context());
+                self.apply(&mut batch, run, transition, None)?;
+            }
+        }
+        Ok(batch)
+    }
+
+    async fn on_action(&self, action: &ActionEvent) -> anyhow::Result<Batch> {
+        let mut batch = Batch {
+            dedup_key: Some(format!("trigger:{}", action.trigger_id)),
+            ..Batch::default()
+        };
+        let roles = self.roles(&action.user).await;
+        let press = commands::press_of(action, roles, self.clock.now());
+        let run = match &press {
+            Some((run_id, _)) => self.store.run(run_id)?,
+            None => None,
+        };
+        match (press, run) {
+            (Some((run_id, press)), Some(mut run)) => {
+                tracing::Span::current().record("run_id", tracing::field::display(&run_id));
+                let transition = run.step(&Input::Press(press), &self.step_context());
+                self.apply(&mut batch, run, transition, None)?;
+            }
+            _ => batch.effects.extend(commands::stale_button(action)),
+        }
+        Ok(batch)
+    }
+
+    fn on_done(&self, done: DoneEvent) -> anyhow::Result<Batch> {
+        let mut batch = Batch {
+            completes: Some(done.effect_id),
+            ..Batch::default()
+        };
+        let Some(mut run) = self.store.run(&done.run_id)? else {
+            return Ok(batch);
+        };
+        if run.is_finished() && !matches!(run, Run::Promotion(_)) {
+            return Ok(batch);
+        }
+        let input = Input::Done {
+            key: done.key,
+            result: done.result,
+        };
+        let transition = run.step(&input, &self.step_context());
+        self.apply(&mut batch, run, transition, Some(done.effect_id))?;
+        Ok(batch)
+    }
+
+    fn on_progress(
+        &self,
+        run_id: &crate::ids::RunId,
+        message: crate::workflow::effect::Message,
+    ) -> anyhow::Result<Batch> {
+        let mut batch = Batch::default();
+        if let Some(run) = self.store.run(run_id)? {
+            if !run.is_finished() {
+                let header = run.header();
+                let mut transition = Transition::default();
+                match &run {
+                    // A promotion's checklist is a thread reply of its own.
+                    Run::Promotion(promotion) => {
+                        if let Some(key) = &promotion.facts.checklist_message {
+                            transition.update(key, message);
+                        }
+                    }
+                    _ => transition.update_root(header, message),
+                }
+                batch.effects = transition.effects;
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Adds a stepped run and its transition to the batch: the run (or its removal
+    /// when it ended and is not kept), effects, audit, locks, and the run's queued
+    /// work the step dropped.
+    fn apply(
+        &self,
+        batch: &mut Batch,
+        run: Run,
+        transition: Transition,
+        completing: Option<u64>,
+    ) -> anyhow::Result<()> {
+        let run_id = run.id().clone();
+        if transition.drop_pending_work || transition.drop_pending_reads {
+            for pending in self.store.pending_effects()? {
+                let Effect::Work(work) = &pending.effect else {
+                    continue;
+                };
+                let droppable = transition.drop_pending_work || work.op.is_read();
+                if work.run_id == run_id && Some(pending.id) != completing && droppable {
+                    batch.drops.push(pending.id);
+                }
+            }
+        }
+        batch.effects.extend(transition.effects);
+        batch.audit.extend(transition.audit);
+        batch.lock_changes.extend(transition.locks);
+        let keep = !run.is_finished() || run.keep_when_finished();
+        batch.runs.push((run_id, keep.then_some(run)));
+        Ok(())
+    }
+
+    /// The user's rights: user ids are read from the config; user groups are asked
+    /// of Slack (a failed lookup counts as no right, and is logged).
+    async fn roles(&self, user: &str) -> Roles {
+        let access_config = &self.config.file.access;
+        let check = |principals: &[crate::ids::Principal]| {
+            let principals = principals.to_vec();
+            let slack = self.adapters.slack.clone();
+            let user = user.to_string();
+            async move {
+                access::is_allowed(&slack, &principals, &user)
+                    .await
+                    .unwrap_or_else(|err| {
+                        tracing::warn!(error = %err, "cannot check a user group; counting no right");
+                        false
+                    })
             }
         };
-        let Some(record) = record else {
-            // Finished already (a resumed job's twin) or unknown: nothing to edit.
-            return Outcome::default();
-        };
-        match &event.update {
-            JobUpdate::Progress(message) => Outcome {
-                effects: vec![update(&record, message.clone())],
-                ..Outcome::default()
-            },
-            JobUpdate::Finished {
-                message,
-                audit_details,
-            } => Outcome {
-                effects: vec![update(&record, message.clone())],
-                audit: audit_details
-                    .iter()
-                    .map(|detail| AuditEntry {
-                        at: now,
-                        actor: record.requester.user.clone(),
-                        action: record.command.subcommand().name().to_string(),
-                        detail: detail.clone(),
-                        run_id: Some(record.run_id.clone()),
-                    })
-                    .collect(),
-                finished: vec![record.run_id.clone()],
-                ..Outcome::default()
-            },
+        let (promoter, approver, admin) = tokio::join!(
+            check(&access_config.promoters),
+            check(&access_config.approvers),
+            check(&access_config.admins)
+        );
+        Roles {
+            promoter,
+            approver,
+            admin,
         }
     }
 }
 
-fn update(record: &JobRecord, message: Message) -> Effect {
-    Effect::Update(Update {
-        key: record.message_key.clone(),
-        message: handlers::with_requester(message, &record.requester.user),
-    })
-}
-
+/// One span per event, with the run, the user and the command where known.
 fn event_span(event: &Event) -> tracing::Span {
     match event {
-        Event::Job(job) => tracing::info_span!("job", run = %job.run_id),
+        Event::Done(done) => tracing::info_span!(
+            "run",
+            run_id = %done.run_id,
+            user = tracing::field::Empty,
+            command = tracing::field::Empty,
+            key = %done.key,
+        ),
+        Event::Progress { run_id, .. } => tracing::debug_span!("progress", run_id = %run_id),
         Event::Command(command) => tracing::info_span!(
             "command",
+            run_id = tracing::field::Empty,
             user = %command.user,
             channel = %command.channel,
             command = %first_word(&command.text),
         ),
         Event::Action(action) => tracing::info_span!(
             "action",
+            run_id = tracing::field::Empty,
             user = %action.user,
             channel = %action.channel,
-            action = %action.action_id,
+            command = %action.action_id,
         ),
     }
 }

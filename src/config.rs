@@ -59,6 +59,133 @@ pub struct FileConfig {
     pub promote: PromoteConfig,
     #[serde(default)]
     pub validation: ValidationSection,
+    /// Sprint numbering, for promotion branch names.
+    #[serde(default)]
+    pub sprint: SprintSection,
+    /// Who is on call to review promotions.
+    #[serde(default)]
+    pub rotation: RotationSection,
+    /// How a merged promotion reaches production.
+    #[serde(default)]
+    pub deploy: DeploySection,
+}
+
+/// `[sprint]`: sprint `n` starts on `start + (n - 1) × length_days`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SprintSection {
+    #[serde(default = "default_sprint_start")]
+    pub start: chrono::NaiveDate,
+    #[serde(default = "default_sprint_length_days")]
+    pub length_days: u32,
+}
+
+impl Default for SprintSection {
+    fn default() -> Self {
+        SprintSection {
+            start: default_sprint_start(),
+            length_days: default_sprint_length_days(),
+        }
+    }
+}
+
+fn default_sprint_start() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 1, 5).expect("a date")
+}
+
+fn default_sprint_length_days() -> u32 {
+    14
+}
+
+impl SprintSection {
+    /// The sprint `day` falls in (1 for the first; days before `start` count as 1).
+    pub fn number(&self, day: chrono::NaiveDate) -> u32 {
+        let days = (day - self.start).num_days().max(0) as u64;
+        (days / u64::from(self.length_days.max(1))) as u32 + 1
+    }
+}
+
+/// `[rotation]`: members take turns of `period_days` from `start`, in order. The
+/// on-call member follows from the date alone, so every replica agrees.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotationSection {
+    #[serde(default)]
+    pub members: Vec<RotationMember>,
+    #[serde(default = "default_rotation_period_days")]
+    pub period_days: u32,
+    #[serde(default = "default_sprint_start")]
+    pub start: chrono::NaiveDate,
+}
+
+fn default_rotation_period_days() -> u32 {
+    7
+}
+
+impl Default for RotationSection {
+    fn default() -> Self {
+        RotationSection {
+            members: Vec::new(),
+            period_days: default_rotation_period_days(),
+            start: default_sprint_start(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotationMember {
+    /// Their Slack user id (mentioned in the thread).
+    pub slack: crate::ids::SlackUserId,
+    /// Their GitHub login (asked to review the PR).
+    pub github: String,
+}
+
+impl RotationSection {
+    /// Who is on call on `day`, if anyone is listed.
+    pub fn on_call(&self, day: chrono::NaiveDate) -> Option<&RotationMember> {
+        if self.members.is_empty() {
+            return None;
+        }
+        let days = (day - self.start).num_days();
+        let turn = days.div_euclid(i64::from(self.period_days.max(1)));
+        let index = turn.rem_euclid(self.members.len() as i64) as usize;
+        self.members.get(index)
+    }
+}
+
+/// `[deploy]`: who runs backup → migrate → restart after a merge.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploySection {
+    /// "ci": the operator's CI runs them on the merge commit, and lockstep watches
+    /// that workflow run. "bot": lockstep runs them itself through [runner].
+    #[serde(default)]
+    pub mode: DeployMode,
+    /// How long the whole deploy may take before it counts as failed.
+    #[serde(default = "default_deploy_timeout_minutes")]
+    pub timeout_minutes: u32,
+}
+
+impl Default for DeploySection {
+    fn default() -> Self {
+        DeploySection {
+            mode: DeployMode::Ci,
+            timeout_minutes: default_deploy_timeout_minutes(),
+        }
+    }
+}
+
+fn default_deploy_timeout_minutes() -> u32 {
+    60
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeployMode {
+    #[default]
+    Ci,
+    Bot,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -293,6 +420,26 @@ impl FileConfig {
         }
         if let Some(runner) = &self.runner {
             runner.check(self.github.as_ref())?;
+        }
+        if self.sprint.length_days == 0 {
+            return Err("sprint.length_days must be at least 1".into());
+        }
+        if self.rotation.period_days == 0 {
+            return Err("rotation.period_days must be at least 1".into());
+        }
+        if self.deploy.mode == DeployMode::Bot && self.runner.is_none() {
+            return Err("deploy.mode = \"bot\" runs backup, migrate and restart through [runner]; add a [runner] section, or use deploy.mode = \"ci\"".into());
+        }
+        if !["merge", "squash", "rebase"].contains(&self.promote.merge_method.as_str()) {
+            return Err(format!(
+                "promote.merge_method must be \"merge\", \"squash\" or \"rebase\", got {:?}",
+                self.promote.merge_method
+            ));
+        }
+        if self.promote.poll_interval_ms == 0
+            || self.promote.poll_max_interval_ms < self.promote.poll_interval_ms
+        {
+            return Err("promote.poll_interval_ms must be at least 1 and at most promote.poll_max_interval_ms".into());
         }
         for role in [SiteRole::Staging, SiteRole::Production] {
             let named: Vec<&String> = self

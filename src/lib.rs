@@ -30,23 +30,23 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod access;
+pub mod adapters;
 pub mod app;
 pub mod blueprint;
+pub mod check;
 pub mod checks;
 pub mod clock;
 pub mod command;
+pub mod commands;
 pub mod config;
 pub mod error;
 pub mod frappe;
 pub mod github;
-pub mod handlers;
 pub mod ids;
-pub mod jobs;
 #[cfg(feature = "local")]
 pub mod local;
 pub mod runner;
 pub mod secret;
-pub mod services;
 pub mod slack;
 pub mod store;
 pub mod tls;

@@ -2,7 +2,7 @@
 //! the library. Nothing else lives here.
 
 use clap::{Parser, Subcommand};
-use lockstep::{app, clock::Clock, config, slack, tls};
+use lockstep::{app, clock::Clock, config, tls};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -121,7 +121,11 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         }
         #[cfg(feature = "local")]
         Command::Sim(sim) => serve_sim(sim).await,
-        Command::Check { config } => check(&config).await,
+        Command::Check { config } => Ok(if lockstep::check::run(&config).await? {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }),
         Command::Export(args) => {
             lockstep::frappe::cli::run_export(args).await?;
             Ok(ExitCode::SUCCESS)
@@ -196,153 +200,6 @@ async fn diff(args: DiffArgs) -> anyhow::Result<bool> {
         against: args.against,
     })
     .await
-}
-
-/// `lockstep check`: one line per thing checked, failures named, exit 1 if any.
-async fn check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let config = match config::Config::load(path, &config::ProcessEnv) {
-        Ok(config) => {
-            println!("ok    config   {}", path.display());
-            config
-        }
-        Err(err) => {
-            println!("FAIL  config   {err:#}");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
-    Clock::from_env()?;
-    let api = slack::api::SlackApi::new(&config);
-    let api_url = &config.file.slack.api_url;
-    let mut failed = false;
-    match api.auth_test().await {
-        Ok(who) => println!("ok    slack    auth.test at {api_url}: {who}"),
-        Err(err) => {
-            failed = true;
-            println!(
-                "FAIL  slack    auth.test at {api_url} with SLACK_BOT_TOKEN: {err} ({})",
-                err.hint()
-            );
-        }
-    }
-    match api.check_socket_mode().await {
-        Ok(()) => println!("ok    socket   apps.connections.open: Socket Mode is enabled"),
-        Err(err) => {
-            failed = true;
-            println!(
-                "FAIL  socket   apps.connections.open with SLACK_APP_TOKEN: {err} ({}; the app needs Socket Mode on and connections:write)",
-                err.hint()
-            );
-        }
-    }
-    match lockstep::services::Services::from_config(&config, Clock::System, api.clone()) {
-        Ok(services) => {
-            failed |= !check_sites(&services).await;
-            failed |= !check_github(&services).await;
-            failed |= !check_runner(&services).await;
-        }
-        Err(err) => {
-            failed = true;
-            println!("FAIL  setup    {err:#}");
-        }
-    }
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
-}
-
-/// Reaches every configured Frappe site and logs in; true when all answered.
-async fn check_sites(services: &lockstep::services::Services) -> bool {
-    let mut all_ok = true;
-    for (role, site) in services.site_readers() {
-        let url = &site.config().base_url;
-        let label = format!("{} ({}, {url})", site.site().as_str(), role.as_str());
-        match site.get_logged_user().await {
-            Ok(user) => println!("ok    site     {label}: logged in as {user}"),
-            Err(err) => {
-                all_ok = false;
-                println!("FAIL  site     {label}: {err}");
-            }
-        }
-    }
-    all_ok
-}
-
-/// Reaches the config repository and its two branches; true when all are there.
-async fn check_github(services: &lockstep::services::Services) -> bool {
-    let Some(github) = &services.github else {
-        println!(
-            "skip  github   no [github] section: diff, pull, push, review and promote need one"
-        );
-        return true;
-    };
-    let config = github.config();
-    let label = format!("{}/{} at {}", config.owner, config.repo, config.api_url);
-    if let Err(err) = github.repository().await {
-        println!("FAIL  github   {label}: {err}");
-        return false;
-    }
-    let mut heads = Vec::new();
-    for branch in [&config.production_branch, &config.staging_branch] {
-        match github.branch_head(branch).await {
-            Ok(Some(sha)) => heads.push(format!("{branch} at {}", &sha[..sha.len().min(7)])),
-            Ok(None) => {
-                println!("FAIL  github   {label}: there is no branch `{branch}`; create it (the staging branch can start as a copy of {})", config.production_branch);
-                return false;
-            }
-            Err(err) => {
-                println!("FAIL  github   {label}: {err}");
-                return false;
-            }
-        }
-    }
-    println!("ok    github   {label}: {}", heads.join(", "));
-    true
-}
-
-/// For a workflow runner, that the workflow exists and is enabled. A command
-/// template is not run: it acts on a real bench.
-async fn check_runner(services: &lockstep::services::Services) -> bool {
-    use lockstep::runner::Transport;
-    let Some(runner) = &services.runner else {
-        println!("skip  runner   no [runner] section: backups and tests through bench are off");
-        return true;
-    };
-    let target = match runner.transport() {
-        Transport::Command(template) => {
-            println!(
-                "ok    runner   command template (not run by check): {}",
-                template.as_str()
-            );
-            return true;
-        }
-        Transport::WorkflowDispatch(target) => target,
-    };
-    match target.github.workflow(&target.workflow).await {
-        Ok(workflow) if workflow.state == "active" => {
-            println!(
-                "ok    runner   workflow {} (\"{}\", {}) dispatched on {}",
-                target.workflow, workflow.name, workflow.path, target.git_ref
-            );
-            true
-        }
-        Ok(workflow) => {
-            println!(
-                "FAIL  runner   workflow {} is {}: enable it in the repository's Actions tab",
-                target.workflow, workflow.state
-            );
-            false
-        }
-        Err(err @ lockstep::github::GithubError::NotFound { .. }) => {
-            println!("FAIL  runner   workflow {}: {err}. Add config/bench-workflow.yml to the repository as .github/workflows/{}", target.workflow, target.workflow);
-            false
-        }
-        Err(err) => {
-            println!("FAIL  runner   workflow {}: {err}", target.workflow);
-            false
-        }
-    }
 }
 
 #[cfg(feature = "local")]

@@ -77,6 +77,11 @@ impl Drift {
 pub fn plural(count: usize, noun: &str) -> String {
     if count == 1 {
         format!("{count} {noun}")
+    } else if let Some(stem) = noun.strip_suffix('y').filter(|stem| {
+        // family → families, but day → days
+        !stem.ends_with(['a', 'e', 'i', 'o', 'u'])
+    }) {
+        format!("{count} {stem}ies")
     } else {
         format!("{count} {noun}s")
     }

@@ -15,6 +15,9 @@ use crate::runner::BackupSummary;
 pub struct BackupInfo {
     pub id: String,
     pub taken_at: DateTime<Utc>,
+    /// The database file, as bench or the site named it (what `restore` is given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_path: Option<String>,
 }
 
 /// What to do about the backup box.
@@ -48,6 +51,27 @@ pub fn backup_decision(
         };
     }
     BackupDecision::Fresh(latest.clone())
+}
+
+/// The box before anything is taken: a fresh backup passes; a stale one passes with a
+/// note that one will be taken before the branch is made (the promotion takes it,
+/// after the checklist; a dry run never does), or fails when nothing could take it.
+pub fn backup_plan_box(
+    decision: &BackupDecision,
+    can_take: bool,
+    now: DateTime<Utc>,
+) -> BoxOutcome {
+    match decision {
+        BackupDecision::Fresh(_) => backup_box(decision, None, now),
+        BackupDecision::TakeNew { why } if can_take => BoxOutcome::warn(
+            BoxId::Backup,
+            format!("{why}; a backup will be taken before the branch is made"),
+        ),
+        BackupDecision::TakeNew { why } => BoxOutcome::fail(
+            BoxId::Backup,
+            format!("{why}; no [runner] is configured to take one"),
+        ),
+    }
 }
 
 /// The box after the decision: a fresh backup passes; otherwise the result of taking a
@@ -105,6 +129,7 @@ pub fn backup_from_path(path: &str, site_zone: Tz) -> Result<BackupInfo, String>
     Ok(BackupInfo {
         id: id.to_owned(),
         taken_at: local_to_utc(local, site_zone),
+        database_path: Some(path.to_owned()),
     })
 }
 
@@ -114,6 +139,7 @@ pub fn backup_from_summary(summary: &BackupSummary, site_zone: Tz) -> BackupInfo
     BackupInfo {
         id: summary.backup_id.clone(),
         taken_at: local_to_utc(summary.taken_at, site_zone),
+        database_path: Some(summary.database_file.clone()),
     }
 }
 
@@ -145,6 +171,7 @@ mod tests {
         BackupInfo {
             id: id.into(),
             taken_at: utc(at),
+            database_path: None,
         }
     }
 

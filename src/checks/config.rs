@@ -92,18 +92,58 @@ pub struct ExternalReviewerConfig {
 pub struct PromoteConfig {
     #[serde(default = "default_max_families")]
     pub max_families: usize,
+    /// How long an `--emergency` promotion waits for its second approver.
+    #[serde(default = "default_emergency_ttl_minutes")]
+    pub emergency_ttl_minutes: u32,
+    /// First wait between reads of the PR's reviews and of the deploy; it doubles
+    /// while nothing changes, up to `poll_max_interval_ms`.
+    #[serde(default = "default_poll_interval_ms")]
+    pub poll_interval_ms: u64,
+    #[serde(default = "default_poll_max_interval_ms")]
+    pub poll_max_interval_ms: u64,
+    /// The production lock's time to live, renewed while the run moves.
+    #[serde(default = "default_lock_ttl_hours")]
+    pub lock_ttl_hours: u32,
+    /// How the PR is merged: "merge", "squash" or "rebase" (protection may restrict).
+    #[serde(default = "default_merge_method")]
+    pub merge_method: String,
 }
 
 impl Default for PromoteConfig {
     fn default() -> Self {
         PromoteConfig {
             max_families: default_max_families(),
+            emergency_ttl_minutes: default_emergency_ttl_minutes(),
+            poll_interval_ms: default_poll_interval_ms(),
+            poll_max_interval_ms: default_poll_max_interval_ms(),
+            lock_ttl_hours: default_lock_ttl_hours(),
+            merge_method: default_merge_method(),
         }
     }
 }
 
 fn default_max_families() -> usize {
     5
+}
+
+fn default_emergency_ttl_minutes() -> u32 {
+    30
+}
+
+fn default_poll_interval_ms() -> u64 {
+    10_000
+}
+
+fn default_poll_max_interval_ms() -> u64 {
+    120_000
+}
+
+fn default_lock_ttl_hours() -> u32 {
+    24
+}
+
+fn default_merge_method() -> String {
+    "merge".to_string()
 }
 
 /// `[freeze]`.

@@ -86,6 +86,7 @@ fn outcomes(now: DateTime<Utc>, emergency: Option<&str>) -> Vec<BoxOutcome> {
     let latest = BackupInfo {
         id: "20261125_110000-prod_example_org".into(),
         taken_at: now - chrono::Duration::minutes(210),
+        database_path: None,
     };
     let decision = backup_decision(Some(&latest), now, 24);
     let freeze_cfg = FreezeConfig {

@@ -18,11 +18,28 @@ pub const MAX_COMMAND_CHARS: usize = 4000;
 /// The most audit entries one `audit` may ask for.
 pub const MAX_AUDIT_ENTRIES: u32 = 200;
 
+/// Flags people reach for to get past a safeguard; refused by name, never ignored.
+pub const FORBIDDEN_FLAGS: [&str; 10] = [
+    "--force",
+    "--force-merge",
+    "--force-push",
+    "-f",
+    "--admin",
+    "--bypass",
+    "--bypass-protection",
+    "--no-verify",
+    "--skip-checks",
+    "--skip-diff",
+];
+
 /// The longest blueprint name (Frappe's `name` column is 140 characters).
 pub const MAX_BLUEPRINT_CHARS: usize = 140;
 
-/// A parsed slash command, one variant per subcommand (PRODUCT.md §3).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A parsed slash command, one variant per subcommand (PRODUCT.md §3). Stored as
+/// typed data (runs keep the command that started them); every value type checks
+/// itself again when read back, so a stored command is as valid as a typed one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "subcommand", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Command {
     Help {
         topic: Option<Subcommand>,
@@ -59,6 +76,8 @@ pub enum Command {
     },
     Unlock {
         env: EnvName,
+        /// Why the lock is released (audited).
+        reason: EmergencyReason,
     },
     Audit {
         /// `None` lets the handler choose its default.
@@ -152,25 +171,13 @@ impl Command {
                 words.push(render_token(&text(git_ref.as_str())));
                 words.extend(switch("--dry-run", *dry_run));
             }
-            Command::Unlock { env } => words.push(env.as_str().to_string()),
+            Command::Unlock { env, reason } => {
+                words.push(env.as_str().to_string());
+                words.push(flag("--reason", reason.segments()));
+            }
             Command::Audit { n } => words.extend(n.map(|n| n.to_string())),
         }
         words.join(" ")
-    }
-}
-
-/// A command is stored as its text and read back through the parser, so a stored
-/// command is exactly as valid as a typed one and the format is readable.
-impl serde::Serialize for Command {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.to_text())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Command {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        parse(&text, "/command").map_err(|err| serde::de::Error::custom(err.message))
     }
 }
 
@@ -385,6 +392,12 @@ impl Parser<'_> {
 
     fn unknown_flag(&self, name: &str) -> UsageError {
         let sub = self.sub;
+        if FORBIDDEN_FLAGS.contains(&name) {
+            return self.error(format!(
+                "{} is refused: lockstep has no way to force a merge, bypass branch protection, force-push or skip the checklist. Production changes only through a reviewed, protected merge.",
+                echo(name)
+            ));
+        }
         let problem = format!("Unknown flag {} for {sub}.", echo(name));
         if let Some(near) = closest(name, sub.flags().map(|f| f.name)) {
             return self.error(format!("{problem} Did you mean `{near}`?"));
@@ -539,6 +552,13 @@ impl Parser<'_> {
             },
             Subcommand::Unlock => Command::Unlock {
                 env: self.positional_value("<env>", positional(0), EnvName::parse)?,
+                reason: match args.value("--reason") {
+                    Some(segments) => EmergencyReason::from_segments(segments.to_vec())
+                        .map_err(|why| self.error(format!("Invalid --reason: {why}.")))?,
+                    None => return Err(self.error(
+                        "unlock needs --reason=\"…\" saying why the lock can go (it is audited).",
+                    )),
+                },
             },
             Subcommand::Audit => Command::Audit {
                 n: positional(0)

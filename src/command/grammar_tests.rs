@@ -265,24 +265,39 @@ fn rollback() {
 
 #[test]
 fn unlock() {
+    let reason = |text: &str| EmergencyReason::from_text(text).unwrap();
     assert_eq!(
-        ok("unlock prod"),
+        ok("unlock prod --reason=\"restore checked\""),
         Command::Unlock {
-            env: EnvName::Production
+            env: EnvName::Production,
+            reason: reason("restore checked"),
         }
     );
     assert_eq!(
-        ok("unlock production"),
+        ok("unlock production --reason=done"),
         Command::Unlock {
-            env: EnvName::Production
+            env: EnvName::Production,
+            reason: reason("done"),
         }
     );
     assert_eq!(
-        ok("unlock staging"),
+        ok("unlock staging --reason=x"),
         Command::Unlock {
-            env: EnvName::Staging
+            env: EnvName::Staging,
+            reason: reason("x"),
         }
     );
+    assert!(err("unlock prod").message.contains("unlock needs --reason"));
+}
+
+#[test]
+fn forcing_flags_are_refused_by_name() {
+    for flag in ["--force", "--admin", "--bypass-protection", "--skip-checks"] {
+        let text = err(&format!("promote {flag}")).message;
+        assert!(text.contains(&format!("`{flag}` is refused")), "{text}");
+        assert!(text.contains("bypass branch protection"), "{text}");
+    }
+    assert!(err("push --force").message.contains("is refused"));
 }
 
 #[test]
@@ -308,7 +323,7 @@ fn subcommand_and_read_only() {
         ("rollback main", false),
         ("pull", false),
         ("ship 1.0.0", false),
-        ("unlock prod", false),
+        ("unlock prod --reason=x", false),
     ];
     for (text, read_only) in cases {
         let command = ok(text);
@@ -373,7 +388,7 @@ fn unknown_flag_suggests_the_closest() {
     );
     assert_eq!(
         message("promote --force"),
-        "Unknown flag `--force` for promote."
+        "`--force` is refused: lockstep has no way to force a merge, bypass branch protection, force-push or skip the checklist. Production changes only through a reviewed, protected merge."
     );
     assert_eq!(
         message("diff --emergency"),
@@ -645,17 +660,19 @@ fn error_snapshots() {
 }
 
 #[test]
-fn commands_serialise_as_their_text() {
+fn commands_are_stored_typed_and_checked_again_when_read() {
     let command = ok("promote --emergency --reason=“db patch” --only=a");
-    let json = serde_json::to_string(&command).unwrap();
-    assert_eq!(
-        json,
-        r#""promote --emergency --reason=\"db patch\" --only=a""#
-    );
-    let bad = serde_json::from_str::<Command>(r#""promote --emergency""#).unwrap_err();
+    let json = serde_json::to_value(&command).unwrap();
+    assert_eq!(json["subcommand"], "promote");
+    assert_eq!(json["only"], serde_json::json!(["a"]));
+    assert_eq!(serde_json::from_value::<Command>(json).unwrap(), command);
+    // A stored value that no longer parses is refused, never trusted.
+    let bad = serde_json::json!({"subcommand": "promote", "emergency": [{"text": " "}],
+        "only": ["Not A Slug"], "feature": null, "dry_run": false});
+    let err = serde_json::from_value::<Command>(bad).unwrap_err();
     assert!(
-        bad.to_string().contains("--emergency needs --reason"),
-        "{bad}"
+        err.to_string().contains("not a family name") || err.to_string().contains("empty"),
+        "{err}"
     );
 }
 
@@ -684,6 +701,12 @@ fn flag_samples() -> Vec<(
         (Promote, "--dry-run", None, None),
         (Ship, "--notes-from", Some("#42"), Some("0")),
         (Rollback, "--dry-run", None, None),
+        (
+            Unlock,
+            "--reason",
+            Some("\"checked by hand\""),
+            Some("\" \""),
+        ),
     ]
 }
 
@@ -788,7 +811,7 @@ fn every_flag_the_parser_accepts_is_in_the_spec() {
             ] {
                 let unknown_error = matches!(
                     parse(&text, CMD),
-                    Err(e) if e.message.starts_with("Unknown flag")
+                    Err(e) if e.message.starts_with("Unknown flag") || e.message.contains("is refused")
                 );
                 assert_eq!(unknown_error, !known, "{text}");
             }
@@ -977,8 +1000,14 @@ fn any_command() -> impl Strategy<Value = Command> {
             }),
         (git_ref_strategy(), any::<bool>())
             .prop_map(|(git_ref, dry_run)| Command::Rollback { git_ref, dry_run }),
-        prop_oneof![Just(EnvName::Staging), Just(EnvName::Production)]
-            .prop_map(|env| Command::Unlock { env }),
+        (
+            prop_oneof![Just(EnvName::Staging), Just(EnvName::Production)],
+            "[a-z]{1,12}"
+        )
+            .prop_map(|(env, reason)| Command::Unlock {
+                env,
+                reason: EmergencyReason::from_text(&reason).unwrap()
+            }),
         proptest::option::of(1u32..=200).prop_map(|n| Command::Audit { n }),
     ]
 }

@@ -284,7 +284,7 @@ mod tests {
         assert!(!text.contains("/frappe-stack"));
         assert_eq!(
             usage_line(Subcommand::Unlock, "/stack"),
-            "/stack unlock <env>"
+            "/stack unlock <env> --reason=\"…\""
         );
     }
 

@@ -4,7 +4,10 @@
 //! spec does not compile. This file holds data only; no parsing, no rendering.
 
 /// Every subcommand of the slash command, without arguments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Subcommand {
     Help,
     Status,
@@ -336,16 +339,20 @@ static ROLLBACK: SubcommandSpec = SubcommandSpec {
 static UNLOCK: SubcommandSpec = SubcommandSpec {
     name: "unlock",
     summary: "Release a stuck environment lock (admins only)",
-    usage: "unlock <env>",
-    description: "Releases the lock a crashed or abandoned run left on an environment. \
-                  Admins only; recorded in the audit log.",
+    usage: "unlock <env> --reason=\"…\"",
+    description: "Releases the lock a crashed, abandoned or rolled-back run left on an \
+                  environment. Admins only; the reason is recorded in the audit log.",
     args: &[ArgSpec {
         name: "<env>",
         required: true,
         description: "staging or prod",
     }],
-    flags: &[],
-    examples: &["unlock prod"],
+    flags: &[FlagSpec {
+        name: "--reason",
+        value: Some("\"…\""),
+        description: "Why the lock can go (required; audited)",
+    }],
+    examples: &["unlock prod --reason=\"restore checked by hand\""],
 };
 
 static AUDIT: SubcommandSpec = SubcommandSpec {

@@ -294,6 +294,29 @@ impl SiteReader {
             .ok_or_else(|| self.decode_error(&target, format!("expected a count, got {message}")))
     }
 
+    /// A Number Card's figure as the desk computes it
+    /// (`frappe.desk.doctype.number_card.number_card.get_result`, given the card
+    /// document and its own filters).
+    pub async fn number_card_result(&self, card: &Value) -> Result<Value, FrappeError> {
+        let target = Target {
+            operation: "method frappe.desk.doctype.number_card.number_card.get_result",
+            doctype: Some("Number Card"),
+            record: card["name"].as_str(),
+        };
+        let filters = card["filters_json"]
+            .as_str()
+            .filter(|text| !text.trim().is_empty())
+            .unwrap_or("[]")
+            .to_string();
+        let params = [("doc", card.to_string()), ("filters", filters)];
+        self.call_method(
+            &target,
+            "frappe.desk.doctype.number_card.number_card.get_result",
+            &params,
+        )
+        .await
+    }
+
     /// `ping`: `"pong"` when the site answers.
     pub async fn ping(&self) -> Result<String, FrappeError> {
         let target = Target {

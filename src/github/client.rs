@@ -283,7 +283,7 @@ impl GithubClient {
     }
 
     /// The root tree id and the blobs under `fixtures/app/` (full paths).
-    async fn list_blueprint_blobs(
+    pub(crate) async fn list_blueprint_blobs(
         &self,
         commit: &str,
     ) -> Result<(String, Vec<TreeItem>), GithubError> {

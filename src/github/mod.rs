@@ -12,7 +12,9 @@ pub mod config;
 pub mod decision;
 pub mod error;
 pub mod models;
+pub mod pr_edits;
 pub mod pulls;
+pub mod stamped;
 pub mod transport;
 
 pub use auth::GithubAuth;
@@ -21,4 +23,5 @@ pub use config::GithubConfig;
 pub use decision::{summarize, ReviewDecision, ReviewSummary};
 pub use error::{GithubError, ReadBlueprintsError};
 pub use pulls::{MergeMethod, NewPull, RevertPull};
+pub use stamped::{Entry, Landed, StampedCommit};
 pub use transport::RetryPolicy;

@@ -228,10 +228,10 @@ impl SlackApi {
             detail: format!("malformed response URL: {err}"),
         })?;
         let url = SlackResponseUrl::new(url);
-        let mut request = SlackApiPostWebhookMessageRequest::new(message_content(message));
-        if replace_original {
-            request = request.with_replace_original(true);
-        }
+        // Said explicitly either way: for a button press Slack replaces the clicked
+        // message unless told `replace_original: false`.
+        let request = SlackApiPostWebhookMessageRequest::new(message_content(message))
+            .with_replace_original(replace_original);
         self.call("response_url", || {
             self.client.respond_to_event(&url, &request)
         })

@@ -1,6 +1,8 @@
 //! Durable state in sled: runs, the outbox of effects still to perform, the keys of
-//! events already handled (`seen`), environment locks, the audit log, and the Slack
-//! messages already posted (so a re-run effect edits instead of posting twice).
+//! events already handled (`seen`), environment locks, the audit log, the Slack
+//! messages already posted (so a re-run effect edits instead of posting twice), and
+//! the once-effects that were started (`started`: a restart that finds one reports
+//! it interrupted instead of running it blindly again).
 //!
 //! The one rule: a state change, the effects it causes, its audit entries and the
 //! dedup key of the event that caused it are written in ONE sled transaction and
@@ -12,6 +14,7 @@ mod codec;
 
 use crate::ids::RunId;
 use crate::workflow::effect::Effect;
+use crate::workflow::run::{Run, StoredRun, RUN_FORMAT};
 use chrono::{DateTime, Utc};
 use codec::{decode, encode, Corrupt};
 use serde::{Deserialize, Serialize};
@@ -23,7 +26,9 @@ use std::path::{Path, PathBuf};
 const SCHEMA_VERSION: u64 = 1;
 
 /// The trees, by name. Their names are part of the on-disk format.
-const TREES: [&str; 6] = ["runs", "outbox", "seen", "locks", "audit", "posted"];
+const TREES: [&str; 7] = [
+    "runs", "outbox", "seen", "locks", "audit", "posted", "started",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -35,6 +40,12 @@ pub enum StoreError {
     Corrupt { path: PathBuf, corrupt: Corrupt },
     #[error("the store at {path} was written by a newer lockstep (schema {found}, this build knows {SCHEMA_VERSION}); run the newer version")]
     TooNew { path: PathBuf, found: u64 },
+    #[error("the store at {path} holds run {run} in format {found}, written by a newer lockstep (this build knows format {RUN_FORMAT}); run the newer version, or it would be lost")]
+    RunTooNew {
+        path: PathBuf,
+        run: String,
+        found: u32,
+    },
     #[error("store I/O failed: {0}")]
     Io(#[from] sled::Error),
     #[error("store data is damaged: {0}")]
@@ -53,12 +64,18 @@ pub struct AuditEntry {
     pub run_id: Option<RunId>,
 }
 
-/// Who holds an environment, since when and why.
+/// Who holds an environment, since when and why. A lock lives until its run ends
+/// (or an admin releases it); `expires_at` is renewed while the run moves, so a lock
+/// whose holder vanished without a trace stops blocking others.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnvLock {
     pub run_id: RunId,
     pub holder: String,
     pub since: DateTime<Utc>,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// A stored effect waiting to be performed, with its position in the outbox.
@@ -80,10 +97,15 @@ pub struct PostedMessage {
 pub struct Batch {
     /// The event that caused this change; a batch whose key was seen is dropped whole.
     pub dedup_key: Option<String>,
-    pub runs: Vec<(RunId, Option<serde_json::Value>)>,
+    /// Runs written (`Some`) or removed (`None`).
+    pub runs: Vec<(RunId, Option<Run>)>,
     pub effects: Vec<Effect>,
     pub audit: Vec<AuditEntry>,
     pub lock_changes: Vec<(String, Option<EnvLock>)>,
+    /// The outbox entry whose outcome this batch records: removed with it.
+    pub completes: Option<u64>,
+    /// Outbox entries to drop (a run's queued work after it failed or was cancelled).
+    pub drops: Vec<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +125,7 @@ pub struct Store {
     locks: sled::Tree,
     audit: sled::Tree,
     posted: sled::Tree,
+    started: sled::Tree,
 }
 
 impl Store {
@@ -125,6 +148,7 @@ impl Store {
             locks: tree(TREES[3])?,
             audit: tree(TREES[4])?,
             posted: tree(TREES[5])?,
+            started: tree(TREES[6])?,
             db,
         };
         store.check_schema()?;
@@ -168,12 +192,36 @@ impl Store {
             path: self.path.clone(),
             corrupt,
         };
-        verify_tree::<serde_json::Value>(&self.runs, "runs").map_err(corrupt)?;
+        self.verify_runs()?;
         verify_tree::<Effect>(&self.outbox, "outbox").map_err(corrupt)?;
         verify_tree::<DateTime<Utc>>(&self.seen, "seen").map_err(corrupt)?;
         verify_tree::<EnvLock>(&self.locks, "locks").map_err(corrupt)?;
         verify_tree::<AuditEntry>(&self.audit, "audit").map_err(corrupt)?;
         verify_tree::<PostedMessage>(&self.posted, "posted").map_err(corrupt)?;
+        verify_tree::<DateTime<Utc>>(&self.started, "started").map_err(corrupt)?;
+        Ok(())
+    }
+
+    /// Every run must be of a format this build knows, and readable in it.
+    fn verify_runs(&self) -> Result<(), StoreError> {
+        for item in self.runs.iter() {
+            let (key, value) = item?;
+            let id = String::from_utf8_lossy(&key).into_owned();
+            let format = serde_json::from_slice::<RunFormat>(&value)
+                .map(|f| f.format)
+                .unwrap_or(0);
+            if format > RUN_FORMAT {
+                return Err(StoreError::RunTooNew {
+                    path: self.path.clone(),
+                    run: id,
+                    found: format,
+                });
+            }
+            decode::<StoredRun>("runs", &key, &value).map_err(|corrupt| StoreError::Corrupt {
+                path: self.path.clone(),
+                corrupt,
+            })?;
+        }
         Ok(())
     }
 
@@ -206,25 +254,40 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         let seen_at = encode(&now);
 
+        let runs_encoded: Vec<(&RunId, Option<Vec<u8>>)> = batch
+            .runs
+            .iter()
+            .map(|(id, run)| {
+                (
+                    id,
+                    run.as_ref().map(|run| encode(&StoredRun::new(run.clone()))),
+                )
+            })
+            .collect();
         let result = (
             &self.seen,
             &self.runs,
             &self.outbox,
             &self.audit,
             &self.locks,
+            &self.started,
         )
-            .transaction(|(seen, runs, outbox, audit, locks)| {
+            .transaction(|(seen, runs, outbox, audit, locks, started)| {
                 if let Some(key) = &batch.dedup_key {
                     if seen.get(key.as_bytes())?.is_some() {
                         return Ok(CommitOutcome::AlreadySeen);
                     }
                     seen.insert(key.as_bytes(), seen_at.clone())?;
                 }
-                for (run_id, state) in &batch.runs {
+                for (run_id, state) in &runs_encoded {
                     match state {
-                        Some(state) => runs.insert(run_id.0.as_bytes(), encode(state))?,
+                        Some(state) => runs.insert(run_id.0.as_bytes(), state.clone())?,
                         None => runs.remove(run_id.0.as_bytes())?,
                     };
+                }
+                for id in batch.completes.iter().chain(&batch.drops) {
+                    outbox.remove(&id.to_be_bytes())?;
+                    started.remove(&id.to_be_bytes())?;
                 }
                 for (id, effect) in effect_ids.iter().zip(&batch.effects) {
                     outbox.insert(&id.to_be_bytes(), encode(effect))?;
@@ -266,6 +329,18 @@ impl Store {
             .collect()
     }
 
+    /// Notes, durably, that a once-effect is about to start (see [`Store::was_started`]).
+    pub async fn mark_started(&self, id: u64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.started.insert(id.to_be_bytes(), encode(&at))?;
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Whether a once-effect was started by an earlier process (its end is unknown).
+    pub fn was_started(&self, id: u64) -> Result<bool, StoreError> {
+        Ok(self.started.contains_key(id.to_be_bytes())?)
+    }
+
     /// Marks an effect done, remembering the message it posted (if any) under its key,
     /// in one transaction so a crash cannot leave the post done but unrecorded twice.
     pub async fn complete_effect(
@@ -274,13 +349,16 @@ impl Store {
         posted: Option<(&str, PostedMessage)>,
     ) -> Result<(), StoreError> {
         let posted = posted.map(|(key, message)| (key.to_string(), encode(&message)));
-        let result = (&self.outbox, &self.posted).transaction(|(outbox, posted_tree)| {
-            outbox.remove(&id.to_be_bytes())?;
-            if let Some((key, message)) = &posted {
-                posted_tree.insert(key.as_bytes(), message.clone())?;
-            }
-            Ok::<_, ConflictableTransactionError<()>>(())
-        });
+        let result = (&self.outbox, &self.posted, &self.started).transaction(
+            |(outbox, posted_tree, started)| {
+                outbox.remove(&id.to_be_bytes())?;
+                started.remove(&id.to_be_bytes())?;
+                if let Some((key, message)) = &posted {
+                    posted_tree.insert(key.as_bytes(), message.clone())?;
+                }
+                Ok::<_, ConflictableTransactionError<()>>(())
+            },
+        );
         match result {
             Ok(()) => {}
             Err(TransactionError::Storage(err)) => return Err(StoreError::Io(err)),
@@ -318,22 +396,25 @@ impl Store {
         self.audit.len()
     }
 
-    /// One run's stored state, if it is still in flight.
-    pub fn run(&self, id: &RunId) -> Result<Option<serde_json::Value>, StoreError> {
+    /// One run, if the store has it.
+    pub fn run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
         self.runs
             .get(id.0.as_bytes())?
-            .map(|value| decode("runs", id.0.as_bytes(), &value).map_err(StoreError::from))
+            .map(|value| {
+                decode::<StoredRun>("runs", id.0.as_bytes(), &value)
+                    .map(|stored| stored.run)
+                    .map_err(StoreError::from)
+            })
             .transpose()
     }
 
-    /// Every run still in the store (finished runs are removed by the workflow).
-    pub fn runs(&self) -> Result<Vec<(RunId, serde_json::Value)>, StoreError> {
+    /// Every run in the store: those in flight, and the finished ones kept as history.
+    pub fn runs(&self) -> Result<Vec<Run>, StoreError> {
         self.runs
             .iter()
             .map(|item| {
                 let (key, value) = item?;
-                let id = RunId(String::from_utf8_lossy(&key).into_owned());
-                Ok((id, decode("runs", &key, &value)?))
+                Ok(decode::<StoredRun>("runs", &key, &value)?.run)
             })
             .collect()
     }
@@ -349,6 +430,12 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Just the format of a stored run, read before the run itself.
+#[derive(Deserialize)]
+struct RunFormat {
+    format: u32,
 }
 
 fn u64_key(key: &[u8], tree: &'static str) -> Result<u64, Corrupt> {

@@ -1,7 +1,12 @@
 //! Effects: the outside-world actions the bot has decided on, as plain serde data so
-//! they can wait in the store's outbox across a restart. Also the small message model
-//! the handlers write in; `slack::render` turns it into Block Kit.
+//! they can wait in the store's outbox across a restart. Slack effects (replies,
+//! posts, edits) are performed in order and report nothing back; a [`Work`] effect
+//! (a read, a GitHub or site write, a bench command, a timer) is performed for its
+//! run and its outcome comes back to the run's `step`. Also the small message model
+//! the commands write in; `slack::render` turns it into Block Kit.
 
+use crate::ids::RunId;
+use crate::workflow::op::Op;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -15,6 +20,21 @@ pub enum Effect {
     Post(Post),
     /// New content for the message posted earlier under `key`.
     Update(Update),
+    /// Something a run needs done in the world; its outcome is fed back to the run.
+    Work(Work),
+}
+
+/// One operation of a run, keyed `<run>/<step>/<n>`: the key is what makes it
+/// idempotent (the performer checks whether it already happened before acting) and
+/// what the run's `step` matches the outcome against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Work {
+    pub key: String,
+    pub run_id: RunId,
+    pub op: Op,
+    /// Not before this time (a poll's wait): the executor holds it until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Effect {
@@ -26,6 +46,17 @@ impl Effect {
             }
             Effect::Post(post) => format!("post `{}` in {}", post.key, post.channel),
             Effect::Update(update) => format!("update `{}`", update.key),
+            Effect::Work(work) => format!("{} `{}`", work.op.name(), work.key),
+        }
+    }
+
+    /// The key under which the effect is idempotent, where it has one.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Effect::Respond(_) => None,
+            Effect::Post(post) => Some(&post.key),
+            Effect::Update(update) => Some(&update.key),
+            Effect::Work(work) => Some(&work.key),
         }
     }
 }
@@ -49,6 +80,9 @@ pub struct Post {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread_of: Option<String>,
     pub message: Message,
+    /// A thread reply that is also shown in the channel (failures, so nobody misses them).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub broadcast: bool,
     /// Who to tell, privately, if Slack refuses the post for good (the bot is not
     /// in the channel, the channel is archived…), so a refusal is never silent.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,15 +1,32 @@
 //! Events: everything the consumer handles, in one queue. People's commands and
-//! button presses come from the Slack listener; job updates come from the bot's own
-//! long-running jobs.
+//! button presses come from the Slack listener; the outcomes of performed work and
+//! progress notes come from the executor.
 
 use crate::ids::RunId;
 use crate::workflow::effect::Message;
+use crate::workflow::op::OpResult;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Command(CommandEvent),
     Action(ActionEvent),
-    Job(JobEvent),
+    /// A run's work effect was performed: its outcome goes to the run's `step`.
+    Done(DoneEvent),
+    /// A long piece of work says how far it got (an edit of the run's message; not
+    /// durable, the end always is).
+    Progress {
+        run_id: RunId,
+        message: Message,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DoneEvent {
+    pub run_id: RunId,
+    /// The outbox entry that was performed.
+    pub effect_id: u64,
+    pub key: String,
+    pub result: OpResult,
 }
 
 impl Event {
@@ -19,7 +36,7 @@ impl Event {
         match self {
             Event::Command(command) => Some(format!("trigger:{}", command.trigger_id)),
             Event::Action(action) => Some(format!("trigger:{}", action.trigger_id)),
-            Event::Job(_) => None,
+            Event::Done(_) | Event::Progress { .. } => None,
         }
     }
 }
@@ -43,23 +60,4 @@ pub struct ActionEvent {
     pub action_id: String,
     pub value: String,
     pub response_url: Option<String>,
-}
-
-/// A running job reporting on itself.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JobEvent {
-    pub run_id: RunId,
-    pub update: JobUpdate,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum JobUpdate {
-    /// New content for the job's message while it works.
-    Progress(Message),
-    /// The job is over: its final message, and what to keep in the audit log.
-    Finished {
-        message: Message,
-        /// One audit entry each (an applied rollback audits every change).
-        audit_details: Vec<String>,
-    },
 }

@@ -1,30 +1,130 @@
-//! Performs the outbox's effects, oldest first, at least once and idempotently.
+//! Performs the outbox's effects, at least once and idempotently, in two lanes.
 //!
-//! An effect leaves the outbox only after it was performed (or failed for good), in
-//! the same transaction that records the Slack message it posted; a post whose key
-//! already has a message edits it instead of posting again. One window remains: a
-//! crash between Slack's answer to `chat.postMessage` and our flush repeats that one
-//! post on restart (closing it needs Slack message metadata, not used yet). Transient failures (Slack unreachable, still rate-limited) keep
-//! the effect at the head of the outbox and retry with backoff.
+//! - The Slack lane performs replies, posts and edits oldest first. An effect leaves
+//!   the outbox only after it was performed (or refused for good), in the same
+//!   transaction that records the message it posted; a post whose key already has a
+//!   message edits it instead of posting again. Transient failures (Slack
+//!   unreachable, still rate-limited) keep the effect at the head and retry with
+//!   backoff.
+//! - The work lane performs each run's [`Work`] effects in order, one at a time per
+//!   run and runs side by side, and sends each outcome to the consumer, which records
+//!   it with the run's next state (and removes the effect) in one transaction. Until
+//!   then the effect stays in the outbox, so a crash at any point performs it again,
+//!   and its performer checks first whether it already happened. An effect that
+//!   cannot be checked from outside ([`Op::is_once`]) is noted as started, durably,
+//!   before it starts; a restart that finds the note reports it interrupted.
+//!
+//! Pause points (tests, and `LOCKSTEP_PAUSE_AT` for a real `kill -9`) stop the
+//! executor just before or just after an effect, as a crash there would.
 
+use crate::clock::Clock;
+use crate::ids::RunId;
 use crate::slack::api::{Posted, SlackApi, SlackApiError};
 use crate::store::{PendingEffect, PostedMessage, Store};
-use crate::workflow::effect::{Effect, Message, Post, Reply, Requester, Update};
-use std::sync::Arc;
+use crate::workflow::effect::{Effect, Message, Post, Reply, Requester, Update, Work};
+use crate::workflow::event::{DoneEvent, Event};
+use crate::workflow::op::{Failure, Op, OpResult};
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinSet;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Performs one work effect. Implemented by the commands, which own the work.
+pub trait Performer: Send + Sync + 'static {
+    fn perform<'a>(
+        &'a self,
+        work: &'a Work,
+        progress: Progress,
+    ) -> Pin<Box<dyn Future<Output = OpResult> + Send + 'a>>;
+}
+
+/// How a long piece of work says how far it got: an edit of its run's message.
+#[derive(Clone)]
+pub struct Progress {
+    run_id: RunId,
+    sender: Option<mpsc::Sender<Event>>,
+}
+
+impl Progress {
+    /// A progress handle that goes nowhere (tests, benchmarks).
+    pub fn none(run_id: RunId) -> Self {
+        Progress {
+            run_id,
+            sender: None,
+        }
+    }
+
+    /// Sends a note; a full queue drops it (progress is only a preview).
+    pub fn note(&self, message: Message) {
+        if let Some(sender) = &self.sender {
+            let _ = sender.try_send(Event::Progress {
+                run_id: self.run_id.clone(),
+                message,
+            });
+        }
+    }
+}
+
+/// Where to stop, as a crash there would: just before or just after the effect whose
+/// key ends with `key_suffix` (e.g. `apply/3`, `snapshot/5`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PausePoint {
+    pub after: bool,
+    pub key_suffix: String,
+}
+
+impl PausePoint {
+    /// `before:<suffix>` or `after:<suffix>` (the `LOCKSTEP_PAUSE_AT` syntax).
+    pub fn parse(text: &str) -> Option<Self> {
+        let (when, suffix) = text.split_once(':')?;
+        let after = match when {
+            "before" => false,
+            "after" => true,
+            _ => return None,
+        };
+        (!suffix.is_empty()).then(|| PausePoint {
+            after,
+            key_suffix: suffix.to_string(),
+        })
+    }
+
+    fn matches(&self, key: Option<&str>, after: bool) -> bool {
+        self.after == after
+            && key.is_some_and(|key| {
+                key == self.key_suffix || key.ends_with(&format!("/{}", self.key_suffix))
+            })
+    }
+}
+
+/// Called once when a pause point is reached, with the effect's key.
+pub type OnPause = Arc<dyn Fn(&str) + Send + Sync>;
 
 #[derive(Clone)]
 pub struct Executor {
     store: Store,
     slack: SlackApi,
-    wake: Arc<Notify>,
+    clock: Clock,
+    wake_slack: Arc<Notify>,
+    wake_work: Arc<Notify>,
+    lane: Option<Arc<WorkLane>>,
+    pause: Option<(PausePoint, OnPause)>,
 }
 
-/// What became of one effect.
+/// The work lane's state: what is being performed, and where outcomes go.
+struct WorkLane {
+    performer: Arc<dyn Performer>,
+    events: mpsc::Sender<Event>,
+    in_flight: Mutex<HashSet<u64>>,
+    tasks: Mutex<JoinSet<()>>,
+}
+
+/// What became of one Slack effect.
 enum Done {
     Performed(Option<(String, PostedMessage)>),
     /// Retrying cannot help (Slack refused it); logged and dropped.
@@ -32,26 +132,64 @@ enum Done {
 }
 
 impl Executor {
-    pub fn new(store: Store, slack: SlackApi) -> Self {
+    /// An executor of Slack effects only (work effects wait for [`Executor::with_work`]).
+    pub fn new(store: Store, slack: SlackApi, clock: Clock) -> Self {
         Self {
             store,
             slack,
-            wake: Arc::new(Notify::new()),
+            clock,
+            wake_slack: Arc::new(Notify::new()),
+            wake_work: Arc::new(Notify::new()),
+            lane: None,
+            pause: None,
         }
+    }
+
+    /// Also performs work effects through `performer`, sending outcomes to `events`.
+    pub fn with_work(mut self, performer: Arc<dyn Performer>, events: mpsc::Sender<Event>) -> Self {
+        self.lane = Some(Arc::new(WorkLane {
+            performer,
+            events,
+            in_flight: Mutex::new(HashSet::new()),
+            tasks: Mutex::new(JoinSet::new()),
+        }));
+        self
+    }
+
+    pub fn with_pause(mut self, point: PausePoint, on_pause: OnPause) -> Self {
+        self.pause = Some((point, on_pause));
+        self
     }
 
     /// Tell the executor that new effects are in the outbox.
     pub fn wake(&self) {
-        self.wake.notify_one();
+        self.wake_slack.notify_one();
+        self.wake_work.notify_one();
     }
 
-    /// Drains the outbox whenever woken, until `shutdown` resolves. Starts with a
-    /// drain, which replays whatever a previous process left behind.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+    /// Runs both lanes until `shutdown` resolves; each starts with a drain, which
+    /// replays whatever a previous process left behind.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let slack = self.clone().run_slack_lane();
+        let work = self.clone().run_work_lane();
+        tokio::select! {
+            _ = &mut shutdown => {}
+            _ = slack => {}
+            _ = work => {}
+        }
+        if let Some(lane) = &self.lane {
+            lane.tasks
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .abort_all();
+        }
+    }
+
+    async fn run_slack_lane(self) {
         let mut backoff = FIRST_BACKOFF;
         loop {
-            let wait = match self.drain().await {
+            let wait = match self.drain_slack().await {
                 Ok(()) => {
                     backoff = FIRST_BACKOFF;
                     None
@@ -63,8 +201,7 @@ impl Executor {
                     Some(wait)
                 }
             };
-            let notified = self.wake.notified();
-            // After a failure, retry when the backoff ends; otherwise only when woken.
+            let notified = self.wake_slack.notified();
             let retry = async {
                 match wait {
                     Some(wait) => tokio::time::sleep(wait).await,
@@ -72,18 +209,41 @@ impl Executor {
                 }
             };
             tokio::select! {
-                _ = &mut shutdown => return,
                 _ = notified => {}
                 _ = retry => {}
             }
         }
     }
 
-    /// Performs every pending effect in order; stops at the first transient failure.
+    async fn run_work_lane(self) {
+        let Some(lane) = self.lane.clone() else {
+            return std::future::pending().await;
+        };
+        loop {
+            let notified = self.wake_work.notified();
+            if let Err(err) = self.start_due_work(&lane).await {
+                tracing::error!(error = %err, "cannot read the outbox; retrying");
+                tokio::time::sleep(FIRST_BACKOFF).await;
+                continue;
+            }
+            notified.await;
+        }
+    }
+
+    /// Performs every pending Slack effect in order; stops at the first transient failure.
     pub async fn drain(&self) -> anyhow::Result<()> {
+        self.drain_slack().await
+    }
+
+    async fn drain_slack(&self) -> anyhow::Result<()> {
         for PendingEffect { id, effect } in self.store.pending_effects()? {
-            match self.perform(&effect).await {
+            if matches!(effect, Effect::Work(_)) {
+                continue;
+            }
+            self.pause_if(effect.key(), false).await;
+            match self.perform_slack(&effect).await {
                 Ok(Done::Performed(posted)) => {
+                    self.pause_if(effect.key(), true).await;
                     let posted = posted
                         .as_ref()
                         .map(|(key, message)| (key.as_str(), message.clone()));
@@ -96,11 +256,147 @@ impl Executor {
         Ok(())
     }
 
-    async fn perform(&self, effect: &Effect) -> Result<Done, SlackApiError> {
+    /// Starts the first pending work effect of every run that has none in flight.
+    async fn start_due_work(&self, lane: &Arc<WorkLane>) -> anyhow::Result<()> {
+        let pending = self.store.pending_effects()?;
+        let pending_ids: HashSet<u64> = pending.iter().map(|p| p.id).collect();
+        let mut in_flight = lane.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        // Recorded by the consumer (gone from the outbox): no longer in flight.
+        in_flight.retain(|id| pending_ids.contains(id));
+        let mut runs_seen: HashSet<RunId> = HashSet::new();
+        for PendingEffect { id, effect } in pending {
+            let Effect::Work(work) = effect else { continue };
+            // Only a run's first pending effect may go: they run in order.
+            if !runs_seen.insert(work.run_id.clone()) || in_flight.contains(&id) {
+                continue;
+            }
+            in_flight.insert(id);
+            let executor = self.clone();
+            let lane_for_task = lane.clone();
+            lane.tasks
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .spawn(async move { executor.perform_work(lane_for_task, id, work).await });
+        }
+        Ok(())
+    }
+
+    async fn perform_work(self, lane: Arc<WorkLane>, id: u64, work: Work) {
+        let span = tracing::info_span!("work", run_id = %work.run_id, key = %work.key, op = work.op.name());
+        let _enter = span.enter();
+        drop(_enter);
+        if let Some(not_before) = work.not_before {
+            self.wait_until(not_before).await;
+        }
+        self.pause_if(Some(&work.key), false).await;
+        let result = match self.begin_once(id, &work.op).await {
+            Err(failure) => Err(failure),
+            Ok(()) => {
+                let progress = Progress {
+                    run_id: work.run_id.clone(),
+                    sender: Some(lane.events.clone()),
+                };
+                match &work.op {
+                    Op::Wait { until } => {
+                        self.wait_until(*until).await;
+                        Ok(crate::workflow::op::Outcome::Elapsed)
+                    }
+                    _ => {
+                        let perform =
+                            std::panic::AssertUnwindSafe(lane.performer.perform(&work, progress));
+                        match futures::FutureExt::catch_unwind(perform).await {
+                            Ok(result) => result,
+                            Err(_) => {
+                                let incident = crate::error::IncidentRef::new();
+                                tracing::error!(%incident, key = %work.key, "a work effect panicked");
+                                Err(Failure::Refused(format!(
+                                    "lockstep hit a bug while doing this (incident `{incident}` in its log)"
+                                )))
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        self.pause_if(Some(&work.key), true).await;
+        let done = Event::Done(DoneEvent {
+            run_id: work.run_id.clone(),
+            effect_id: id,
+            key: work.key.clone(),
+            result,
+        });
+        // A closed queue means shutdown: the effect is performed again at the next
+        // start (checked first), so nothing is lost.
+        let _ = lane.events.send(done).await;
+    }
+
+    /// For a once-effect: refuse if an earlier process began it, else note the start.
+    async fn begin_once(&self, id: u64, op: &Op) -> Result<(), Failure> {
+        if !op.is_once() {
+            return Ok(());
+        }
+        match self.store.was_started(id) {
+            Ok(true) => return Err(Failure::Interrupted),
+            Ok(false) => {}
+            Err(err) => {
+                return Err(Failure::Refused(format!(
+                    "lockstep cannot read its store: {err}"
+                )))
+            }
+        }
+        self.store
+            .mark_started(id, self.clock.now())
+            .await
+            .map_err(|err| {
+                Failure::Refused(format!(
+                    "lockstep cannot record that it is starting this, so it did not start it: {err}"
+                ))
+            })
+    }
+
+    /// Waits until the clock reaches `until`. The clock may be pinned or moved by a
+    /// test, so it is read again at least every 200 ms.
+    async fn wait_until(&self, until: chrono::DateTime<chrono::Utc>) {
+        loop {
+            let left = until - self.clock.now();
+            let Ok(left) = left.to_std() else { return };
+            if left.is_zero() {
+                return;
+            }
+            tokio::time::sleep(left.min(Duration::from_millis(200))).await;
+        }
+    }
+
+    /// Lets the consumer say an outcome could not be recorded: perform it again later.
+    pub fn retry_later(&self, effect_id: u64) {
+        if let Some(lane) = &self.lane {
+            lane.in_flight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&effect_id);
+            let wake = self.wake_work.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(FIRST_BACKOFF).await;
+                wake.notify_one();
+            });
+        }
+    }
+
+    async fn pause_if(&self, key: Option<&str>, after: bool) {
+        if let Some((point, on_pause)) = &self.pause {
+            if point.matches(key, after) {
+                on_pause(key.unwrap_or_default());
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    async fn perform_slack(&self, effect: &Effect) -> Result<Done, SlackApiError> {
         let result = match effect {
             Effect::Respond(reply) => self.respond(reply).await.map(|()| None),
             Effect::Post(post) => self.post(post).await.map(Some),
             Effect::Update(update) => self.update(update).await.map(|()| None),
+            Effect::Work(_) => return Ok(Done::GaveUp),
         };
         match result {
             Ok(posted) => Ok(Done::Performed(posted)),
@@ -198,5 +494,21 @@ impl Executor {
             tracing::error!(key, error = %err, "cannot read a posted message record");
             None
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pause_points_parse_and_match_key_suffixes() {
+        let point = PausePoint::parse("after:apply/3").unwrap();
+        assert!(point.matches(Some("run-abc/apply/3"), true));
+        assert!(!point.matches(Some("run-abc/apply/3"), false));
+        assert!(!point.matches(Some("run-abc/apply/13"), true));
+        assert!(!point.matches(None, true));
+        assert_eq!(PausePoint::parse("during:x"), None);
+        assert_eq!(PausePoint::parse("before:"), None);
     }
 }

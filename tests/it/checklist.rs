@@ -28,22 +28,28 @@ async fn a_clean_dry_run_passes_every_box() {
     })
     .await;
     resolve_drift(&h);
+    let backups_before = h.world.frappe.backups("prod").len();
     h.command("promote --dry-run").await;
     let text = h.expect_job_result().await;
-    println!("{text}");
     assert!(text.contains("every box passes"), "{text}");
     for name in [
         "diff",
         "blueprints",
         "reviewer",
         "tester",
-        "backup",
         "role coverage",
         "freeze guard",
         "bundle",
     ] {
         assert!(text.contains(&format!("✓ {name}")), "box {name}: {text}");
     }
+    // The seed's production has no backup: a dry run says one will be taken and
+    // takes none (it used to run `bench backup` on production).
+    assert!(
+        text.contains("⚠ backup") && text.contains("a backup will be taken"),
+        "{text}"
+    );
+    assert_eq!(h.world.frappe.backups("prod").len(), backups_before);
     assert!(text.contains("Wednesday 14:30, fine"), "{text}");
     h.finish().await;
 }
@@ -225,8 +231,9 @@ async fn failing_tests_fail_the_tester() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stale_backup_and_a_failing_runner_fail_the_backup() {
-    // Two weeks after the last backup, with a bench host whose disk is full.
+async fn a_dry_run_takes_no_backup_and_names_the_missing_right() {
+    // Two weeks after the last backup, asked by someone who is not a promoter,
+    // with a bench host that would fail anything it is asked to run.
     let mut h = Harness::start_at("2026-12-09T14:30:00+05:30", Default::default(), |file| {
         file.runner = lockstep::config::FileConfig::parse(
             "[runner]\ntemplate = \"echo 'Backup failed for Site {site}. disk full' {args} >&2; exit 1\"\n",
@@ -244,19 +251,32 @@ async fn a_stale_backup_and_a_failing_runner_fail_the_backup() {
         .await
         .expect("the sim takes a backup");
     assert!(taken.status().is_success());
-    let text = refused(&mut h).await;
-    assert!(text.contains("✗ backup"), "{text}");
+    let backups_before = h.world.frappe.backups("prod").len();
+    h.command("promote --dry-run").await;
+    let text = h.expect_job_result().await;
+    assert!(text.contains("⚠ backup"), "{text}");
     assert!(
-        text.contains("old (max 24h)"),
-        "says why the newest will not do: {text}"
+        text.contains("old (max 24h); a backup will be taken before the branch is made"),
+        "says why the newest will not do, and takes none: {text}"
     );
-    assert!(text.contains("disk full"), "the runner's reason: {text}");
+    assert_eq!(
+        h.world.frappe.backups("prod").len(),
+        backups_before,
+        "a dry run has no side effect"
+    );
+    assert!(
+        text.contains(
+            "<@U0PM> is not in access.promoters, so a real promote by them would be refused"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("Nothing was changed"), "{text}");
     h.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_runner_that_dispatches_a_workflow_takes_the_backup_and_runs_the_tests() {
-    // Two weeks after the last backup; bench runs as GitHub Actions `bench.yml`.
+async fn a_runner_that_dispatches_a_workflow_runs_the_tests() {
+    // bench runs as GitHub Actions `bench.yml`.
     let mut h = Harness::start_at("2026-12-09T14:30:00+05:30", Default::default(), |file| {
         file.runner = lockstep::config::FileConfig::parse(
             "[github]\nowner = \"acme\"\nrepo = \"frappe-config\"\n[runner]\nworkflow = \"bench.yml\"\npoll_interval_secs = 1\n",
@@ -270,9 +290,9 @@ async fn a_runner_that_dispatches_a_workflow_takes_the_backup_and_runs_the_tests
     let backups_before = h.world.frappe.backups("prod").len();
     h.command("promote --dry-run").await;
     let text = h.expect_job_result().await;
-    assert!(text.contains("✓ backup"), "{text}");
+    assert!(text.contains("⚠ backup"), "{text}");
     assert!(text.contains("✓ tester"), "{text}");
-    assert_eq!(h.world.frappe.backups("prod").len(), backups_before + 1);
+    assert_eq!(h.world.frappe.backups("prod").len(), backups_before);
     let runs = h.world.github.workflow_runs();
     let dispatched: Vec<_> = runs
         .iter()
@@ -288,8 +308,8 @@ async fn a_runner_that_dispatches_a_workflow_takes_the_backup_and_runs_the_tests
         })
         .collect();
     assert!(
-        dispatched.contains(&"BENCH_ARGS: --site prod backup".to_string()),
-        "{dispatched:?}"
+        !dispatched.iter().any(|a| a.contains("backup")),
+        "a dry run dispatches no backup: {dispatched:?}"
     );
     assert!(
         dispatched

@@ -114,13 +114,16 @@ async fn later_commands_say_so_and_are_audited() {
         "{text}"
     );
 
+    // Nobody is in access.promoters here: a promote is refused, by right, audited.
     h.command("promote").await;
     let text = h.expect_ephemeral_to(PM).await;
-    assert!(text.contains("Promoting is not available yet"), "{text}");
     assert!(
-        text.contains("promote --dry-run` runs the whole checklist"),
+        text.contains(
+            "<@U0PM> may not promote: only the people and groups in access.promoters may"
+        ),
         "{text}"
     );
+    assert!(text.contains("Nothing was changed"), "{text}");
 
     h.command("audit 5").await;
     let (_, text) = h.expect_post().await;

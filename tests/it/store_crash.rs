@@ -3,9 +3,12 @@
 //! finds every part of the batch. A second process cannot open a store in use.
 
 use chrono::Utc;
+use lockstep::command::Command as SlashCommand;
 use lockstep::ids::RunId;
 use lockstep::store::{AuditEntry, Batch, EnvLock, Store};
 use lockstep::workflow::effect::{Effect, Message, Requester};
+use lockstep::workflow::read::ReadRun;
+use lockstep::workflow::run::{Run, RunHeader};
 use std::process::{Command, Stdio};
 
 const CHILD_DIR: &str = "LOCKSTEP_TEST_CRASH_DIR";
@@ -21,7 +24,16 @@ fn batch() -> Batch {
         dedup_key: Some("trigger:crash-1".into()),
         runs: vec![(
             RunId("run-1".into()),
-            Some(serde_json::json!({"step": "checklist"})),
+            Some(Run::Read(ReadRun::new(
+                RunHeader::new(
+                    RunId("run-1".into()),
+                    SlashCommand::Status,
+                    requester.clone(),
+                    Utc::now(),
+                ),
+                lockstep::workflow::op::Op::PlanPush,
+                Message::text("reading"),
+            ))),
         )],
         effects: vec![Effect::Respond(
             requester.reply(Message::text("still here")),
@@ -39,8 +51,11 @@ fn batch() -> Batch {
                 run_id: RunId("run-1".into()),
                 holder: "U0PM".into(),
                 since: Utc::now(),
+                reason: "promotion run-1".into(),
+                expires_at: None,
             }),
         )],
+        ..Batch::default()
     }
 }
 

@@ -204,7 +204,8 @@ async fn rollback_plans_asks_and_applies_once() {
         "{text}"
     );
 
-    // Someone else may not decide: the plan and its buttons stay.
+    // Someone else may not decide: they are told privately, and the plan and its
+    // buttons stay as they were in the channel.
     h.world
         .slack
         .click_button(
@@ -216,9 +217,9 @@ async fn rollback_plans_asks_and_applies_once() {
         )
         .await
         .expect("click");
-    let refused = h.expect_edits_of(&plan_ts).await;
+    let refused = h.expect_ephemeral_to("U0DEV").await;
     assert!(
-        refused.contains("only <@U0PM> or an admin may decide"),
+        refused.contains("Only <@U0PM> or an admin may decide this rollback"),
         "{refused}"
     );
 

@@ -237,6 +237,15 @@ pub fn tester_box(result: &Result<TesterResult, TesterError>, coverage_min: u8) 
         );
     }
     if result.coverage == CoverageFigure::NotMeasured {
+        // A minimum that nothing measures is not met: say how to measure it.
+        if coverage_min > 0 {
+            return BoxOutcome::fail(
+                BoxId::Tester,
+                format!(
+                    "{result}, but no coverage report was read and checks.coverage_min is {coverage_min}%: set checks.tester.cobertura_path (or coverage_min = 0)"
+                ),
+            );
+        }
         return BoxOutcome::warn(
             BoxId::Tester,
             format!("{result} (set checks.tester.cobertura_path)"),

@@ -195,8 +195,15 @@ fn the_box() {
         out.detail
     );
 
+    // A minimum nothing measures is not met (issue 9): it fails, saying how to fix it.
     let unmeasured = evaluate(reports(&pass, None, None));
     let out = tester_box(&unmeasured, 80);
+    assert_eq!(out.status, BoxStatus::Fail);
+    assert_eq!(
+        out.detail,
+        "5/5 tests pass, coverage not measured, but no coverage report was read and checks.coverage_min is 80%: set checks.tester.cobertura_path (or coverage_min = 0)"
+    );
+    let out = tester_box(&unmeasured, 0);
     assert_eq!(out.status, BoxStatus::Warn);
     assert_eq!(
         out.detail,

@@ -9,17 +9,17 @@ use crate::checks::reviewer::external::parse_semgrep;
 use crate::checks::reviewer::{
     code_files, review_selection, sort_findings, ReviewFinding, Selection,
 };
-use crate::services::Services;
+use crate::checks::ChecksConfig;
 use std::time::Duration;
 
 /// Findings of both reviewers, and the external reviewer's own errors.
 pub async fn findings(
-    services: &Services,
+    checks: &ChecksConfig,
     set: &BlueprintSet,
     selection: &Selection,
 ) -> anyhow::Result<(Vec<ReviewFinding>, Vec<String>)> {
     let mut findings = review_selection(set, selection);
-    let Some(external) = &services.config.file.checks.external_reviewer else {
+    let Some(external) = &checks.external_reviewer else {
         return Ok((findings, Vec::new()));
     };
     let files = code_files(set, selection);
@@ -34,7 +34,7 @@ pub async fn findings(
     let command = external
         .command
         .replace("{dir}", &dir.path().display().to_string());
-    let timeout = Duration::from_secs(services.config.file.checks.box_timeout_secs);
+    let timeout = Duration::from_secs(checks.box_timeout_secs);
     let output = super::shell::output(&command, Some(dir.path()), timeout).await?;
     // semgrep exits non-zero when it finds something; its JSON is what counts.
     let review = parse_semgrep(&output.stdout, set, &files).map_err(|problem| {

@@ -5,23 +5,26 @@
 //! panic. The reports and the diff are read on this host: with an `ssh` runner they
 //! must land on a path shared with it.
 
+use crate::adapters::Adapters;
 use crate::checks::tester::{evaluate, Reports, TesterError, TesterResult};
-use crate::checks::TesterConfig;
+use crate::checks::{ChecksConfig, TesterConfig};
 use crate::error::UserError;
-use crate::services::Services;
 use std::time::Duration;
 
 /// `None` when no tester is configured.
-pub async fn run(services: &Services) -> anyhow::Result<Option<Result<TesterResult, TesterError>>> {
-    let Some(tester) = &services.config.file.checks.tester else {
+pub async fn run(
+    checks: &ChecksConfig,
+    adapters: &Adapters,
+) -> anyhow::Result<Option<Result<TesterResult, TesterError>>> {
+    let Some(tester) = &checks.tester else {
         return Ok(None);
     };
-    let runner = services.runner.as_ref().ok_or_else(|| {
+    let runner = adapters.runner().map_err(|_| {
         UserError::new(
             "[checks.tester] is set but no [runner] is configured to run it on the bench host.",
         )
     })?;
-    let staging = services.staging_site()?.reader().site().clone();
+    let staging = adapters.staging()?.bench_site.clone();
     let args: Vec<String> = tester
         .command
         .split_whitespace()
@@ -32,7 +35,7 @@ pub async fn run(services: &Services) -> anyhow::Result<Option<Result<TesterResu
         .run(&staging, &args)
         .await
         .map_err(|err| anyhow::anyhow!("the test run failed to run: {err}"))?;
-    let timeout = Duration::from_secs(services.config.file.checks.box_timeout_secs);
+    let timeout = Duration::from_secs(checks.box_timeout_secs);
     Ok(Some(read_reports(tester, timeout).await?))
 }
 

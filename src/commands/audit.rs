@@ -1,6 +1,6 @@
 //! `audit [N]`: the newest N audit entries (default 20), oldest first.
 
-use super::{Context, Outcome};
+use super::{Arrival, Context};
 use crate::slack::render::escape;
 use crate::store::AuditEntry;
 use crate::workflow::effect::{Block, Message};
@@ -8,7 +8,7 @@ use crate::workflow::event::CommandEvent;
 
 pub const DEFAULT_ENTRIES: u32 = 20;
 
-pub fn handle(ctx: &Context, event: &CommandEvent, n: Option<u32>) -> anyhow::Result<Outcome> {
+pub fn on_command(ctx: &Context, event: &CommandEvent, n: Option<u32>) -> anyhow::Result<Arrival> {
     let wanted = n.unwrap_or(DEFAULT_ENTRIES) as usize;
     let entries = ctx.store.audit_tail(wanted)?;
     let total = ctx.store.audit_len();
@@ -26,7 +26,7 @@ pub fn handle(ctx: &Context, event: &CommandEvent, n: Option<u32>) -> anyhow::Re
             blocks: vec![Block::Section(headline), Block::Section(body)],
         }
     };
-    Ok(Outcome::announce(event, message))
+    Ok(Arrival::announce(event, message))
 }
 
 fn entry_line(entry: &AuditEntry) -> String {

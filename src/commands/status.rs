@@ -1,0 +1,106 @@
+//! `status`: runs in flight with their state, environment locks with holder, reason
+//! and age, the last promotion and the last release.
+
+use super::{Arrival, Context};
+use crate::slack::render::escape;
+use crate::store::EnvLock;
+use crate::workflow::effect::{Block, Message};
+use crate::workflow::event::CommandEvent;
+use crate::workflow::run::Run;
+use chrono::{DateTime, Utc};
+
+pub fn on_command(ctx: &Context, event: &CommandEvent) -> anyhow::Result<Arrival> {
+    let runs = ctx.store.runs()?;
+    let locks = ctx.store.locks()?;
+    let mut lines = vec!["*lockstep status*".to_string()];
+    let in_flight: Vec<&Run> = runs.iter().filter(|run| !run.is_finished()).collect();
+    if in_flight.is_empty() {
+        lines.push("Runs in flight: none.".to_string());
+    } else {
+        lines.push(format!("Runs in flight: {}", in_flight.len()));
+        lines.extend(in_flight.iter().map(|run| run_line(ctx, run)));
+    }
+    if locks.is_empty() {
+        lines.push("Environment locks: none.".to_string());
+    } else {
+        lines.push("Environment locks:".to_string());
+        lines.extend(
+            locks
+                .iter()
+                .map(|(env, lock)| lock_line(env, lock, ctx.now)),
+        );
+    }
+    lines.push(last_promote(&runs));
+    lines.push("Last release: none yet.".to_string());
+    let text = lines.join("\n");
+    Ok(Arrival::announce(
+        event,
+        Message {
+            text: "lockstep status".to_string(),
+            blocks: vec![Block::Section(text)],
+        },
+    ))
+}
+
+/// `• `run-4fcfc55cad` `/frappe-stack diff --site=prod` for <@U0PM>, since 09:00 UTC: reading`.
+fn run_line(ctx: &Context, run: &Run) -> String {
+    let header = run.header();
+    format!(
+        "  • `{}` `{} {}` for <@{}>, since {}: {}",
+        escape(&header.id.0),
+        ctx.config.command_name(),
+        escape(&header.command.to_text()),
+        header.requester.user,
+        header.started_at.format("%H:%M UTC"),
+        escape(&run.state_line())
+    )
+}
+
+fn lock_line(env: &str, lock: &EnvLock, now: DateTime<Utc>) -> String {
+    let reason = if lock.reason.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", escape(&lock.reason))
+    };
+    format!(
+        "  • `{}` held by run `{}` for <@{}> since {} ({} ago){reason}",
+        escape(env),
+        escape(&lock.run_id.0),
+        lock.holder,
+        lock.since.format("%Y-%m-%d %H:%M UTC"),
+        crate::checks::backup::human_age(now - lock.since)
+    )
+}
+
+/// The newest promotion that started, and how it stands or ended.
+fn last_promote(runs: &[Run]) -> String {
+    let last = runs
+        .iter()
+        .filter_map(|run| match run {
+            Run::Promotion(promotion) => Some(promotion),
+            _ => None,
+        })
+        .max_by_key(|promotion| promotion.header.started_at);
+    match last {
+        None => "Last promote: none yet.".to_string(),
+        Some(promotion) => {
+            let pr = promotion
+                .facts
+                .pr
+                .as_ref()
+                .map(|pr| format!(", PR <{}|#{}>", pr.url, pr.number))
+                .unwrap_or_default();
+            let when = promotion
+                .facts
+                .ended_at
+                .unwrap_or(promotion.header.started_at);
+            format!(
+                "Last promote: `{}` by <@{}>, {} ({}){pr}",
+                escape(&promotion.header.id.0),
+                promotion.header.requester.user,
+                promotion.state.describe(),
+                when.format("%Y-%m-%d %H:%M UTC")
+            )
+        }
+    }
+}
