@@ -1,6 +1,8 @@
 //! The one clock. Everything that asks "what time is it" asks a [`Clock`], so that
-//! `LOCKSTEP_NOW` (RFC 3339) can pin time for tests and demos — a freeze window on a
-//! Friday evening must be reproducible on a Tuesday morning.
+//! `LOCKSTEP_NOW` (RFC 3339) can set the time for tests and demos — a freeze window
+//! on a Friday evening must be reproducible on a Tuesday morning. A set clock starts
+//! at that instant and then runs: timers (a poll's wait, an emergency's deadline) are
+//! clock time, and a clock that never moved would never fire them.
 
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -9,8 +11,11 @@ use std::sync::Arc;
 pub enum Clock {
     /// Real wall-clock time.
     System,
-    /// A fixed instant, from `LOCKSTEP_NOW` or a test.
-    Fixed(DateTime<Utc>),
+    /// Started at an instant (from `LOCKSTEP_NOW` or a test), running since.
+    Pinned {
+        at: DateTime<Utc>,
+        since: std::time::Instant,
+    },
     /// A shared, settable instant for tests that move time forward.
     Manual(Arc<std::sync::Mutex<DateTime<Utc>>>),
 }
@@ -33,7 +38,10 @@ impl Clock {
                 "LOCKSTEP_NOW={value:?} is not an RFC 3339 time ({err}); use e.g. 2026-11-27T15:00:00+05:30"
             )
         })?;
-        Ok(Clock::Fixed(instant.with_timezone(&Utc)))
+        Ok(Clock::Pinned {
+            at: instant.with_timezone(&Utc),
+            since: std::time::Instant::now(),
+        })
     }
 
     pub fn manual(start: DateTime<Utc>) -> Self {
@@ -43,7 +51,9 @@ impl Clock {
     pub fn now(&self) -> DateTime<Utc> {
         match self {
             Clock::System => Utc::now(),
-            Clock::Fixed(instant) => *instant,
+            Clock::Pinned { at, since } => {
+                *at + chrono::Duration::from_std(since.elapsed()).unwrap_or_default()
+            }
             Clock::Manual(shared) => *shared.lock().unwrap_or_else(|poison| poison.into_inner()),
         }
     }
@@ -62,9 +72,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fixed_clock_parses_offsets_into_utc() {
+    fn a_set_clock_starts_at_its_instant_and_runs() {
         let clock = Clock::parse_fixed("2026-11-27T15:00:00+05:30").unwrap();
-        assert_eq!(clock.now().to_rfc3339(), "2026-11-27T09:30:00+00:00");
+        let start = DateTime::parse_from_rfc3339("2026-11-27T09:30:00+00:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        let first = clock.now();
+        assert!(first >= start && first - start < chrono::Duration::seconds(5), "{first}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert!(clock.now() > first, "it runs");
     }
 
     #[test]

@@ -6,12 +6,15 @@
 //! them.
 
 use crate::frappe::FrappeSim;
-use crate::github::{bench_workflow_hook, GithubSim, GithubSimConfig};
+use crate::github::{bench_deploy_hook, bench_workflow_hook, GithubSim, GithubSimConfig};
 use crate::slack::{SimConfig, SlackSim};
 use std::path::{Path, PathBuf};
 
 /// The config repository of the example world.
 pub const REPO: &str = "acme/frappe-config";
+
+/// The example production site (its CI deploys there).
+pub const PRODUCTION_SITE: &str = "prod";
 
 /// The example sites, shipped with the source: one folder per site of canonical
 /// blueprint files (`config/demo/sites/{staging,prod}`).
@@ -52,9 +55,11 @@ impl LocalWorld {
     ) -> anyhow::Result<Self> {
         let slack = SlackSim::start(slack).await?;
         let frappe = FrappeSim::start(sites).await?;
-        // `bench.yml` for a workflow-dispatch runner: the bench stand-in on these
-        // sites, with the example suite's test reports.
+        // A push to `main` starts the operator's CI deploy (backup → migrate →
+        // restart of `prod` through the bench stand-in); `bench.yml` is there for a
+        // workflow-dispatch runner, with the example suite's test reports.
         let github = GithubSim::start(GithubSimConfig {
+            deploy: Some(bench_deploy_hook(frappe.url(), PRODUCTION_SITE.to_string())),
             bench: Some(bench_workflow_hook(
                 frappe.url(),
                 Some(example_test_reports()),

@@ -15,6 +15,25 @@ use std::time::Duration;
 pub const WAIT: Duration = Duration::from_secs(20);
 pub const CHANNEL: &str = "C0DEPLOY";
 pub const PM: &str = "U0PM";
+pub const DEV: &str = "U0DEV";
+pub const ADMIN: &str = "U0ADMIN";
+
+/// The access lists, rotation and quick polls a promotion test runs with: the PM
+/// promotes, the developer and the admin approve, alice (the developer's GitHub
+/// login) is on call.
+pub const PROMOTION_CONFIG: &str = r#"
+[access]
+promoters = ["U0PM"]
+approvers = ["U0DEV", "U0ADMIN"]
+admins = ["U0ADMIN"]
+[freeze]
+timezone = "Asia/Kolkata"
+[rotation]
+members = [{ slack = "U0DEV", github = "alice" }]
+[promote]
+poll_interval_ms = 30
+poll_max_interval_ms = 300
+"#;
 
 /// The harness's default "now": a Wednesday, 14:30 in Asia/Kolkata, outside every
 /// freeze window, so no test depends on the day CI happens to run.
@@ -33,6 +52,25 @@ pub struct Harness {
 impl Harness {
     pub async fn start() -> Self {
         Self::start_with(SimConfig::default(), |_| {}).await
+    }
+
+    /// The world as a promotion needs it: [`PROMOTION_CONFIG`], and the example
+    /// staging site's hand-made DocType removed (the walkthrough resolves it first).
+    pub async fn start_promotable(adjust: impl FnOnce(&mut FileConfig)) -> Self {
+        let h = Self::start_with(SimConfig::default(), |file| {
+            let extra = FileConfig::parse(PROMOTION_CONFIG, "promotion.toml").expect("parses");
+            file.access = extra.access;
+            file.freeze = extra.freeze;
+            file.rotation = extra.rotation;
+            file.promote = extra.promote;
+            adjust(file);
+        })
+        .await;
+        h.world
+            .frappe
+            .delete_doc("staging", "DocType", "Quick Test")
+            .expect("the seed has Quick Test");
+        h
     }
 
     /// Starts with a customised Slack sim and config file.
@@ -210,6 +248,65 @@ impl Harness {
             }
             other => panic!("expected a channel message, got {other:?}"),
         }
+    }
+
+    /// Reads outputs until one matches `wanted`; the ones before it are read too
+    /// (a promotion edits its root and checklist messages as it goes).
+    pub async fn wait_for(
+        &mut self,
+        what: &str,
+        mut wanted: impl FnMut(&BotOutput) -> bool,
+    ) -> BotOutput {
+        loop {
+            let output = self
+                .world
+                .slack
+                .next_output(&mut self.cursor, WAIT)
+                .await
+                .unwrap_or_else(|err| panic!("waiting for {what}: {err}"));
+            if wanted(&output) {
+                return output;
+            }
+        }
+    }
+
+    /// Reads outputs until a channel message or thread reply whose visible text holds
+    /// `needle`; returns its ts and text.
+    pub async fn wait_for_post(&mut self, needle: &str) -> (String, String) {
+        match self
+            .wait_for(needle, |output| match output {
+                BotOutput::Posted { text, blocks, .. } => visible_text(text, blocks).contains(needle),
+                _ => false,
+            })
+            .await
+        {
+            BotOutput::Posted {
+                ts, text, blocks, ..
+            } => (ts, visible_text(&text, &blocks)),
+            _ => unreachable!("matched a post"),
+        }
+    }
+
+    /// Reads outputs until an ephemeral reply to `user`; returns its text.
+    pub async fn wait_for_ephemeral(&mut self, user: &str) -> String {
+        match self
+            .wait_for("an ephemeral reply", |output| {
+                matches!(output, BotOutput::Ephemeral { user: to, .. } if to == user)
+            })
+            .await
+        {
+            BotOutput::Ephemeral { text, blocks, .. } => visible_text(&text, &blocks),
+            _ => unreachable!("matched an ephemeral"),
+        }
+    }
+
+    /// `user` presses the button `action_id` on message `ts`.
+    pub async fn press(&self, user: &str, ts: &str, action_id: &str) {
+        self.world
+            .slack
+            .click_button(user, CHANNEL, ts, action_id, None)
+            .await
+            .unwrap_or_else(|err| panic!("{user} presses {action_id}: {err}"));
     }
 
     pub fn store_path(&self) -> std::path::PathBuf {

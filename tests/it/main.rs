@@ -10,6 +10,7 @@ mod frappe;
 mod github;
 mod harness;
 mod manifest;
+mod promote;
 mod runner;
 mod slack_bot;
 mod store_crash;

@@ -354,8 +354,72 @@ fn call_method(
             }
             message(latest_backups(site))
         }
+        "frappe.desk.doctype.number_card.number_card.get_result" => {
+            logged_in(caller)?;
+            message(number_card_result(site, args)?)
+        }
         other => Err(SimError::method_not_found(other)),
     }
+}
+
+/// `number_card.get_result(doc, filters)` as Frappe v15 computes it: the card's
+/// function (Count, Sum, Average, Minimum, Maximum) over its document type, with
+/// the card's filters and the given ones; a float, 0 when nothing matches.
+fn number_card_result(
+    site: &SiteData,
+    args: &BTreeMap<String, String>,
+) -> Result<Value, SimError> {
+    let doc: Value = args
+        .get("doc")
+        .and_then(|text| serde_json::from_str(text).ok())
+        .ok_or_else(|| SimError::validation("get_result: doc is required"))?;
+    let doctype = doc["document_type"]
+        .as_str()
+        .ok_or_else(|| SimError::validation("Document Type is required for a Number Card"))?;
+    if !site.doctype_exists(doctype) && site.doctype_docs(doctype).is_none() {
+        return Err(SimError::not_found("DocType", doctype));
+    }
+    let mut filters: Vec<Value> = Vec::new();
+    for text in [doc["filters_json"].as_str(), args.get("filters").map(String::as_str)]
+        .into_iter()
+        .flatten()
+    {
+        if let Ok(Value::Array(list)) = serde_json::from_str::<Value>(text) {
+            filters.extend(list);
+        }
+    }
+    let filters = Value::Array(filters).to_string();
+    let function = doc["function"].as_str().unwrap_or("Count");
+    if function == "Count" {
+        return Ok(json!(query::count(site, doctype, Some(&filters))? as f64));
+    }
+    let field = doc["aggregate_function_based_on"]
+        .as_str()
+        .ok_or_else(|| SimError::validation("Aggregate Field is required for this function"))?;
+    let params = query::ListParams {
+        fields: Some(json!([field]).to_string()),
+        filters: Some(filters),
+        order_by: Some("name asc".into()),
+        limit_page_length: Some("0".into()),
+        ..Default::default()
+    };
+    let values: Vec<f64> = query::list(site, doctype, &params, 0)?
+        .iter()
+        .filter_map(|row| row[field].as_f64())
+        .collect();
+    let result = match (function, values.is_empty()) {
+        (_, true) => 0.0,
+        ("Sum", _) => values.iter().sum(),
+        ("Average", _) => values.iter().sum::<f64>() / values.len() as f64,
+        ("Minimum", _) => values.iter().cloned().fold(f64::INFINITY, f64::min),
+        ("Maximum", _) => values.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+        (other, _) => {
+            return Err(SimError::validation(&format!(
+                "{other} is not a Number Card function"
+            )))
+        }
+    };
+    Ok(json!(result))
 }
 
 /// Newest backup files of the last 30 days, by kind.

@@ -646,6 +646,7 @@ impl SimRepo {
             head_ref: p.head_ref.clone(),
             base_ref: p.base_ref.clone(),
             title: p.title.clone(),
+            body: p.body.clone().unwrap_or_default(),
             merge_commit_sha: p.merge_commit_sha.clone(),
         })
     }
@@ -677,6 +678,7 @@ pub struct PullSummary {
     pub head_ref: String,
     pub base_ref: String,
     pub title: String,
+    pub body: String,
     pub merge_commit_sha: Option<String>,
 }
 
