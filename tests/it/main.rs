@@ -11,6 +11,7 @@ mod github;
 mod harness;
 mod manifest;
 mod runner;
+mod slack_api;
 mod slack_bot;
 mod store_crash;
 mod sync;

@@ -539,6 +539,12 @@ impl SlackSim {
         views::open_home(&self.shared, user).await
     }
 
+    /// A trigger id for `user` as a slash command or click would carry it, without
+    /// delivering anything: for testing a client's `views.open` on its own.
+    pub fn issue_trigger_id(&self, user: &str) -> String {
+        socket::issue_trigger(&self.shared, user)
+    }
+
     /// Makes a trigger id answer `expired_trigger_id`, as if its 3 seconds had passed.
     pub fn expire_trigger(&self, trigger_id: &str) -> anyhow::Result<()> {
         let mut state = self.shared.lock();
