@@ -1811,3 +1811,21 @@ async fn the_home_tab_is_published_per_user_and_opening_it_is_an_event() {
     listener.shutdown().await;
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_trigger_expires_on_its_own_after_its_time() {
+    install_crypto();
+    let sim = SlackSim::start(SimConfig::default().with_trigger_ttl(Duration::ZERO))
+        .await
+        .unwrap();
+    let trigger = sim.issue_trigger_id("U0PM");
+    let late = raw_api(
+        &sim,
+        "views.open",
+        json!({"trigger_id": trigger, "view": {"type": "modal",
+               "title": {"type": "plain_text", "text": "Late"}, "blocks": []}}),
+    )
+    .await;
+    assert_eq!(late["error"], "expired_trigger_id");
+    sim.shutdown().await;
+}

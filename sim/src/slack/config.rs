@@ -271,6 +271,11 @@ impl SimConfig {
         self
     }
 
+    pub fn with_ack_wait(mut self, wait: Duration) -> Self {
+        self.ack_wait = wait;
+        self
+    }
+
     pub fn with_max_connections(mut self, max: usize) -> Self {
         self.max_connections = max;
         self
