@@ -78,7 +78,10 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         let first = clock.now();
-        assert!(first >= start && first - start < chrono::Duration::seconds(5), "{first}");
+        assert!(
+            first >= start && first - start < chrono::Duration::seconds(5),
+            "{first}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(5));
         assert!(clock.now() > first, "it runs");
     }

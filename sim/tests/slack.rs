@@ -4,13 +4,14 @@
 //! checks the frames slack-morphism would hide (hello shape, connection cap).
 //! Every wait is event-driven with a timeout; nothing sleeps.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use hyper_util::client::legacy::connect::HttpConnector;
 use lockstep_sim::slack::{
-    BotOutput, DisconnectReason, EphemeralVia, SimChannel, SimConfig, SlackSim,
+    BotOutput, DisconnectReason, EphemeralVia, SimChannel, SimConfig, SlackSim, ViewOutcome,
 };
 use serde_json::{json, Value};
 use slack_morphism::errors::SlackClientError;
@@ -919,5 +920,912 @@ async fn control_surface_drives_commands_clicks_and_reads_outputs() {
         .unwrap()
         .contains("no message 1.000001 in C0DEPLOY"));
     listener.shutdown().await;
+    sim.shutdown().await;
+}
+
+// ---- Message metadata, history and threads -------------------------------------------
+
+fn keyed(text: &str, key: &str) -> SlackMessageContent {
+    let payload = std::collections::HashMap::from([("key".to_string(), key.to_string())]);
+    text_content(text).with_metadata(
+        SlackMessageMetadata::new("lockstep_post".into()).with_event_payload(payload),
+    )
+}
+
+async fn raw_api(sim: &SlackSim, method: &str, body: Value) -> Value {
+    reqwest::Client::new()
+        .post(format!("{}{method}", sim.api_url()))
+        .bearer_auth(sim.bot_token())
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn history_request(channel: &str) -> SlackApiConversationsHistoryRequest {
+    SlackApiConversationsHistoryRequest::new().with_channel(channel.into())
+}
+
+#[tokio::test]
+async fn metadata_rides_on_posts_and_comes_back_only_to_readers_that_ask() {
+    let sim = sim().await;
+    let client = client(&sim);
+    let bot = token(sim.bot_token());
+    let session = client.open_session(&bot);
+
+    let posted = session
+        .chat_post_message(&SlackApiChatPostMessageRequest::new(
+            "C0DEPLOY".into(),
+            keyed("Promoting", "run-1/post/1"),
+        ))
+        .await
+        .unwrap();
+    let stored = sim.message("C0DEPLOY", posted.ts.as_ref()).unwrap();
+    assert_eq!(
+        stored.metadata,
+        Some(json!({"event_type": "lockstep_post", "event_payload": {"key": "run-1/post/1"}}))
+    );
+
+    let plain = session
+        .conversations_history(&history_request("C0DEPLOY"))
+        .await
+        .unwrap();
+    assert_eq!(plain.messages.len(), 1);
+    assert_eq!(plain.messages[0].content.metadata, None);
+    let with = session
+        .conversations_history(&history_request("C0DEPLOY").with_include_all_metadata(true))
+        .await
+        .unwrap();
+    let metadata = with.messages[0].content.metadata.clone().unwrap();
+    assert_eq!(metadata.event_type, "lockstep_post");
+    assert_eq!(
+        metadata.event_payload.unwrap()["key"],
+        "run-1/post/1".to_string()
+    );
+
+    // chat.update replaces the metadata it is given and keeps it otherwise.
+    session
+        .chat_update(&SlackApiChatUpdateRequest::new(
+            "C0DEPLOY".into(),
+            keyed("Promoted", "run-1/post/2"),
+            posted.ts.clone(),
+        ))
+        .await
+        .unwrap();
+    session
+        .chat_update(&SlackApiChatUpdateRequest::new(
+            "C0DEPLOY".into(),
+            text_content("Promoted!"),
+            posted.ts.clone(),
+        ))
+        .await
+        .unwrap();
+    let now = sim.message("C0DEPLOY", posted.ts.as_ref()).unwrap();
+    assert_eq!(
+        now.metadata.unwrap()["event_payload"]["key"],
+        "run-1/post/2"
+    );
+
+    // Slack's two metadata errors.
+    let not_json = raw_api(
+        &sim,
+        "chat.postMessage",
+        json!({"channel": "C0DEPLOY", "text": "x", "metadata": "{not json"}),
+    )
+    .await;
+    assert_eq!(not_json["error"], "invalid_metadata_format");
+    let no_type = raw_api(
+        &sim,
+        "chat.postMessage",
+        json!({"channel": "C0DEPLOY", "text": "x", "metadata": {"event_payload": {}}}),
+    )
+    .await;
+    assert_eq!(no_type["error"], "invalid_metadata_schema");
+    // A form body carries metadata as a JSON string.
+    let form: Value = reqwest::Client::new()
+        .post(format!("{}chat.postMessage", sim.api_url()))
+        .bearer_auth(sim.bot_token())
+        .form(&[
+            ("channel", "C0DEPLOY"),
+            ("text", "from a form"),
+            (
+                "metadata",
+                r#"{"event_type":"lockstep_post","event_payload":{"key":"k"}}"#,
+            ),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(form["ok"], true, "{form}");
+    let form_ts = form["ts"].as_str().unwrap();
+    assert!(sim.message("C0DEPLOY", form_ts).unwrap().metadata.is_some());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn history_is_newest_first_in_pages_with_thread_summaries_and_bounds() {
+    let sim = sim().await;
+    let client = client(&sim);
+    let bot = token(sim.bot_token());
+    let session = client.open_session(&bot);
+    let mut top = Vec::new();
+    for n in 1..=5 {
+        let posted = session
+            .chat_post_message(&SlackApiChatPostMessageRequest::new(
+                "C0DEPLOY".into(),
+                text_content(&format!("m{n}")),
+            ))
+            .await
+            .unwrap();
+        top.push(posted.ts.to_string());
+    }
+    sim.post_user_message("U0PM", "C0DEPLOY", "reply", Some(&top[1]))
+        .unwrap();
+    let broadcast = raw_api(
+        &sim,
+        "chat.postMessage",
+        json!({"channel": "C0DEPLOY", "text": "also here", "thread_ts": top[1], "reply_broadcast": true}),
+    )
+    .await;
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<SlackCursorId> = None;
+    let mut pages = 0;
+    loop {
+        let page = session
+            .conversations_history(
+                &history_request("C0DEPLOY")
+                    .with_limit(2)
+                    .opt_cursor(cursor.clone()),
+            )
+            .await
+            .unwrap();
+        pages += 1;
+        seen.extend(
+            page.messages
+                .iter()
+                .map(|m| m.content.text.clone().unwrap()),
+        );
+        let next = page
+            .response_metadata
+            .and_then(|r| r.next_cursor)
+            .filter(|c| !c.0.is_empty());
+        assert_eq!(page.has_more, Some(next.is_some()));
+        match next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, ["also here", "m5", "m4", "m3", "m2", "m1"]);
+
+    let all = raw_api(
+        &sim,
+        "conversations.history",
+        json!({"channel": "C0DEPLOY"}),
+    )
+    .await;
+    let parent = all["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["ts"] == top[1].as_str())
+        .unwrap();
+    assert_eq!(parent["reply_count"], 2);
+    assert_eq!(parent["reply_users"], json!(["U0PM", "U0BOT"]));
+    assert_eq!(parent["latest_reply"], broadcast["ts"]);
+    assert_eq!(parent["thread_ts"], top[1].as_str());
+    assert_eq!(all["messages"][0]["subtype"], "thread_broadcast");
+
+    // oldest/latest are exclusive unless `inclusive`.
+    let bounded = raw_api(
+        &sim,
+        "conversations.history",
+        json!({"channel": "C0DEPLOY", "oldest": top[1], "latest": top[3]}),
+    )
+    .await;
+    let texts: Vec<&str> = bounded["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["m3"]);
+    let inclusive = raw_api(
+        &sim,
+        "conversations.history",
+        json!({"channel": "C0DEPLOY", "oldest": top[1], "latest": top[3], "inclusive": true}),
+    )
+    .await;
+    assert_eq!(inclusive["messages"].as_array().unwrap().len(), 3);
+
+    for (args, code) in [
+        (
+            json!({"channel": "C0DEPLOY", "cursor": "nonsense"}),
+            "invalid_cursor",
+        ),
+        (
+            json!({"channel": "C0DEPLOY", "oldest": "yesterday"}),
+            "invalid_ts_oldest",
+        ),
+        (
+            json!({"channel": "C0DEPLOY", "latest": "1.2.3"}),
+            "invalid_ts_latest",
+        ),
+        (json!({"channel": "deploy"}), "channel_not_found"),
+        (json!({}), "channel_not_found"),
+    ] {
+        let refused = raw_api(&sim, "conversations.history", args.clone()).await;
+        assert_eq!(refused["error"], code, "{args}");
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn replies_list_the_parent_then_its_replies_and_page_forward() {
+    let sim = sim().await;
+    let client = client(&sim);
+    let bot = token(sim.bot_token());
+    let session = client.open_session(&bot);
+    let root = session
+        .chat_post_message(&SlackApiChatPostMessageRequest::new(
+            "C0DEPLOY".into(),
+            text_content("Promote Beneficiary"),
+        ))
+        .await
+        .unwrap()
+        .ts;
+    let mut replies = Vec::new();
+    for n in 1..=3 {
+        let reply = session
+            .chat_post_message(
+                &SlackApiChatPostMessageRequest::new(
+                    "C0DEPLOY".into(),
+                    keyed(&format!("step {n}"), &format!("run-1/step/{n}")),
+                )
+                .with_thread_ts(root.clone()),
+            )
+            .await
+            .unwrap();
+        replies.push(reply.ts.to_string());
+    }
+
+    let thread = session
+        .conversations_replies(&SlackApiConversationsRepliesRequest::new(
+            "C0DEPLOY".into(),
+            root.clone(),
+        ))
+        .await
+        .unwrap();
+    let texts: Vec<String> = thread
+        .messages
+        .iter()
+        .map(|m| m.content.text.clone().unwrap())
+        .collect();
+    assert_eq!(texts, ["Promote Beneficiary", "step 1", "step 2", "step 3"]);
+    assert!(thread.messages.iter().all(|m| m.content.metadata.is_none()));
+
+    // slack-morphism's replies request has no include_all_metadata; ask over HTTP.
+    let first = raw_api(
+        &sim,
+        "conversations.replies",
+        json!({"channel": "C0DEPLOY", "ts": root.to_string(), "limit": 2, "include_all_metadata": true}),
+    )
+    .await;
+    assert_eq!(first["has_more"], true);
+    assert_eq!(
+        first["messages"][1]["metadata"]["event_payload"]["key"],
+        "run-1/step/1"
+    );
+    assert_eq!(first["messages"][1]["parent_user_id"], "U0BOT");
+    let cursor = first["response_metadata"]["next_cursor"].as_str().unwrap();
+    let second = raw_api(
+        &sim,
+        "conversations.replies",
+        json!({"channel": "C0DEPLOY", "ts": root.to_string(), "limit": 2, "cursor": cursor}),
+    )
+    .await;
+    assert_eq!(second["has_more"], false);
+    let rest: Vec<&str> = second["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(rest, ["step 2", "step 3"]);
+
+    // A reply's ts names its thread; oldest bounds it.
+    let since = raw_api(
+        &sim,
+        "conversations.replies",
+        json!({"channel": "C0DEPLOY", "ts": replies[2], "oldest": replies[0]}),
+    )
+    .await;
+    assert_eq!(since["messages"].as_array().unwrap().len(), 2);
+    let missing = raw_api(
+        &sim,
+        "conversations.replies",
+        json!({"channel": "C0DEPLOY", "ts": "1.000001"}),
+    )
+    .await;
+    assert_eq!(missing["error"], "thread_not_found");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn reading_a_channel_needs_the_bot_in_it() {
+    install_crypto();
+    let config = SimConfig::default()
+        .with_channel(SimChannel::new("C0PUBLIC", "public").with_members(&["U0PM"]))
+        .with_channel(
+            SimChannel::new("C0SECRET", "secret")
+                .with_members(&["U0PM"])
+                .private(),
+        );
+    let sim = SlackSim::start(config).await.unwrap();
+    let client = client(&sim);
+    let bot = token(sim.bot_token());
+    let session = client.open_session(&bot);
+    let public = session
+        .conversations_history(&history_request("C0PUBLIC"))
+        .await;
+    assert_eq!(api_error_code(public), "not_in_channel");
+    let private = session
+        .conversations_history(&history_request("C0SECRET"))
+        .await;
+    assert_eq!(api_error_code(private), "channel_not_found");
+    let replies = raw_api(
+        &sim,
+        "conversations.replies",
+        json!({"channel": "C0PUBLIC", "ts": "1.000001"}),
+    )
+    .await;
+    assert_eq!(replies["error"], "not_in_channel");
+    let app_token = reqwest::Client::new()
+        .post(format!("{}conversations.history", sim.api_url()))
+        .bearer_auth(sim.app_token())
+        .form(&[("channel", "C0DEPLOY")])
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(app_token["error"], "not_allowed_token_type");
+    sim.shutdown().await;
+}
+
+// ---- Modals and the Home tab ---------------------------------------------------------
+
+fn request_changes_modal(metadata: &str) -> SlackView {
+    serde_json::from_value(json!({
+        "type": "modal",
+        "callback_id": "request_changes",
+        "private_metadata": metadata,
+        "notify_on_close": true,
+        "title": {"type": "plain_text", "text": "Request changes"},
+        "submit": {"type": "plain_text", "text": "Send"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": "Promotion *run-1*"}},
+            {"type": "input", "block_id": "why", "label": {"type": "plain_text", "text": "What should change?"},
+             "element": {"type": "plain_text_input", "action_id": "text", "multiline": true}},
+            {"type": "input", "block_id": "note", "optional": true,
+             "label": {"type": "plain_text", "text": "Note"},
+             "element": {"type": "plain_text_input", "action_id": "text", "initial_value": "none"}}
+        ]
+    }))
+    .unwrap()
+}
+
+fn typed(pairs: &[(&str, &str, &str)]) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut values: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for (block, action, text) in pairs {
+        values
+            .entry(block.to_string())
+            .or_default()
+            .insert(action.to_string(), text.to_string());
+    }
+    values
+}
+
+/// A trigger id as the bot gets it: from a slash command delivered to a listener.
+async fn command_trigger(sim: &SlackSim) -> String {
+    let sent = sim
+        .send_slash_command("U0PM", "C0DEPLOY", "/lockstep", "review")
+        .await
+        .unwrap();
+    sim.wait_for_ack(&sent.envelope_id, WAIT).await.unwrap();
+    sent.trigger_id
+}
+
+#[tokio::test]
+async fn views_open_exchanges_a_trigger_once_while_it_is_fresh() {
+    let sim = sim().await;
+    let listener = start_listener(&sim, 1).await;
+    let client = client(&sim);
+    let bot = token(sim.bot_token());
+    let session = client.open_session(&bot);
+
+    let trigger = command_trigger(&sim).await;
+    let opened = session
+        .views_open(&SlackApiViewsOpenRequest::new(
+            trigger.clone().into(),
+            request_changes_modal("run-1"),
+        ))
+        .await
+        .unwrap();
+    let id = opened.view.state_params.id.to_string();
+    assert!(id.starts_with('V') && id.len() == 11, "{id}");
+    assert_eq!(opened.view.state_params.team_id.to_string(), "T0SIM");
+    let SlackView::Modal(modal) = &opened.view.view else {
+        panic!("expected a modal back");
+    };
+    assert_eq!(modal.private_metadata.as_deref(), Some("run-1"));
+    assert_eq!(
+        modal.callback_id.as_ref().map(|c| c.to_string()).as_deref(),
+        Some("request_changes")
+    );
+    let open = sim.open_views("U0PM");
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].id, id);
+    assert_eq!(open[0].view["state"], json!({"values": {}}));
+
+    let again = session
+        .views_open(&SlackApiViewsOpenRequest::new(
+            trigger.clone().into(),
+            request_changes_modal("run-1"),
+        ))
+        .await;
+    assert_eq!(api_error_code(again), "exchanged_trigger_id");
+
+    let stale = command_trigger(&sim).await;
+    sim.expire_trigger(&stale).unwrap();
+    let expired = session
+        .views_open(&SlackApiViewsOpenRequest::new(
+            stale.clone().into(),
+            request_changes_modal("run-1"),
+        ))
+        .await;
+    assert_eq!(api_error_code(expired), "expired_trigger_id");
+
+    let unknown = session
+        .views_open(&SlackApiViewsOpenRequest::new(
+            "11111111111.222222222.0123456789abcdef".into(),
+            request_changes_modal("run-1"),
+        ))
+        .await;
+    assert_eq!(api_error_code(unknown), "invalid_trigger_id");
+    let garbage = raw_api(
+        &sim,
+        "views.open",
+        json!({"trigger_id": "not-a-trigger", "view": {"type": "modal"}}),
+    )
+    .await;
+    assert_eq!(
+        garbage,
+        json!({"ok": false, "error": "invalid_arguments",
+               "response_metadata": {"messages": ["invalid `trigger_id`"]}})
+    );
+
+    let calls: Vec<_> = sim
+        .views_open_calls()
+        .into_iter()
+        .map(|c| (c.user, c.outcome))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            (Some("U0PM".to_string()), Ok(id.clone())),
+            (
+                Some("U0PM".to_string()),
+                Err("exchanged_trigger_id".to_string())
+            ),
+            (
+                Some("U0PM".to_string()),
+                Err("expired_trigger_id".to_string())
+            ),
+            (None, Err("invalid_trigger_id".to_string())),
+            (None, Err("invalid_arguments".to_string())),
+        ]
+    );
+    listener.shutdown().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn views_are_validated_as_slack_does_and_a_refusal_spends_no_trigger() {
+    let sim = sim().await;
+    let listener = start_listener(&sim, 1).await;
+    let trigger = command_trigger(&sim).await;
+    let open = |view: Value| {
+        raw_api(
+            &sim,
+            "views.open",
+            json!({"trigger_id": trigger, "view": view}),
+        )
+    };
+
+    let refused = open(json!({
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "A title that is far too long"},
+        "private_metadata": "x".repeat(3001),
+        "blocks": [{"type": "input", "label": {"type": "plain_text", "text": "Why"},
+                    "element": {"type": "plain_text_input", "action_id": "a"}}],
+    }))
+    .await;
+    assert_eq!(refused["error"], "invalid_arguments");
+    assert_eq!(
+        refused["response_metadata"]["messages"],
+        json!([
+            "[ERROR] must be less than 25 characters [json-pointer:/view/title/text]",
+            "[ERROR] must define `submit` to use `input` block [json-pointer:/view/blocks/0/input]",
+            "[ERROR] must be less than 3001 characters [json-pointer:/view/private_metadata]"
+        ])
+    );
+    let home_type = open(json!({"type": "home", "blocks": []})).await;
+    assert_eq!(home_type["error"], "invalid_arguments");
+    // The trigger survived the refusals; as a form field the view is a JSON string.
+    let form: Value = reqwest::Client::new()
+        .post(format!("{}views.open", sim.api_url()))
+        .bearer_auth(sim.bot_token())
+        .form(&[
+            ("trigger_id", trigger.as_str()),
+            (
+                "view",
+                r#"{"type":"modal","title":{"type":"plain_text","text":"Ok"},"blocks":[{"type":"divider"}]}"#,
+            ),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(form["ok"], true, "{form}");
+    assert_eq!(form["view"]["title"]["emoji"], true);
+    assert!(form["view"]["blocks"][0]["block_id"].is_string());
+    listener.shutdown().await;
+    sim.shutdown().await;
+}
+
+/// The bot side of the modal tests: a view_submission with an empty "why" is answered
+/// with errors, "more" pushes a second view, anything else closes the modal and posts
+/// what arrived; app_home_opened republishes the Home tab naming who opened it.
+async fn on_view_interaction(
+    event: SlackInteractionEvent,
+    client: Arc<Client>,
+    _state: SlackClientEventsUserState,
+) -> UserCallbackResult<SlackInteractionResponse> {
+    let SlackInteractionEvent::ViewSubmission(submission) = event else {
+        return Ok(SlackInteractionResponse::Empty);
+    };
+    let values = submission
+        .view
+        .state_params
+        .state
+        .map(|s| s.values)
+        .unwrap_or_default();
+    let text = |block: &str| {
+        values
+            .get(&SlackBlockId::from(block))
+            .and_then(|a| a.get(&SlackActionId::from("text")))
+            .and_then(|v| v.value.clone())
+            .unwrap_or_default()
+    };
+    let (why, note) = (text("why"), text("note"));
+    if why == "-" {
+        let errors = std::collections::HashMap::from([(
+            "why".to_string(),
+            "Say what should change".to_string(),
+        )]);
+        return Ok(
+            SlackViewSubmissionResponse::Errors(SlackViewSubmissionErrorsResponse::new(errors))
+                .into(),
+        );
+    }
+    if why == "more" {
+        let next: SlackView = serde_json::from_value(json!({
+            "type": "modal", "title": {"type": "plain_text", "text": "More"},
+            "blocks": [{"type": "section", "text": {"type": "plain_text", "text": "Thanks"}}]
+        }))
+        .unwrap();
+        return Ok(
+            SlackViewSubmissionResponse::Push(SlackViewSubmissionPushResponse::new(next)).into(),
+        );
+    }
+    let SlackView::Modal(modal) = submission.view.view else {
+        return Ok(SlackInteractionResponse::Empty);
+    };
+    let summary = format!(
+        "{} submitted {} ({}): {why} / {note}",
+        submission.user.id,
+        modal.callback_id.map(|c| c.to_string()).unwrap_or_default(),
+        modal.private_metadata.unwrap_or_default(),
+    );
+    tokio::spawn(async move {
+        let token = SlackApiToken::new("xoxb-sim-bot-token".to_string().into());
+        let request =
+            SlackApiChatPostMessageRequest::new("C0DEPLOY".into(), text_content(&summary));
+        if let Err(error) = client
+            .open_session(&token)
+            .chat_post_message(&request)
+            .await
+        {
+            eprintln!("post failed: {error}");
+        }
+    });
+    Ok(SlackInteractionResponse::Empty)
+}
+
+async fn on_push(
+    event: SlackPushEventCallback,
+    client: Arc<Client>,
+    _state: SlackClientEventsUserState,
+) -> UserCallbackResult<()> {
+    if let SlackEventCallbackBody::AppHomeOpened(opened) = event.event {
+        let text = format!(
+            "Hello {} ({}, {}), event {}",
+            opened.user,
+            opened.channel,
+            if opened.view.is_some() {
+                "seen before"
+            } else {
+                "first visit"
+            },
+            event.event_id
+        );
+        tokio::spawn(async move {
+            let token = SlackApiToken::new("xoxb-sim-bot-token".to_string().into());
+            let view: SlackView = serde_json::from_value(json!({
+                "type": "home",
+                "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+            }))
+            .unwrap();
+            let request = SlackApiViewsPublishRequest::new(opened.user, view);
+            if let Err(error) = client.open_session(&token).views_publish(&request).await {
+                eprintln!("publish failed: {error}");
+            }
+        });
+    }
+    Ok(())
+}
+
+async fn start_views_listener(sim: &SlackSim) -> SlackClientSocketModeListener<Connector> {
+    let environment = Arc::new(
+        SlackClientEventsListenerEnvironment::new(client(sim)).with_error_handler(on_error),
+    );
+    let callbacks = SlackSocketModeListenerCallbacks::new()
+        .with_command_events(on_command)
+        .with_interaction_events(on_view_interaction)
+        .with_push_events(on_push);
+    let config = SlackClientSocketModeConfig::new().with_max_connections_count(1);
+    let listener = SlackClientSocketModeListener::new(&config, environment, callbacks);
+    listener
+        .listen_for(&token(sim.app_token()))
+        .await
+        .expect("listener registers");
+    listener.start().await;
+    listener
+}
+
+async fn open_modal(sim: &SlackSim, metadata: &str) -> String {
+    let trigger = command_trigger(sim).await;
+    let client = client(sim);
+    client
+        .open_session(&token(sim.bot_token()))
+        .views_open(&SlackApiViewsOpenRequest::new(
+            trigger.into(),
+            request_changes_modal(metadata),
+        ))
+        .await
+        .unwrap()
+        .view
+        .state_params
+        .id
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_submitted_modal_reaches_the_bot_and_its_ack_decides_what_happens() {
+    let sim = sim().await;
+    let listener = start_views_listener(&sim).await;
+    let view_id = open_modal(&sim, "run-7").await;
+
+    // The Slack client refuses an empty required input, and inputs the view lacks.
+    let empty = sim.submit_view("U0PM", &view_id, &typed(&[])).await;
+    assert!(empty.unwrap_err().to_string().contains("is required"));
+    let stranger = sim
+        .submit_view("U0PM", &view_id, &typed(&[("nope", "text", "x")]))
+        .await;
+    assert!(stranger
+        .unwrap_err()
+        .to_string()
+        .contains("no text input nope/text"));
+    let not_theirs = sim
+        .submit_view("U0DEV", &view_id, &typed(&[("why", "text", "x")]))
+        .await;
+    assert!(not_theirs
+        .unwrap_err()
+        .to_string()
+        .contains("has no open modal"));
+
+    // errors: the modal stays open, showing them.
+    let rejected = sim
+        .submit_view("U0PM", &view_id, &typed(&[("why", "text", "-")]))
+        .await
+        .unwrap();
+    assert_eq!(
+        rejected.ack.payload,
+        Some(json!({"response_action": "errors", "errors": {"why": "Say what should change"}}))
+    );
+    assert_eq!(
+        rejected.outcome,
+        ViewOutcome::Errors {
+            errors: BTreeMap::from([("why".to_string(), "Say what should change".to_string())])
+        }
+    );
+    let still = sim.open_views("U0PM");
+    assert_eq!(still.len(), 1);
+    assert_eq!(still[0].errors["why"], "Say what should change");
+    let envelope = sim.envelope(&rejected.envelope_id).unwrap();
+    assert_eq!(envelope["accepts_response_payload"], true);
+    assert_eq!(envelope["payload"]["type"], "view_submission");
+    assert_eq!(envelope["payload"]["response_urls"], json!([]));
+    assert_eq!(
+        envelope["payload"]["view"]["state"]["values"],
+        json!({"why": {"text": {"type": "plain_text_input", "value": "-"}},
+               "note": {"text": {"type": "plain_text_input", "value": "none"}}})
+    );
+
+    // An empty ack closes it; the bot saw the callback id, metadata and values.
+    let mut cursor = sim.outputs().len();
+    let accepted = sim
+        .submit_view(
+            "U0PM",
+            &view_id,
+            &typed(&[("why", "text", "Rename the field"), ("note", "text", "")]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(accepted.ack.payload, None);
+    assert_eq!(accepted.outcome, ViewOutcome::Closed);
+    assert!(sim.open_views("U0PM").is_empty());
+    let posted = sim.next_output(&mut cursor, WAIT).await.unwrap();
+    assert_eq!(
+        posted.text(),
+        "U0PM submitted request_changes (run-7): Rename the field / "
+    );
+
+    // push: a second view on the stack.
+    let second = open_modal(&sim, "run-8").await;
+    let pushed = sim
+        .submit_view("U0PM", &second, &typed(&[("why", "text", "more")]))
+        .await
+        .unwrap();
+    let ViewOutcome::Pushed { view_id: top } = pushed.outcome else {
+        panic!("expected a push, got {:?}", pushed.outcome);
+    };
+    let stack = sim.open_views("U0PM");
+    assert_eq!(
+        stack.iter().map(|v| v.id.as_str()).collect::<Vec<_>>(),
+        [second.as_str(), top.as_str()]
+    );
+    assert_eq!(stack[1].view["previous_view_id"], second.as_str());
+    assert_eq!(stack[1].view["root_view_id"], second.as_str());
+    listener.shutdown().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn cancelling_a_modal_tells_the_bot_only_when_it_asked() {
+    let sim = sim().await;
+    let listener = start_views_listener(&sim).await;
+    let view_id = open_modal(&sim, "run-9").await;
+    let envelope_id = sim
+        .close_view("U0PM", &view_id)
+        .await
+        .unwrap()
+        .expect("notify_on_close asks for view_closed");
+    sim.wait_for_ack(&envelope_id, WAIT).await.unwrap();
+    let envelope = sim.envelope(&envelope_id).unwrap();
+    assert_eq!(envelope["payload"]["type"], "view_closed");
+    assert_eq!(envelope["payload"]["view"]["id"], view_id.as_str());
+    assert!(sim.open_views("U0PM").is_empty());
+    assert!(sim.close_view("U0PM", &view_id).await.is_err());
+    listener.shutdown().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_home_tab_is_published_per_user_and_opening_it_is_an_event() {
+    let sim = sim().await;
+    let listener = start_views_listener(&sim).await;
+    let client = client(&sim);
+    let session_token = token(sim.bot_token());
+    let session = client.open_session(&session_token);
+
+    let first = sim.open_home("U0DEV").await.unwrap();
+    assert!(first.event_id.starts_with("Ev"));
+    let home = sim.wait_for_home_view("U0DEV", None, WAIT).await.unwrap();
+    let text = home.view["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("Hello U0DEV (D0DEV, first visit), event Ev"),
+        "{text}"
+    );
+    let envelope = sim.envelope(&first.envelope_id).unwrap();
+    assert_eq!(envelope["type"], "events_api");
+    assert_eq!(envelope["payload"]["type"], "event_callback");
+    assert_eq!(envelope["payload"]["event"]["tab"], "home");
+    assert!(sim.home_view("U0PM").is_none(), "Home views are per person");
+
+    // Opening again carries the published view; the bot republishes.
+    sim.open_home("U0DEV").await.unwrap();
+    let again = sim
+        .wait_for_home_view("U0DEV", Some(home.hash()), WAIT)
+        .await
+        .unwrap();
+    assert!(again.view["blocks"][0]["text"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("seen before"));
+    assert_eq!(again.id, home.id, "a user's Home view keeps its id");
+
+    // A stale hash is a conflict; the current one is accepted.
+    let view: SlackView =
+        serde_json::from_value(json!({"type": "home", "blocks": [{"type": "divider"}]})).unwrap();
+    let stale = session
+        .views_publish(
+            &SlackApiViewsPublishRequest::new("U0DEV".into(), view.clone())
+                .with_hash(home.hash().to_string()),
+        )
+        .await;
+    assert_eq!(api_error_code(stale), "hash_conflict");
+    session
+        .views_publish(
+            &SlackApiViewsPublishRequest::new("U0DEV".into(), view.clone())
+                .with_hash(again.hash().to_string()),
+        )
+        .await
+        .unwrap();
+    let nobody = raw_api(
+        &sim,
+        "views.publish",
+        json!({"user_id": "U0GHOST", "view": {"type": "home", "blocks": []}}),
+    )
+    .await;
+    assert_eq!(nobody["error"], "invalid_arguments");
+    let modal_as_home = raw_api(
+        &sim,
+        "views.publish",
+        json!({"user_id": "U0DEV", "view": {"type": "modal", "title": {"type": "plain_text", "text": "x"}, "blocks": []}}),
+    )
+    .await;
+    assert_eq!(modal_as_home["error"], "invalid_arguments");
+    listener.shutdown().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_trigger_expires_on_its_own_after_its_time() {
+    install_crypto();
+    let sim = SlackSim::start(SimConfig::default().with_trigger_ttl(Duration::ZERO))
+        .await
+        .unwrap();
+    let trigger = sim.issue_trigger_id("U0PM");
+    let late = raw_api(
+        &sim,
+        "views.open",
+        json!({"trigger_id": trigger, "view": {"type": "modal",
+               "title": {"type": "plain_text", "text": "Late"}, "blocks": []}}),
+    )
+    .await;
+    assert_eq!(late["error"], "expired_trigger_id");
     sim.shutdown().await;
 }

@@ -1,7 +1,8 @@
 //! The GitHub client: reading every blueprint file at a ref, committing a set of
-//! changed and deleted files in a constant number of calls, refs, compare, tags,
-//! releases and branch protection. Pull requests live in `pulls.rs`, Actions in
-//! `actions.rs`. It knows blueprints only as bytes under `fixtures/app/`.
+//! changed and deleted files in a constant number of calls, refs, compare, creating
+//! tags and releases, and branch protection. Pull requests live in `pulls.rs`, Actions
+//! in `actions.rs`, reading tags and releases in `releases.rs`, single files in
+//! `contents.rs`. It knows blueprints only as bytes under `fixtures/app/`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -176,6 +177,30 @@ impl GithubClient {
         decode(value, &op)
     }
 
+    /// Every item of a paged list (`rest` may carry a query already), 100 a page,
+    /// until a short page.
+    pub(crate) async fn get_pages<T: DeserializeOwned>(
+        &self,
+        rest: &str,
+        what: &str,
+        permission: &'static str,
+    ) -> Result<Vec<T>, GithubError> {
+        let joiner = if rest.contains('?') { '&' } else { '?' };
+        let mut all = Vec::new();
+        for page in 1.. {
+            let op = Op::new(what, permission);
+            let batch: Vec<T> = self
+                .get(&format!("{rest}{joiner}per_page=100&page={page}"), op)
+                .await?;
+            let done = batch.len() < 100;
+            all.extend(batch);
+            if done {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
     /// The repository itself: whether the token reaches it, and its default branch.
     pub async fn repository(&self) -> Result<super::models::Repository, GithubError> {
         let op = Op::new(
@@ -234,6 +259,7 @@ impl GithubClient {
             .await?
             .ok_or_else(|| GithubError::NotFound {
                 what: format!("branch {branch}"),
+                message: "Not Found".into(),
             })?;
         let tree = self.git_commit(&commit).await?.tree.sha;
         Ok(BaseCommit { commit, tree })

@@ -11,10 +11,25 @@ pub enum GithubError {
     /// 409 from the merge: the head moved since it was reviewed.
     #[error("pull request #{pr} changed while it was being merged (its head is no longer {expected_sha}); check the reviews again before merging")]
     HeadModified { pr: u64, expected_sha: String },
+    /// 404; `message` is GitHub's ("Not Found", "No commit found for the ref …",
+    /// "Branch … not found").
     #[error(
         "GitHub has no {what} (404); check the repository name and that the token can read it"
     )]
-    NotFound { what: String },
+    NotFound { what: String, message: String },
+    /// 409 from `PUT contents/{path}`: the file changed since its sha was read.
+    #[error(
+        "{path} changed on GitHub since it was read ({message}); read it again before writing"
+    )]
+    StaleFile { path: String, message: String },
+    /// A direct write to a protected branch, refused as GitHub refuses a push that
+    /// skips the pull request.
+    #[error("GitHub refused to write {what} directly to protected branch {branch}: {message}; it must go through a pull request")]
+    BranchProtected {
+        what: String,
+        branch: String,
+        message: String,
+    },
     #[error("GitHub rejected the token (401 {message}); set a valid GITHUB_TOKEN or GitHub App credentials")]
     Unauthorized { message: String },
     /// 403 other than a rate limit; `permission` names what the token lacks.

@@ -31,7 +31,7 @@ pub struct TreeListing {
     pub truncated: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct RefObject {
     pub sha: String,
     #[serde(rename = "type")]
@@ -213,17 +213,113 @@ pub struct BranchProtection {
     pub enforce_admins: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Release {
     pub id: u64,
     pub tag_name: String,
     pub html_url: String,
     #[serde(default)]
     pub name: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub draft: bool,
+    #[serde(default)]
+    pub prerelease: bool,
+    #[serde(default)]
+    pub target_commitish: Option<String>,
+    #[serde(default)]
+    pub published_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// Who made a tag or commit, as git data reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct GitActor {
+    pub name: String,
+    pub email: String,
+    pub date: String,
+}
+
+/// An annotated tag object (`POST`/`GET git/tags`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct GitTag {
     pub sha: String,
     pub tag: String,
+    #[serde(default)]
+    pub message: String,
+    /// What it tags (`type` commit for a release tag).
+    #[serde(default)]
+    pub object: Option<RefObject>,
+    #[serde(default)]
+    pub tagger: Option<GitActor>,
+}
+
+/// One entry of `GET tags`: a tag name and the commit behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TagSummary {
+    pub name: String,
+    pub commit: Sha,
+}
+
+/// A file read at a ref: its bytes and its blob sha (what `put_file` needs to
+/// replace it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileAtRef {
+    pub bytes: Vec<u8>,
+    pub sha: String,
+}
+
+/// What a `put_file` wrote: the new blob and the commit on the branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileWrite {
+    pub blob_sha: String,
+    pub commit_sha: String,
+}
+
+/// One file of a pull request's diff (`GET pulls/{n}/files`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PullFile {
+    pub filename: String,
+    /// added | removed | modified | renamed | copied | changed | unchanged
+    pub status: String,
+    #[serde(default)]
+    pub additions: u64,
+    #[serde(default)]
+    pub deletions: u64,
+    #[serde(default)]
+    pub previous_filename: Option<String>,
+}
+
+/// A comment in a pull request's (or issue's) conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct IssueComment {
+    pub id: u64,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub user: Option<User>,
+    pub html_url: String,
+    #[serde(default)]
+    pub created_at: Option<String>,
+}
+
+/// A reviewer's comment on a line of a pull request's diff.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ReviewComment {
+    pub id: u64,
+    /// The review it belongs to.
+    #[serde(default)]
+    pub pull_request_review_id: Option<u64>,
+    pub path: String,
+    /// The line in the file at `commit_id`; None when the comment is on a file, or
+    /// outdated.
+    #[serde(default)]
+    pub line: Option<u64>,
+    #[serde(default)]
+    pub original_line: Option<u64>,
+    pub body: String,
+    #[serde(default)]
+    pub user: Option<User>,
+    pub commit_id: String,
+    pub html_url: String,
 }

@@ -1,6 +1,6 @@
-//! Editing pull requests after they are open: new title and body (a re-run of a
-//! promotion), closing (a cancelled one), and finding the open revert of a PR (so a
-//! revert asked for twice opens one PR).
+//! Editing pull requests after they are open: a new title and body (a re-run of a
+//! promotion), and finding the open revert of a PR (so a revert asked for twice
+//! opens one PR).
 
 use super::client::GithubClient;
 use super::error::GithubError;
@@ -22,18 +22,6 @@ impl GithubClient {
             Method::PATCH,
             &format!("pulls/{number}"),
             &json!({"title": title, "body": body}),
-            op,
-        )
-        .await
-    }
-
-    /// Closes a PR without merging it; an already closed one stays closed.
-    pub async fn close_pull_request(&self, number: u64) -> Result<PullRequest, GithubError> {
-        let op = Op::new(format!("closing #{number}"), "pull requests: write");
-        self.send(
-            Method::PATCH,
-            &format!("pulls/{number}"),
-            &json!({"state": "closed"}),
             op,
         )
         .await

@@ -1,6 +1,8 @@
 //! Pull requests: open, label, request reviewers, read reviews and reduce them to a
-//! decision (GraphQL `reviewDecision` first), wait for `mergeable`, merge with the
-//! reviewed head sha, and revert a merged PR. There is no admin or bypass path:
+//! decision (GraphQL `reviewDecision` first), read what reviewers asked for (review
+//! bodies, line comments) and the files a PR changes, comment on its conversation,
+//! wait for `mergeable`, merge with the reviewed head sha, close, and revert a merged
+//! PR. There is no admin or bypass path:
 //! merging goes through `PUT /merge`, and GitHub's 405 is final.
 
 use std::time::Duration;
@@ -11,7 +13,10 @@ use serde_json::{json, Value};
 use super::client::{escape_path, BaseCommit, BranchWrite, GithubClient};
 use super::decision::{summarize, ReviewDecision, ReviewSummary};
 use super::error::GithubError;
-use super::models::{BranchProtection, Comparison, MergeResult, PullRequest, Review, TreeListing};
+use super::models::{
+    BranchProtection, Comparison, IssueComment, MergeResult, PullFile, PullRequest, Review,
+    ReviewComment, TreeListing,
+};
 use super::transport::Op;
 
 #[derive(Debug, Clone)]
@@ -110,6 +115,66 @@ impl GithubClient {
             pull = self.get_pull(number).await?;
         }
         Ok(pull)
+    }
+
+    /// Closes pull request `number` without merging (`PATCH state: closed`); closing
+    /// a closed one changes nothing. Returns the PR as it now stands.
+    pub async fn close_pull(&self, number: u64) -> Result<PullRequest, GithubError> {
+        self.send(
+            Method::PATCH,
+            &format!("pulls/{number}"),
+            &json!({"state": "closed"}),
+            Op::new(format!("closing #{number}"), PULLS),
+        )
+        .await
+    }
+
+    /// The files pull request `number` changes (all pages; GitHub lists at most 3000).
+    pub async fn pull_files(&self, number: u64) -> Result<Vec<PullFile>, GithubError> {
+        self.get_pages(
+            &format!("pulls/{number}/files"),
+            &format!("files of #{number}"),
+            PULLS_READ,
+        )
+        .await
+    }
+
+    /// Posts `body` in the conversation of issue or pull request `number`. Not
+    /// idempotent: to post once, look for it in [`Self::issue_comments`] first.
+    pub async fn comment_on_issue(
+        &self,
+        number: u64,
+        body: &str,
+    ) -> Result<IssueComment, GithubError> {
+        self.send(
+            Method::POST,
+            &format!("issues/{number}/comments"),
+            &json!({"body": body}),
+            Op::new(format!("commenting on #{number}"), "issues: write"),
+        )
+        .await
+    }
+
+    /// The conversation comments of issue or pull request `number`, oldest first.
+    pub async fn issue_comments(&self, number: u64) -> Result<Vec<IssueComment>, GithubError> {
+        self.get_pages(
+            &format!("issues/{number}/comments"),
+            &format!("comments on #{number}"),
+            "issues: read",
+        )
+        .await
+    }
+
+    /// The reviewers' comments on lines of pull request `number`'s diff (path, line,
+    /// text, and the review each belongs to), oldest first. With the review bodies
+    /// from [`Self::list_reviews`], what a reviewer asked for.
+    pub async fn review_comments(&self, number: u64) -> Result<Vec<ReviewComment>, GithubError> {
+        self.get_pages(
+            &format!("pulls/{number}/comments"),
+            &format!("review comments on #{number}"),
+            PULLS_READ,
+        )
+        .await
     }
 
     pub async fn add_labels(&self, number: u64, labels: &[&str]) -> Result<(), GithubError> {
@@ -401,6 +466,7 @@ impl GithubClient {
             return Err(if not_found {
                 GithubError::NotFound {
                     what: format!("{what} ({})", messages.join("; ")),
+                    message: messages.join("; "),
                 }
             } else {
                 GithubError::Validation {

@@ -419,7 +419,7 @@ fn classify(raw: &Raw, op: &Op) -> GithubError {
             message,
             permission: op.permission.to_string(),
         },
-        404 => GithubError::NotFound { what },
+        404 => GithubError::NotFound { what, message },
         422 => {
             let errors =
                 body["errors"]

@@ -1,16 +1,27 @@
-//! Slack's Web API as the bot uses it: post, update, ephemeral replies, response
-//! URLs, and the look-ups `check` and access control need.
+//! Slack's Web API as the bot uses it: post (optionally under an idempotency key kept
+//! in message metadata, and found again by reading history), update, ephemeral replies,
+//! response URLs, modals, the App Home tab, and the look-ups `check` and access control
+//! need.
 //!
 //! Every call honours a 429's `Retry-After` (up to `slack.rate_limit_retries` times)
 //! and nothing else is retried here: the executor decides what to do with a failure.
 //! Knows nothing of runs or the store.
+//!
+//! Scopes (bot token) beyond `chat:write`: `channels:history` and `groups:history`
+//! for [`SlackApi::find_posted_by_key`] (conversations.history / conversations.replies
+//! in public and private channels). `views.open` and `views.publish` need no scope, but
+//! the Home tab must be enabled (`features.app_home.home_tab_enabled`) and the app
+//! subscribed to the `app_home_opened` bot event to hear a person open it.
 
 use crate::config::Config;
 use crate::secret::Secret;
 use crate::slack::render::message_content;
 use crate::workflow::effect::Message;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,11 +34,48 @@ pub type Client = SlackClient<Connector>;
 /// Longest wait we accept from a `Retry-After` before giving up on a call.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
+/// The `event_type` of the metadata [`SlackApi::post_message_with_key`] attaches.
+pub const POST_KEY_EVENT_TYPE: &str = "lockstep_post";
+
+/// Messages read per history page while looking for a keyed post.
+const HISTORY_PAGE: u16 = 200;
+
+/// Why a trigger id could not open a modal. Trigger ids come with a slash command or a
+/// click, work once, and only for 3 seconds: the person has to act again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TriggerProblem {
+    /// `expired_trigger_id`: more than 3 s passed since Slack issued it.
+    Expired,
+    /// `exchanged_trigger_id`: it already opened a view.
+    Exchanged,
+    /// `invalid_trigger_id` (or an id that is not one at all).
+    Invalid,
+}
+
+impl std::fmt::Display for TriggerProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TriggerProblem::Expired => "expired",
+            TriggerProblem::Exchanged => "already used",
+            TriggerProblem::Invalid => "not valid",
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SlackApiError {
-    /// Slack answered `ok: false`; the code is Slack's (`channel_not_found`, …).
-    #[error("Slack refused {method}: {code}")]
-    Refused { method: &'static str, code: String },
+    /// Slack answered `ok: false`; the code is Slack's (`channel_not_found`, …), and
+    /// `messages` its explanation when it gave one (`invalid_arguments`,
+    /// `invalid_blocks`: "[ERROR] … [json-pointer:…]").
+    #[error("Slack refused {method}: {code}{}", explained(messages))]
+    Refused {
+        method: &'static str,
+        code: String,
+        messages: Vec<String>,
+    },
+    /// `views.open` could not use the trigger id.
+    #[error("Slack could not open the modal: the trigger id is {problem}")]
+    Trigger { problem: TriggerProblem },
     #[error("Slack kept rate-limiting {method} after {attempts} attempts")]
     RateLimited { method: &'static str, attempts: u32 },
     /// The response URL has expired or been used up; fall back to the Web API.
@@ -38,6 +86,14 @@ pub enum SlackApiError {
         method: &'static str,
         detail: String,
     },
+}
+
+fn explained(messages: &[String]) -> String {
+    if messages.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", messages.join("; "))
+    }
 }
 
 impl SlackApiError {
@@ -53,6 +109,9 @@ impl SlackApiError {
                 "the app token (xapp-) and bot token (xoxb-) may be swapped"
             }
             SlackApiError::Transport { .. } => "check slack.api_url and the network",
+            SlackApiError::Trigger { .. } => {
+                "trigger ids work once and for 3 seconds: run the command or click again"
+            }
             _ => "see Slack's error code above",
         }
     }
@@ -71,6 +130,81 @@ impl SlackApiError {
 pub struct Posted {
     pub channel: String,
     pub ts: String,
+}
+
+/// A view Slack accepted: its id, and the hash a later update must present.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedView {
+    pub id: String,
+    pub hash: String,
+}
+
+/// One page of conversations.history / conversations.replies, read leniently: only
+/// what finding a keyed post needs. (slack-morphism's models type `event_payload` as
+/// string-to-string, so one message with a number in another app's metadata would make
+/// the whole page unreadable.)
+#[derive(Debug, Deserialize)]
+struct HistoryPage {
+    #[serde(default)]
+    messages: Vec<HistoryMessage>,
+    #[serde(default)]
+    has_more: bool,
+    #[serde(default)]
+    response_metadata: Option<CursorMetadata>,
+}
+
+#[derive(Debug, Deserialize)]
+struct HistoryMessage {
+    ts: String,
+    #[serde(default)]
+    bot_id: Option<String>,
+    #[serde(default)]
+    metadata: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CursorMetadata {
+    #[serde(default)]
+    next_cursor: Option<String>,
+}
+
+impl HistoryMessage {
+    fn has_key(&self, key: &str) -> bool {
+        let Some(metadata) = &self.metadata else {
+            return false;
+        };
+        self.bot_id.is_some()
+            && metadata["event_type"] == POST_KEY_EVENT_TYPE
+            && metadata["event_payload"]["key"] == key
+    }
+}
+
+/// `views.open` / `views.publish` bodies: the view goes as the JSON the bot built, so
+/// nothing is lost in a round trip through slack-morphism's `SlackView` model.
+#[derive(Debug, Serialize)]
+struct ViewsOpenBody<'a> {
+    trigger_id: &'a str,
+    view: &'a Value,
+}
+
+#[derive(Debug, Serialize)]
+struct ViewsPublishBody<'a> {
+    user_id: &'a str,
+    view: &'a Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hash: Option<&'a str>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ViewReply {
+    view: ViewIds,
+}
+
+#[derive(Debug, Deserialize)]
+struct ViewIds {
+    id: String,
+    #[serde(default)]
+    hash: String,
 }
 
 #[derive(Clone)]
@@ -180,6 +314,170 @@ impl SlackApi {
         Ok(Posted {
             channel: response.channel.to_string(),
             ts: response.ts.to_string(),
+        })
+    }
+
+    /// Posts `message` carrying `key` in its metadata
+    /// (`{event_type: "lockstep_post", event_payload: {key}}`), so that after a crash
+    /// between Slack's answer and the bot recording the ts, [`Self::find_posted_by_key`]
+    /// finds the message instead of posting it twice.
+    pub async fn post_message_with_key(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        message: &Message,
+        key: &str,
+    ) -> Result<Posted, SlackApiError> {
+        let payload = HashMap::from([("key".to_string(), key.to_string())]);
+        let content = message_content(message).with_metadata(
+            SlackMessageMetadata::new(POST_KEY_EVENT_TYPE.to_string()).with_event_payload(payload),
+        );
+        let mut request = SlackApiChatPostMessageRequest::new(channel.into(), content);
+        if let Some(thread_ts) = thread_ts {
+            request = request.with_thread_ts(thread_ts.into());
+        }
+        let session = self.client.open_session(&self.bot_token);
+        let response = self
+            .call("chat.postMessage", || session.chat_post_message(&request))
+            .await?;
+        Ok(Posted {
+            channel: response.channel.to_string(),
+            ts: response.ts.to_string(),
+        })
+    }
+
+    /// The message a bot posted under `key` with [`Self::post_message_with_key`]: in
+    /// the thread `thread_ts` (conversations.replies) or at the top of `channel`
+    /// (conversations.history), no older than `oldest_ts` (inclusive; pass when the
+    /// work began, so the search reads only what it must). Pages through everything in
+    /// range; `None` when no such message exists.
+    pub async fn find_posted_by_key(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        key: &str,
+        oldest_ts: Option<&str>,
+    ) -> Result<Option<Posted>, SlackApiError> {
+        let method = match thread_ts {
+            Some(_) => "conversations.replies",
+            None => "conversations.history",
+        };
+        let session = self.client.open_session(&self.bot_token);
+        let mut cursor: Option<String> = None;
+        loop {
+            // slack-morphism's replies request has no include_all_metadata, so both
+            // methods go through its raw GET with Slack's argument names.
+            let params: Vec<(&str, Option<String>)> = vec![
+                ("channel", Some(channel.to_string())),
+                ("ts", thread_ts.map(str::to_string)),
+                ("include_all_metadata", Some("true".to_string())),
+                ("inclusive", oldest_ts.map(|_| "true".to_string())),
+                ("oldest", oldest_ts.map(str::to_string)),
+                ("limit", Some(HISTORY_PAGE.to_string())),
+                ("cursor", cursor.clone()),
+            ];
+            let page: HistoryPage = self
+                .call(method, || {
+                    session.http_session_api.http_get(
+                        method,
+                        &params,
+                        Some(&SLACK_TIER3_METHOD_CONFIG),
+                    )
+                })
+                .await?;
+            if let Some(found) = page.messages.iter().find(|m| m.has_key(key)) {
+                return Ok(Some(Posted {
+                    channel: channel.to_string(),
+                    ts: found.ts.clone(),
+                }));
+            }
+            cursor = page
+                .response_metadata
+                .and_then(|m| m.next_cursor)
+                .filter(|c| !c.is_empty());
+            if !page.has_more || cursor.is_none() {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Opens a modal for the person whose command or click carried `trigger_id`.
+    /// `view` is the modal as Slack's JSON (`type: "modal"`, `title`, `blocks`, …).
+    /// A trigger that is expired, already used or unknown is
+    /// [`SlackApiError::Trigger`]; a view Slack rejects is `Refused` with its reasons.
+    pub async fn open_modal(
+        &self,
+        trigger_id: &str,
+        view: &Value,
+    ) -> Result<OpenedView, SlackApiError> {
+        let body = ViewsOpenBody { trigger_id, view };
+        let session = self.client.open_session(&self.bot_token);
+        let reply: ViewReply = self
+            .call("views.open", || {
+                session.http_session_api.http_post(
+                    "views.open",
+                    &body,
+                    Some(&SLACK_TIER4_METHOD_CONFIG),
+                )
+            })
+            .await
+            .map_err(|err| match err {
+                SlackApiError::Refused { code, messages, .. } => match code.as_str() {
+                    "expired_trigger_id" => SlackApiError::Trigger {
+                        problem: TriggerProblem::Expired,
+                    },
+                    "exchanged_trigger_id" => SlackApiError::Trigger {
+                        problem: TriggerProblem::Exchanged,
+                    },
+                    "invalid_trigger_id" => SlackApiError::Trigger {
+                        problem: TriggerProblem::Invalid,
+                    },
+                    _ if messages.iter().any(|m| m == "invalid `trigger_id`") => {
+                        SlackApiError::Trigger {
+                            problem: TriggerProblem::Invalid,
+                        }
+                    }
+                    _ => SlackApiError::Refused {
+                        method: "views.open",
+                        code,
+                        messages,
+                    },
+                },
+                other => other,
+            })?;
+        Ok(OpenedView {
+            id: reply.view.id,
+            hash: reply.view.hash,
+        })
+    }
+
+    /// Publishes `user`'s App Home tab (`view`: Slack's JSON with `type: "home"`).
+    /// With `hash` (from the last publish), Slack refuses with `hash_conflict` if the
+    /// tab changed since, so two writers cannot silently overwrite each other.
+    pub async fn publish_home(
+        &self,
+        user: &str,
+        view: &Value,
+        hash: Option<&str>,
+    ) -> Result<OpenedView, SlackApiError> {
+        let body = ViewsPublishBody {
+            user_id: user,
+            view,
+            hash,
+        };
+        let session = self.client.open_session(&self.bot_token);
+        let reply: ViewReply = self
+            .call("views.publish", || {
+                session.http_session_api.http_post(
+                    "views.publish",
+                    &body,
+                    Some(&SLACK_TIER4_METHOD_CONFIG),
+                )
+            })
+            .await?;
+        Ok(OpenedView {
+            id: reply.view.id,
+            hash: reply.view.hash,
         })
     }
 
@@ -299,10 +597,24 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
         .to_string()
 }
 
+/// Slack's `response_metadata.messages`, when the error body has them.
+fn response_messages(body: Option<&str>) -> Vec<String> {
+    body.and_then(|b| serde_json::from_str::<Value>(b).ok())
+        .and_then(|v| {
+            v["response_metadata"]["messages"].as_array().map(|m| {
+                m.iter()
+                    .filter_map(|m| m.as_str().map(str::to_string))
+                    .collect()
+            })
+        })
+        .unwrap_or_default()
+}
+
 fn classify(method: &'static str, err: SlackClientError, tries: u32) -> SlackApiError {
     match err {
         SlackClientError::ApiError(api) => SlackApiError::Refused {
             method,
+            messages: response_messages(api.http_response_body.as_deref()),
             code: api.code,
         },
         SlackClientError::RateLimitError(_) => SlackApiError::RateLimited {

@@ -275,7 +275,9 @@ impl Harness {
     pub async fn wait_for_post(&mut self, needle: &str) -> (String, String) {
         match self
             .wait_for(needle, |output| match output {
-                BotOutput::Posted { text, blocks, .. } => visible_text(text, blocks).contains(needle),
+                BotOutput::Posted { text, blocks, .. } => {
+                    visible_text(text, blocks).contains(needle)
+                }
                 _ => false,
             })
             .await
@@ -290,9 +292,10 @@ impl Harness {
     /// Reads outputs until an ephemeral reply to `user`; returns its text.
     pub async fn wait_for_ephemeral(&mut self, user: &str) -> String {
         match self
-            .wait_for("an ephemeral reply", |output| {
-                matches!(output, BotOutput::Ephemeral { user: to, .. } if to == user)
-            })
+            .wait_for(
+                "an ephemeral reply",
+                |output| matches!(output, BotOutput::Ephemeral { user: to, .. } if to == user),
+            )
             .await
         {
             BotOutput::Ephemeral { text, blocks, .. } => visible_text(&text, &blocks),

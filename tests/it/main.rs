@@ -12,6 +12,7 @@ mod harness;
 mod manifest;
 mod promote;
 mod runner;
+mod slack_api;
 mod slack_bot;
 mod store_crash;
 mod sync;

@@ -34,7 +34,10 @@ async fn open_pr(h: &mut Harness) -> (String, u64) {
     let (root, text) = h.wait_for_post("*Promotion*").await;
     assert!(text.contains("running the checklist"), "{text}");
     let (_, text) = h.wait_for_post("is open").await;
-    assert!(text.contains("Review requested from @alice (<@U0DEV>, on call)"), "{text}");
+    assert!(
+        text.contains("Review requested from @alice (<@U0DEV>, on call)"),
+        "{text}"
+    );
     (root, pr_number(&text))
 }
 
@@ -51,13 +54,28 @@ async fn the_seed_is_promoted_end_to_end() {
     let (root, pr) = open_pr(&mut h).await;
     let repo = h.world.github.repo(REPO);
     let summary = repo.pull_summary(pr).expect("the PR exists");
-    assert!(summary.head_ref.starts_with("promote/sprint-"), "{}", summary.head_ref);
-    assert!(summary.head_ref.ends_with("-20261125-1430"), "{}", summary.head_ref);
+    assert!(
+        summary.head_ref.starts_with("promote/sprint-"),
+        "{}",
+        summary.head_ref
+    );
+    assert!(
+        summary.head_ref.ends_with("-20261125-1430"),
+        "{}",
+        summary.head_ref
+    );
     assert_eq!(summary.base_ref, "main");
     assert!(summary.labels.contains(&"promotion".to_string()));
     assert_eq!(summary.requested_reviewers, ["alice"]);
-    let body = summary.body.clone();
-    for part in ["## Summary", "## Blueprints", "| Beneficiary | DocType |", "## Rollback", "bench --site prod restore", "## Reviewer"] {
+    let body = summary.body.clone().unwrap_or_default();
+    for part in [
+        "## Summary",
+        "## Blueprints",
+        "| Beneficiary | DocType |",
+        "## Rollback",
+        "bench --site prod restore",
+        "## Reviewer",
+    ] {
         assert!(body.contains(part), "{part}:\n{body}");
     }
 
@@ -109,7 +127,10 @@ async fn the_seed_is_promoted_end_to_end() {
     // Production now equals main, and status tells the story.
     h.command("diff --site=prod").await;
     let text = h.expect_job_result().await;
-    assert!(text.contains("No drift between site `prod` and `main@"), "{text}");
+    assert!(
+        text.contains("No drift between site `prod` and `main@"),
+        "{text}"
+    );
     h.command("status").await;
     let (_, status) = h.expect_post().await;
     assert!(status.contains("Runs in flight: none."), "{status}");
@@ -130,7 +151,10 @@ async fn only_approvers_merge_and_a_second_promote_is_refused_naming_the_holder(
     // A second promote, for other families, while this one runs.
     h.command_as(PM, "promote --only=grant").await;
     let refused = h.wait_for_ephemeral(PM).await;
-    assert!(refused.contains("Production is locked by run `run-"), "{refused}");
+    assert!(
+        refused.contains("Production is locked by run `run-"),
+        "{refused}"
+    );
     assert!(refused.contains("<@U0PM>"), "{refused}");
 
     h.world.github.repo(REPO).approve(pr, "alice").unwrap();

@@ -365,10 +365,7 @@ fn call_method(
 /// `number_card.get_result(doc, filters)` as Frappe v15 computes it: the card's
 /// function (Count, Sum, Average, Minimum, Maximum) over its document type, with
 /// the card's filters and the given ones; a float, 0 when nothing matches.
-fn number_card_result(
-    site: &SiteData,
-    args: &BTreeMap<String, String>,
-) -> Result<Value, SimError> {
+fn number_card_result(site: &SiteData, args: &BTreeMap<String, String>) -> Result<Value, SimError> {
     let doc: Value = args
         .get("doc")
         .and_then(|text| serde_json::from_str(text).ok())
@@ -380,9 +377,12 @@ fn number_card_result(
         return Err(SimError::not_found("DocType", doctype));
     }
     let mut filters: Vec<Value> = Vec::new();
-    for text in [doc["filters_json"].as_str(), args.get("filters").map(String::as_str)]
-        .into_iter()
-        .flatten()
+    for text in [
+        doc["filters_json"].as_str(),
+        args.get("filters").map(String::as_str),
+    ]
+    .into_iter()
+    .flatten()
     {
         if let Ok(Value::Array(list)) = serde_json::from_str::<Value>(text) {
             filters.extend(list);
@@ -414,7 +414,7 @@ fn number_card_result(
         ("Minimum", _) => values.iter().cloned().fold(f64::INFINITY, f64::min),
         ("Maximum", _) => values.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
         (other, _) => {
-            return Err(SimError::validation(&format!(
+            return Err(SimError::validation(format!(
                 "{other} is not a Number Card function"
             )))
         }

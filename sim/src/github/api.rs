@@ -9,7 +9,10 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 use super::objects::{Commit, FileEntry, Object, Signature, Tag, TREE_MODE};
-use super::repo::{user_json, ApiError, ApiResult, MergeOutcome, Pull, Release, Repo, Review};
+use super::repo::{
+    user_json, ApiError, ApiResult, LineComment, MergeOutcome, Pull, Release, Repo, Review,
+};
+use super::{content, conversation};
 
 /// What a handler returns: status, body, and what the caller must do once the
 /// repository is unlocked: start the runs a branch move or a dispatch asked for,
@@ -28,7 +31,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn with_status(status: u16, body: Value) -> Reply {
+    pub(super) fn with_status(status: u16, body: Value) -> Reply {
         Reply {
             status,
             body,
@@ -38,13 +41,13 @@ impl Reply {
             location: None,
         }
     }
-    fn ok(body: Value) -> ApiResult<Reply> {
+    pub(super) fn ok(body: Value) -> ApiResult<Reply> {
         Ok(Reply::with_status(200, body))
     }
-    fn created(body: Value) -> ApiResult<Reply> {
+    pub(super) fn created(body: Value) -> ApiResult<Reply> {
         Ok(Reply::with_status(201, body))
     }
-    fn pushing(mut self, branch: &str, sha: &str) -> Self {
+    pub(super) fn pushing(mut self, branch: &str, sha: &str) -> Self {
         self.pushed.push((branch.to_string(), sha.to_string()));
         self
     }
@@ -64,13 +67,13 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn api(&self, repo: &Repo) -> String {
+    pub(super) fn api(&self, repo: &Repo) -> String {
         format!("{}/repos/{}", self.base_url, repo.full_name())
     }
-    fn html(&self, repo: &Repo) -> String {
+    pub(super) fn html(&self, repo: &Repo) -> String {
         format!("{}/{}", self.base_url, repo.full_name())
     }
-    fn bot_signature(&self) -> Signature {
+    pub(super) fn bot_signature(&self) -> Signature {
         Signature {
             name: self.login.to_string(),
             email: format!("{}@users.noreply.github.com", self.login),
@@ -78,7 +81,7 @@ impl Ctx<'_> {
             offset: "+0000".into(),
         }
     }
-    fn now_iso(&self) -> String {
+    pub(super) fn now_iso(&self) -> String {
         iso(self.now)
     }
 }
@@ -90,11 +93,11 @@ pub fn iso(time: i64) -> String {
         .to_string()
 }
 
-fn body_str<'v>(body: &'v Value, key: &str) -> Option<&'v str> {
+pub(super) fn body_str<'v>(body: &'v Value, key: &str) -> Option<&'v str> {
     body.get(key).and_then(Value::as_str)
 }
 
-fn required<'v>(body: &'v Value, key: &str, docs: &'static str) -> ApiResult<&'v str> {
+pub(super) fn required<'v>(body: &'v Value, key: &str, docs: &'static str) -> ApiResult<&'v str> {
     body_str(body, key).ok_or_else(|| {
         ApiError::unprocessable(
             format!("Invalid request.\n\n\"{key}\" wasn't supplied."),
@@ -152,7 +155,23 @@ pub fn dispatch(
             dispatch_workflow(ctx, repo, w, body)
         }
         ("POST", ["releases"]) => create_release(ctx, repo, body),
+        ("GET", ["releases"]) => content::list_releases(ctx, repo, query),
+        ("GET", ["releases", "latest"]) => content::latest_release(ctx, repo),
         ("GET", ["releases", "tags", tag]) => get_release(ctx, repo, tag),
+        ("GET", ["tags"]) => content::list_tags(ctx, repo, query),
+        ("GET", ["contents", p @ ..]) => content::get_contents(ctx, repo, &p.join("/"), query),
+        ("PUT", ["contents", p @ ..]) => content::put_contents(ctx, repo, &p.join("/"), body),
+        ("PATCH", ["pulls", n]) => conversation::update_pull(ctx, repo, number(n)?, body),
+        ("GET", ["pulls", n, "files"]) => conversation::pull_files(ctx, repo, number(n)?, query),
+        ("GET", ["pulls", n, "comments"]) => {
+            conversation::review_comments(ctx, repo, number(n)?, query)
+        }
+        ("POST", ["issues", n, "comments"]) => {
+            conversation::create_issue_comment(ctx, repo, number(n)?, body)
+        }
+        ("GET", ["issues", n, "comments"]) => {
+            conversation::issue_comments(ctx, repo, number(n)?, query)
+        }
         _ => Err(ApiError::not_found()),
     }
 }
@@ -443,7 +462,7 @@ fn apply_tree_entry(
 }
 
 /// Base64 wrapped at 60 columns with `\n`, as GitHub sends blob contents.
-fn wrapped_base64(bytes: &[u8]) -> String {
+pub(super) fn wrapped_base64(bytes: &[u8]) -> String {
     let plain = base64::engine::general_purpose::STANDARD.encode(bytes);
     let mut out = String::with_capacity(plain.len() + plain.len() / 60 + 1);
     for chunk in plain.as_bytes().chunks(60) {
@@ -482,11 +501,11 @@ fn create_blob(ctx: &Ctx, repo: &mut Repo, body: &Value) -> ApiResult<Reply> {
 
 const COMMITS_DOCS: &str = "https://docs.github.com/rest/git/commits";
 
-fn signature_json(s: &Signature) -> Value {
+pub(super) fn signature_json(s: &Signature) -> Value {
     json!({"name": s.name, "email": s.email, "date": s.iso_date()})
 }
 
-fn unverified() -> Value {
+pub(super) fn unverified() -> Value {
     json!({"verified": false, "reason": "unsigned", "signature": null, "payload": null, "verified_at": null})
 }
 
@@ -526,7 +545,7 @@ fn get_commit(ctx: &Ctx, repo: &Repo, spec: &str) -> ApiResult<Reply> {
     Reply::ok(commit_json(ctx, repo, &sha))
 }
 
-fn parse_signature(value: Option<&Value>, fallback: &Signature) -> ApiResult<Signature> {
+pub(super) fn parse_signature(value: Option<&Value>, fallback: &Signature) -> ApiResult<Signature> {
     let Some(v) = value.filter(|v| v.is_object()) else {
         return Ok(fallback.clone());
     };
@@ -712,11 +731,11 @@ fn compare(ctx: &Ctx, repo: &Repo, spec: &str) -> ApiResult<Reply> {
         "behind_by": behind.len(),
         "total_commits": ahead.len(),
         "commits": ahead.iter().take(250).map(|c| commit_json(ctx, repo, c)).collect::<Vec<_>>(),
-        "files": files,
+        "files": files.into_iter().take(300).collect::<Vec<_>>(),
     }))
 }
 
-fn changed_files(ctx: &Ctx, repo: &Repo, from: &str, to: &str) -> Vec<Value> {
+pub(super) fn changed_files(ctx: &Ctx, repo: &Repo, from: &str, to: &str) -> Vec<Value> {
     let before = repo.files_at(from);
     let after = repo.files_at(to);
     let mut paths: Vec<&String> = before.keys().chain(after.keys()).collect();
@@ -756,7 +775,6 @@ fn changed_files(ctx: &Ctx, repo: &Repo, from: &str, to: &str) -> Vec<Value> {
                 "contents_url": format!("{}/contents/{path}?ref={to}", ctx.api(repo)),
             }))
         })
-        .take(300)
         .collect()
 }
 
@@ -774,7 +792,7 @@ fn branch_json(ctx: &Ctx, repo: &Repo, branch: &str, sha: &str) -> Value {
     })
 }
 
-fn label_json(ctx: &Ctx, repo: &Repo, name: &str) -> Value {
+pub(super) fn label_json(ctx: &Ctx, repo: &Repo, name: &str) -> Value {
     let id = name
         .bytes()
         .fold(17u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64))
@@ -866,13 +884,13 @@ pub fn pull_json(ctx: &Ctx, repo: &mut Repo, number: u64, polled: bool) -> ApiRe
         "rebaseable": mergeable,
         "mergeable_state": mergeable_state,
         "merged_by": pull.merged_by.as_ref().map(|u| user_json(u, ctx.base_url)),
-        "comments": 0,
+        "comments": pull.comments.len(),
         "review_comments": pull.reviews.iter().map(|r| r.comments.len()).sum::<usize>(),
         "maintainer_can_modify": false,
         "commits": commits,
         "additions": 0,
         "deletions": 0,
-        "changed_files": changed_files(ctx, repo, &base_sha, &head_sha).len(),
+        "changed_files": super::conversation::pull_changes(repo, &pull).len(),
     });
     if let (Value::Object(all), Value::Object(more)) = (&mut value, rest) {
         all.extend(more);
@@ -901,7 +919,7 @@ fn list_pulls(ctx: &Ctx, repo: &mut Repo, query: &BTreeMap<String, String>) -> A
     Reply::ok(Value::Array(out))
 }
 
-fn validation_failed(errors: Value) -> ApiError {
+pub(super) fn validation_failed(errors: Value) -> ApiError {
     ApiError::unprocessable("Validation Failed", PULLS_DOCS).with_errors(errors)
 }
 
@@ -966,6 +984,7 @@ pub fn open_pull(
         labels: Vec::new(),
         requested_reviewers: Vec::new(),
         reviews: Vec::new(),
+        comments: Vec::new(),
         created_at: ctx.now_iso(),
         updated_at: ctx.now_iso(),
         closed_at: None,
@@ -1103,7 +1122,12 @@ fn list_reviews(ctx: &Ctx, repo: &Repo, number: u64) -> ApiResult<Reply> {
     ))
 }
 
-/// Records a review by `user`; GitHub's rules for self-approval apply.
+/// A line comment a review asks for: path, 1-based line, text.
+pub type NewLineComment = (String, u32, String);
+
+/// Records a review by `user` with its line comments; GitHub's rules for
+/// self-approval apply, and each comment must land on a file the pull request
+/// changes, on a line that file has.
 pub fn add_review(
     ctx: &Ctx,
     repo: &mut Repo,
@@ -1111,7 +1135,7 @@ pub fn add_review(
     user: &str,
     state: &str,
     body: &str,
-    comments: Vec<String>,
+    comments: Vec<NewLineComment>,
 ) -> ApiResult<u64> {
     let docs = "https://docs.github.com/rest/pulls/reviews#create-a-review-for-a-pull-request";
     let pull = repo.pull(number)?.clone();
@@ -1129,6 +1153,35 @@ pub fn add_review(
             .with_errors(json!(["Body is required for an event of REQUEST_CHANGES"])));
     }
     let head = repo.head_sha(&pull);
+    let files = repo.files_at(&head);
+    let changed: Vec<String> = super::conversation::pull_changes(repo, &pull)
+        .into_iter()
+        .map(|c| c.path)
+        .collect();
+    let mut line_comments = Vec::new();
+    for (path, line, text) in comments {
+        let lines = files
+            .get(&path)
+            .and_then(|f| repo.objects.blob(&f.sha))
+            .map(|b| String::from_utf8_lossy(b).lines().count() as u32);
+        if !changed.contains(&path) || lines.is_none() {
+            return Err(ApiError::unprocessable("Unprocessable Entity", docs)
+                .with_errors(json!(["Path could not be resolved"])));
+        }
+        if line == 0 || Some(line) > lines {
+            return Err(
+                ApiError::unprocessable("Unprocessable Entity", docs).with_errors(json!([
+                    "Pull request review thread line must be part of the diff"
+                ])),
+            );
+        }
+        line_comments.push(LineComment {
+            id: repo.next_id(),
+            path,
+            line,
+            body: text,
+        });
+    }
     let id = repo.next_id();
     let review = Review {
         id,
@@ -1136,7 +1189,7 @@ pub fn add_review(
         state: state.into(),
         commit_id: head,
         body: body.into(),
-        comments,
+        comments: line_comments,
         submitted_at: ctx.now_iso(),
     };
     let p = repo.pull_mut(number)?;
@@ -1157,7 +1210,14 @@ fn create_review(ctx: &Ctx, repo: &mut Repo, number: u64, body: &Value) -> ApiRe
         .and_then(Value::as_array)
         .map(|c| {
             c.iter()
-                .filter_map(|c| c["body"].as_str().map(String::from))
+                .filter_map(|c| {
+                    let line = c["line"].as_u64().or_else(|| c["position"].as_u64())?;
+                    Some((
+                        c["path"].as_str()?.to_string(),
+                        u32::try_from(line).ok()?,
+                        c["body"].as_str()?.to_string(),
+                    ))
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -1549,7 +1609,7 @@ fn check_runs(ctx: &Ctx, repo: &Repo, spec: &str) -> ApiResult<Reply> {
     Reply::ok(json!({"total_count": runs.len(), "check_runs": runs}))
 }
 
-fn release_json(ctx: &Ctx, repo: &Repo, r: &Release) -> Value {
+pub(super) fn release_json(ctx: &Ctx, repo: &Repo, r: &Release) -> Value {
     let api = ctx.api(repo);
     let html = ctx.html(repo);
     json!({
@@ -1568,7 +1628,7 @@ fn release_json(ctx: &Ctx, repo: &Repo, r: &Release) -> Value {
         "draft": r.draft,
         "prerelease": r.prerelease,
         "created_at": r.created_at,
-        "published_at": if r.draft { Value::Null } else { json!(r.created_at) },
+        "published_at": r.published_at,
         "author": user_json(ctx.login, ctx.base_url),
         "assets": [],
     })
@@ -1592,21 +1652,47 @@ fn create_release(ctx: &Ctx, repo: &mut Repo, body: &Value) -> ApiResult<Reply> 
                 json!([{"resource": "Release", "code": "invalid", "field": "target_commitish"}]),
             )
         })?;
-        repo.refs.insert(tag_ref, sha);
+        repo.refs.insert(tag_ref.clone(), sha);
     }
+    let make_latest = match body.get("make_latest") {
+        None | Some(Value::Null) => "true".to_string(),
+        Some(Value::String(s)) if ["true", "false", "legacy"].contains(&s.as_str()) => s.clone(),
+        Some(_) => {
+            return Err(validation_failed(
+                json!([{"resource": "Release", "code": "invalid", "field": "make_latest"}]),
+            ))
+        }
+    };
+    // "The date of the commit used for the release" (GitHub's words for created_at).
+    let commit_date = repo
+        .resolve_commit(&tag_ref)
+        .and_then(|c| repo.objects.commit(&c).map(|c| c.committer.iso_date()))
+        .unwrap_or_else(|| ctx.now_iso());
+    let draft = body.get("draft").and_then(Value::as_bool).unwrap_or(false);
+    let prerelease = body
+        .get("prerelease")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let release = Release {
         id: repo.next_id(),
         tag_name: tag,
         name: body_str(body, "name").map(String::from),
         body: body_str(body, "body").map(String::from),
         target_commitish: target,
-        draft: body.get("draft").and_then(Value::as_bool).unwrap_or(false),
-        prerelease: body
-            .get("prerelease")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-        created_at: ctx.now_iso(),
+        draft,
+        prerelease,
+        created_at: commit_date,
+        published_at: (!draft).then(|| ctx.now_iso()),
     };
+    if !draft && !prerelease {
+        match make_latest.as_str() {
+            "true" => repo.latest_release = Some(release.id),
+            // Legacy: the newest by created_at (and semantic version) wins; the
+            // sim leaves the choice to `Repo::latest_release`'s date rule.
+            "legacy" => repo.latest_release = None,
+            _ => {}
+        }
+    }
     let json = release_json(ctx, repo, &release);
     repo.releases.push(release);
     Reply::created(json)

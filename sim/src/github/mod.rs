@@ -1,14 +1,18 @@
 //! A GitHub-compatible server for tests and `lockstep demo`: the REST routes the bot
-//! uses under `/repos/{owner}/{repo}/` (git data, compare, pulls, reviews, labels,
-//! branch protection, Actions runs and jobs, check runs, releases) and `/graphql`
-//! (`reviewDecision`, `revertPullRequest`), over a real git object store whose ids
-//! equal git's. This file is the test-facing API (`GithubSim`, `SimRepo`): acting as
-//! a human reviewer, fault injection, the call log. Pushes to the production branch
+//! uses under `/repos/{owner}/{repo}/` (git data, annotated tags, compare, contents,
+//! pulls and their files, reviews with line comments, conversation comments, labels,
+//! branch protection, Actions runs and jobs, check runs, tags and releases) and
+//! `/graphql` (`reviewDecision`, `revertPullRequest`), over a real git object store
+//! whose ids equal git's. This file is the test-facing API (`GithubSim`, `SimRepo`):
+//! acting as a human reviewer, reading back tags, releases, pull requests and their
+//! comments, fault injection, the call log. Pushes to the production branch
 //! start a workflow run whose steps call a pluggable deploy hook. It never imports
 //! the bot's modules.
 
 mod api;
 mod cli;
+mod content;
+mod conversation;
 mod graphql;
 pub mod objects;
 mod repo;
@@ -32,7 +36,7 @@ use tokio::task::JoinHandle;
 
 pub use cli::{serve, SimGithubArgs};
 pub use objects::Signature;
-pub use repo::{Job, Protection, Review, Step, WorkflowRun};
+pub use repo::{IssueComment, Job, LineComment, Protection, Review, Step, WorkflowRun};
 pub use runs::{
     bench_deploy_hook, bench_workflow_hook, BenchHook, BenchRequest, DeployHook, DeployStep,
     StepOutcome,
@@ -148,6 +152,9 @@ struct Fault {
     status: u16,
     retry_after: Option<u64>,
     message: Option<String>,
+    /// Serve the request, then answer with the fault: the write happened but its
+    /// answer was lost (a proxy's 502 after GitHub acted).
+    after_serving: bool,
 }
 
 pub(crate) struct Shared {
@@ -325,6 +332,20 @@ impl GithubSim {
             status,
             retry_after: None,
             message: None,
+            after_serving: false,
+        });
+    }
+
+    /// Like [`Self::fail_next`], but the request is served first and only its answer
+    /// is replaced by `status`: the change happened, the client cannot know it.
+    pub fn lose_next_answer(&self, method: &str, path_prefix: &str, status: u16) {
+        lock(&self.shared.faults).push_back(Fault {
+            method: method.into(),
+            path_prefix: path_prefix.into(),
+            status,
+            retry_after: None,
+            message: None,
+            after_serving: true,
         });
     }
 
@@ -337,6 +358,7 @@ impl GithubSim {
             status,
             retry_after: None,
             message: Some(message.into()),
+            after_serving: false,
         });
     }
 
@@ -348,6 +370,7 @@ impl GithubSim {
             status: 429,
             retry_after: Some(retry_after_secs),
             message: None,
+            after_serving: false,
         });
     }
 
@@ -558,20 +581,49 @@ impl SimRepo {
         self.review(pr, reviewer, "APPROVED", "", Vec::new())
     }
 
-    /// `reviewer` requests changes with a body and line comments.
+    /// `reviewer` requests changes; the review's body is `comments`, one paragraph
+    /// each (GitHub requires a body for a change request).
     pub fn request_changes(
         &self,
         pr: u64,
         reviewer: &str,
         comments: &[&str],
     ) -> anyhow::Result<()> {
-        let body = comments.first().copied().unwrap_or("Please change this.");
-        let comments = comments.iter().map(|c| c.to_string()).collect();
-        self.review(pr, reviewer, "CHANGES_REQUESTED", body, comments)
+        let body = if comments.is_empty() {
+            "Please change this.".to_string()
+        } else {
+            comments.join("\n\n")
+        };
+        self.review(pr, reviewer, "CHANGES_REQUESTED", &body, Vec::new())
+    }
+
+    /// `reviewer` requests changes with a body and comments on lines of the diff,
+    /// each `(path, line, text)`; the paths must be files the pull request changes.
+    pub fn request_changes_on_lines(
+        &self,
+        pr: u64,
+        reviewer: &str,
+        body: &str,
+        lines: &[(&str, u32, &str)],
+    ) -> anyhow::Result<()> {
+        let lines = lines
+            .iter()
+            .map(|(path, line, text)| (path.to_string(), *line, text.to_string()))
+            .collect();
+        self.review(pr, reviewer, "CHANGES_REQUESTED", body, lines)
     }
 
     pub fn comment(&self, pr: u64, reviewer: &str, body: &str) -> anyhow::Result<()> {
         self.review(pr, reviewer, "COMMENTED", body, Vec::new())
+    }
+
+    /// `user` writes in the pull request's conversation (an issue comment).
+    pub fn comment_on_conversation(&self, pr: u64, user: &str, body: &str) -> anyhow::Result<()> {
+        self.with(|repo, ctx| {
+            conversation::add_issue_comment(ctx, repo, pr, user, body)
+                .map_err(|e| anyhow::anyhow!("{}", e.message))
+        })?;
+        Ok(())
     }
 
     /// Dismisses `reviewer`'s latest review, as a maintainer would.
@@ -589,7 +641,7 @@ impl SimRepo {
         reviewer: &str,
         state: &str,
         body: &str,
-        comments: Vec<String>,
+        comments: Vec<api::NewLineComment>,
     ) -> anyhow::Result<()> {
         self.with(|repo, ctx| {
             api::add_review(ctx, repo, pr, reviewer, state, body, comments)
@@ -638,17 +690,103 @@ impl SimRepo {
     pub fn pull_summary(&self, pr: u64) -> Option<PullSummary> {
         let repos = self.shared.repos();
         let p = repos.get(&self.name)?.pull(pr).ok()?;
-        Some(PullSummary {
-            state: p.state.clone(),
-            merged: p.merged,
-            labels: p.labels.clone(),
-            requested_reviewers: p.requested_reviewers.clone(),
-            head_ref: p.head_ref.clone(),
-            base_ref: p.base_ref.clone(),
-            title: p.title.clone(),
-            body: p.body.clone().unwrap_or_default(),
-            merge_commit_sha: p.merge_commit_sha.clone(),
-        })
+        Some(PullSummary::of(p))
+    }
+
+    /// Every pull request, by number.
+    pub fn pulls(&self) -> Vec<PullSummary> {
+        let repos = self.shared.repos();
+        repos
+            .get(&self.name)
+            .map(|r| r.pulls.iter().map(PullSummary::of).collect())
+            .unwrap_or_default()
+    }
+
+    /// The description of a pull request as it stands.
+    pub fn pull_body(&self, pr: u64) -> Option<String> {
+        let repos = self.shared.repos();
+        repos.get(&self.name)?.pull(pr).ok()?.body.clone()
+    }
+
+    /// The files a pull request changes, with `added`/`removed`/`modified`, by path.
+    pub fn pull_files(&self, pr: u64) -> Vec<(String, String)> {
+        let repos = self.shared.repos();
+        let Some(repo) = repos.get(&self.name) else {
+            return Vec::new();
+        };
+        let Ok(pull) = repo.pull(pr) else {
+            return Vec::new();
+        };
+        conversation::pull_changes(repo, pull)
+            .into_iter()
+            .map(|c| (c.path, c.status.to_string()))
+            .collect()
+    }
+
+    /// The comments of a pull request's conversation, oldest first.
+    pub fn issue_comments(&self, pr: u64) -> Vec<IssueComment> {
+        let repos = self.shared.repos();
+        repos
+            .get(&self.name)
+            .and_then(|r| r.pull(pr).ok())
+            .map(|p| p.comments.clone())
+            .unwrap_or_default()
+    }
+
+    /// The reviews of a pull request (with their bodies and line comments), oldest first.
+    pub fn reviews(&self, pr: u64) -> Vec<Review> {
+        let repos = self.shared.repos();
+        repos
+            .get(&self.name)
+            .and_then(|r| r.pull(pr).ok())
+            .map(|p| p.reviews.clone())
+            .unwrap_or_default()
+    }
+
+    /// Every tag, by name: where its ref points, the commit behind it, and for an
+    /// annotated tag its message.
+    pub fn tags(&self) -> Vec<SimTag> {
+        let repos = self.shared.repos();
+        let Some(repo) = repos.get(&self.name) else {
+            return Vec::new();
+        };
+        repo.refs
+            .iter()
+            .filter_map(|(name, sha)| {
+                let tag = name.strip_prefix("refs/tags/")?;
+                let message = match repo.objects.get(sha) {
+                    Some(objects::Object::Tag(t)) => Some(t.message.clone()),
+                    _ => None,
+                };
+                Some(SimTag {
+                    name: tag.to_string(),
+                    target: sha.clone(),
+                    commit: repo.objects.peel_to_commit(sha).unwrap_or_default(),
+                    message,
+                })
+            })
+            .collect()
+    }
+
+    /// Every release, in creation order, and whether `GET releases/latest` names it.
+    pub fn releases(&self) -> Vec<SimRelease> {
+        let repos = self.shared.repos();
+        let Some(repo) = repos.get(&self.name) else {
+            return Vec::new();
+        };
+        let latest = repo.latest_release().map(|r| r.id);
+        repo.releases
+            .iter()
+            .map(|r| SimRelease {
+                id: r.id,
+                tag_name: r.tag_name.clone(),
+                name: r.name.clone(),
+                body: r.body.clone(),
+                draft: r.draft,
+                prerelease: r.prerelease,
+                latest: Some(r.id) == latest,
+            })
+            .collect()
     }
 
     /// The tag or branch names that point somewhere (`refs/...`).
@@ -668,9 +806,36 @@ impl SimRepo {
     }
 }
 
+/// A tag as a test reads it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimTag {
+    pub name: String,
+    /// What `refs/tags/<name>` points at: a tag object (annotated) or a commit.
+    pub target: String,
+    /// The commit behind it.
+    pub commit: String,
+    /// An annotated tag's message.
+    pub message: Option<String>,
+}
+
+/// A release as a test reads it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimRelease {
+    pub id: u64,
+    pub tag_name: String,
+    pub name: Option<String>,
+    pub body: Option<String>,
+    pub draft: bool,
+    pub prerelease: bool,
+    /// Whether `GET releases/latest` answers with it.
+    pub latest: bool,
+}
+
 /// What a test reads back about a pull request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PullSummary {
+    pub number: u64,
+    pub body: Option<String>,
     pub state: String,
     pub merged: bool,
     pub labels: Vec<String>,
@@ -678,8 +843,24 @@ pub struct PullSummary {
     pub head_ref: String,
     pub base_ref: String,
     pub title: String,
-    pub body: String,
     pub merge_commit_sha: Option<String>,
+}
+
+impl PullSummary {
+    fn of(p: &repo::Pull) -> PullSummary {
+        PullSummary {
+            number: p.number,
+            body: p.body.clone(),
+            state: p.state.clone(),
+            merged: p.merged,
+            labels: p.labels.clone(),
+            requested_reviewers: p.requested_reviewers.clone(),
+            head_ref: p.head_ref.clone(),
+            base_ref: p.base_ref.clone(),
+            title: p.title.clone(),
+            merge_commit_sha: p.merge_commit_sha.clone(),
+        }
+    }
 }
 
 /// `fixtures/app/<folder>/<file>` -> bytes for every file of a site folder, skipping
@@ -906,7 +1087,9 @@ async fn handle(
         });
         calls.len()
     };
-    if let Some(fault) = shared.take_fault(method.as_str(), &path) {
+    let fault = shared.take_fault(method.as_str(), &path);
+    let lost_answer = fault.as_ref().filter(|f| f.after_serving).cloned();
+    if let Some(fault) = fault.filter(|f| !f.after_serving) {
         let mut response = error_response(&ApiError::new(
             fault.status,
             fault
@@ -955,6 +1138,17 @@ async fn handle(
     };
     let response = route(&shared, method.as_str(), &path, &parse_query(&uri), &body);
     let response = record(&shared, &method, &uri, &path, body, response).await;
+    if let Some(fault) = lost_answer {
+        let lost = error_response(&ApiError::new(
+            fault.status,
+            fault
+                .message
+                .clone()
+                .unwrap_or_else(|| fault_message(fault.status).into()),
+            "https://docs.github.com/rest",
+        ));
+        return with_rate_headers(lost, calls);
+    }
     with_rate_headers(response, calls)
 }
 
@@ -1048,7 +1242,8 @@ fn route(
 
 /// Control routes for the demo and tests (never GitHub routes, no token, not
 /// logged): `POST /_sim/repos/{o}/{r}/pulls/{n}/approve {"reviewer"}`,
-/// `…/request-changes {"reviewer","comments":[..]}`, `…/comment {"reviewer","body"}`,
+/// `…/request-changes {"reviewer","comments":[..]}` (or `{"reviewer","body",
+/// "line_comments":[{"path","line","body"}]}`), `…/comment {"reviewer","body"}`,
 /// `…/dismiss {"reviewer"}`,
 /// `POST /_sim/repos/{o}/{r}/push {"branch","message","files":{path: text|null}}`,
 /// `GET /_sim/runs`.
@@ -1099,8 +1294,31 @@ fn control(shared: &Arc<Shared>, method: &str, rest: &str, body: &Value) -> Resp
                                 .collect()
                         })
                         .unwrap_or_default();
-                    let refs: Vec<&str> = comments.iter().map(String::as_str).collect();
-                    repo.request_changes(n, &reviewer, &refs).map(|_| json!({}))
+                    let lines: Vec<(String, u32, String)> = body["line_comments"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|c| {
+                                    Some((
+                                        c["path"].as_str()?.to_string(),
+                                        u32::try_from(c["line"].as_u64()?).ok()?,
+                                        c["body"].as_str()?.to_string(),
+                                    ))
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if lines.is_empty() {
+                        let refs: Vec<&str> = comments.iter().map(String::as_str).collect();
+                        repo.request_changes(n, &reviewer, &refs).map(|_| json!({}))
+                    } else {
+                        let on: Vec<(&str, u32, &str)> = lines
+                            .iter()
+                            .map(|(p, l, b)| (p.as_str(), *l, b.as_str()))
+                            .collect();
+                        repo.request_changes_on_lines(n, &reviewer, &text("body"), &on)
+                            .map(|_| json!({}))
+                    }
                 }
                 "comment" => repo.comment(n, &reviewer, &text("body")).map(|_| json!({})),
                 "dismiss" => repo.dismiss(n, &reviewer).map(|_| json!({})),

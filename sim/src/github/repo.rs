@@ -52,8 +52,28 @@ pub struct Review {
     pub state: String,
     pub commit_id: String,
     pub body: String,
-    pub comments: Vec<String>,
+    /// The review's comments on lines of the diff.
+    pub comments: Vec<LineComment>,
     pub submitted_at: String,
+}
+
+/// A review comment on one line of a file in a pull request's diff.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineComment {
+    pub id: u64,
+    pub path: String,
+    /// 1-based line of the file at the review's commit.
+    pub line: u32,
+    pub body: String,
+}
+
+/// A comment on a pull request's conversation (`POST issues/{n}/comments`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueComment {
+    pub id: u64,
+    pub user: String,
+    pub body: String,
+    pub created_at: String,
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +96,8 @@ pub struct Pull {
     pub labels: Vec<String>,
     pub requested_reviewers: Vec<String>,
     pub reviews: Vec<Review>,
+    /// The conversation's comments, oldest first.
+    pub comments: Vec<IssueComment>,
     pub created_at: String,
     pub updated_at: String,
     pub closed_at: Option<String>,
@@ -162,7 +184,10 @@ pub struct Release {
     pub target_commitish: String,
     pub draft: bool,
     pub prerelease: bool,
+    /// GitHub documents `created_at` as "the date of the commit used for the release,
+    /// and not the date when the release was drafted or published".
     pub created_at: String,
+    pub published_at: Option<String>,
 }
 
 /// The review decision GitHub's GraphQL `reviewDecision` gives.
@@ -224,6 +249,8 @@ pub struct Repo {
     pub protection: BTreeMap<String, Protection>,
     pub runs: Vec<WorkflowRun>,
     pub releases: Vec<Release>,
+    /// The release `make_latest` last marked as the repository's latest.
+    pub latest_release: Option<u64>,
     pub collaborators: BTreeSet<String>,
     /// Who moved each branch last (for `require_last_push_approval`).
     pub last_pushers: BTreeMap<String, String>,
@@ -249,6 +276,7 @@ impl Repo {
             protection: BTreeMap::new(),
             runs: Vec::new(),
             releases: Vec::new(),
+            latest_release: None,
             collaborators: BTreeSet::new(),
             last_pushers: BTreeMap::new(),
             next_id: id * 1_000_000,
@@ -500,6 +528,45 @@ impl Repo {
                 review.state = "DISMISSED".into();
             }
         }
+    }
+
+    /// Why a direct write to `branch` (not through a pull request) is refused, in the
+    /// words protection uses; None when the branch is not protected.
+    pub fn direct_write_refusal(&self, branch: &str) -> Option<String> {
+        let protection = self.protection.get(branch)?;
+        let n = protection.required_approving_review_count;
+        Some(if n == 0 {
+            "Changes must be made through a pull request.".to_string()
+        } else {
+            let noun = if n == 1 { "review is" } else { "reviews are" };
+            format!("At least {n} approving {noun} required by reviewers with write access.")
+        })
+    }
+
+    /// The commit a pull request's diff starts from: the merge base of its head and
+    /// the base it targets (for a merged one, the base as it was before the merge).
+    pub fn pull_diff_base(&self, pull: &Pull) -> Option<String> {
+        let head = self.head_sha(pull);
+        let base = match pull.merge_commit_sha.as_deref().filter(|_| pull.merged) {
+            Some(merge) => self.objects.commit(merge)?.parents.first()?.clone(),
+            None => self.branch_sha(&pull.base_ref)?,
+        };
+        self.merge_base(&base, &head)
+    }
+
+    /// The latest release as `GET releases/latest` finds it: the one `make_latest`
+    /// marked, else the newest published full release by `created_at`.
+    pub fn latest_release(&self) -> Option<&Release> {
+        let full = |r: &&Release| !r.draft && !r.prerelease;
+        self.latest_release
+            .and_then(|id| self.releases.iter().find(|r| r.id == id))
+            .filter(full)
+            .or_else(|| {
+                self.releases
+                    .iter()
+                    .filter(full)
+                    .max_by(|a, b| (&a.created_at, a.id).cmp(&(&b.created_at, b.id)))
+            })
     }
 
     /// The text of GitHub's 405 when protection is unmet, or None when it is met.

@@ -1,7 +1,8 @@
-//! Block Kit as Slack's message store treats it: what a posted message may contain
-//! (the documented limits Slack enforces with `invalid_blocks` / `msg_too_long`), how
-//! Slack stores blocks (a `block_id` on every block, `emoji: true` on plain text), and
-//! finding a clicked button. Pure functions over JSON; no state, no I/O.
+//! Block Kit as Slack's message and view store treats it: what a posted message or a
+//! view may contain (the documented limits Slack enforces with `invalid_blocks` /
+//! `invalid_arguments` / `msg_too_long`), how Slack stores blocks (a `block_id` on every
+//! block, `emoji: true` on plain text), finding a clicked button and a view's text
+//! inputs. Pure functions over JSON; no state, no I/O.
 
 use std::collections::HashSet;
 
@@ -21,20 +22,33 @@ const MAX_CONTEXT_ELEMENTS: usize = 10;
 const MAX_BUTTON_TEXT: usize = 75;
 const MAX_BUTTON_VALUE: usize = 2000;
 
-/// Checks blocks against Slack's documented Block Kit limits. On failure returns the
-/// `response_metadata.messages` Slack would send with `invalid_blocks`, in its
-/// "[ERROR] … [json-pointer:/blocks/…]" style.
+/// Slack allows more blocks in a view (modal, Home tab) than in a message.
+pub const MAX_VIEW_BLOCKS: usize = 100;
+const MAX_INPUT_LABEL: usize = 2000;
+const MAX_INPUT_VALUE: usize = 3000;
+
+/// Checks a message's blocks against Slack's documented Block Kit limits. On failure
+/// returns the `response_metadata.messages` Slack would send with `invalid_blocks`, in
+/// its "[ERROR] … [json-pointer:/blocks/…]" style.
 pub fn validate(blocks: &[Value]) -> Result<(), Vec<String>> {
     let mut errors = Vec::new();
-    if blocks.len() > MAX_BLOCKS {
-        errors.push(error(
-            &format!("no more than {MAX_BLOCKS} items allowed"),
-            "/blocks",
-        ));
+    validate_into(&mut errors, blocks, MAX_BLOCKS, "/blocks");
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// Checks blocks held at `pointer` (e.g. `/view/blocks`), at most `max` of them, adding
+/// Slack-style messages to `errors`.
+pub fn validate_into(errors: &mut Vec<String>, blocks: &[Value], max: usize, pointer: &str) {
+    if blocks.len() > max {
+        errors.push(error(&format!("no more than {max} items allowed"), pointer));
     }
     let mut block_ids = HashSet::new();
     for (index, block) in blocks.iter().enumerate() {
-        let at = format!("/blocks/{index}");
+        let at = format!("{pointer}/{index}");
         if let Some(id) = block.get("block_id").and_then(Value::as_str) {
             if !block_ids.insert(id) {
                 errors.push(error(
@@ -42,14 +56,9 @@ pub fn validate(blocks: &[Value]) -> Result<(), Vec<String>> {
                     &format!("{at}/block_id"),
                 ));
             }
-            check_len(&mut errors, id, MAX_ID_CHARS, &format!("{at}/block_id"));
+            check_len(errors, id, MAX_ID_CHARS, &format!("{at}/block_id"));
         }
-        validate_block(&mut errors, block, &at);
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors)
+        validate_block(errors, block, &at);
     }
 }
 
@@ -113,9 +122,95 @@ fn validate_block(errors: &mut Vec<String>, block: &Value, at: &str) {
                 }
             }
         }
+        Some("input") => {
+            match block.get("label") {
+                Some(label) if label.get("type").and_then(Value::as_str) == Some("plain_text") => {
+                    check_text(errors, label, MAX_INPUT_LABEL, &format!("{at}/label"));
+                }
+                Some(_) => errors.push(error(
+                    "must be a plain_text text object",
+                    &format!("{at}/label"),
+                )),
+                None => errors.push(error("missing required field: label", at)),
+            }
+            match block.get("element") {
+                Some(element) => validate_input_element(errors, element, &format!("{at}/element")),
+                None => errors.push(error("missing required field: element", at)),
+            }
+        }
         Some(_) => {}
         None => errors.push(error("missing required field: type", at)),
     }
+}
+
+fn validate_input_element(errors: &mut Vec<String>, element: &Value, at: &str) {
+    if let Some(id) = element.get("action_id").and_then(Value::as_str) {
+        check_len(errors, id, MAX_ID_CHARS, &format!("{at}/action_id"));
+    }
+    match element.get("type").and_then(Value::as_str) {
+        Some("plain_text_input") => {
+            if let Some(value) = element.get("initial_value").and_then(Value::as_str) {
+                check_len(
+                    errors,
+                    value,
+                    MAX_INPUT_VALUE,
+                    &format!("{at}/initial_value"),
+                );
+            }
+            let length = |key: &str| element.get(key).and_then(Value::as_u64);
+            if let (Some(min), Some(max)) = (length("min_length"), length("max_length")) {
+                if min > max {
+                    errors.push(error(
+                        "min_length must not exceed max_length",
+                        &format!("{at}/min_length"),
+                    ));
+                }
+            }
+        }
+        Some(_) => {}
+        None => errors.push(error("missing required field: type", at)),
+    }
+}
+
+/// The input blocks of a view that hold a plain-text input: (block_id, action_id,
+/// label, optional, initial_value, multiline), in order. Blocks must be normalised
+/// (every block has a `block_id`).
+pub fn text_inputs(blocks: &[Value]) -> Vec<TextInput> {
+    blocks
+        .iter()
+        .filter(|b| b.get("type").and_then(Value::as_str) == Some("input"))
+        .filter_map(|b| {
+            let element = b.get("element")?;
+            if element.get("type").and_then(Value::as_str) != Some("plain_text_input") {
+                return None;
+            }
+            Some(TextInput {
+                block_id: b.get("block_id")?.as_str()?.to_string(),
+                action_id: element.get("action_id")?.as_str()?.to_string(),
+                label: b["label"]["text"].as_str().unwrap_or_default().to_string(),
+                optional: b.get("optional").and_then(Value::as_bool).unwrap_or(false),
+                initial_value: element
+                    .get("initial_value")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                multiline: element
+                    .get("multiline")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+            })
+        })
+        .collect()
+}
+
+/// A plain-text input in a view, as a person filling it in sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TextInput {
+    pub block_id: String,
+    pub action_id: String,
+    pub label: String,
+    pub optional: bool,
+    pub initial_value: Option<String>,
+    pub multiline: bool,
 }
 
 fn elements_of<'a>(
@@ -217,18 +312,25 @@ pub fn new_block_id() -> String {
 
 /// Stores blocks as Slack does on post: every block without a `block_id` gets a fresh
 /// one, and every `plain_text` object gets `emoji: true` unless it says otherwise.
+/// Input elements without an `action_id` get one too, as Slack assigns them in views.
 pub fn normalise(blocks: &mut [Value]) {
     for block in blocks.iter_mut() {
         if let Some(object) = block.as_object_mut() {
             if !object.get("block_id").is_some_and(Value::is_string) {
                 object.insert("block_id".to_string(), json!(new_block_id()));
             }
+            if let Some(element) = object.get_mut("element").and_then(Value::as_object_mut) {
+                if !element.get("action_id").is_some_and(Value::is_string) {
+                    element.insert("action_id".to_string(), json!(new_block_id()));
+                }
+            }
         }
         default_plain_text_emoji(block);
     }
 }
 
-fn default_plain_text_emoji(value: &mut Value) {
+/// Adds `emoji: true` to every `plain_text` object in `value` that does not say otherwise.
+pub fn default_plain_text_emoji(value: &mut Value) {
     match value {
         Value::Object(object) => {
             if object.get("type").and_then(Value::as_str) == Some("plain_text") {

@@ -1,9 +1,10 @@
 //! The standalone Slack sim (`lockstep sim slack`): its arguments, `serve` (start, print
 //! where to point the bot, run until Ctrl-C), and the small HTTP control surface under
 //! `/_sim/` that lets other tools play the human side (run a command, click a button,
-//! read the transcript). `/_sim/` never collides with Slack's own paths. Must not
+//! submit or cancel a modal, open the Home tab, read the transcript). `/_sim/` never collides with Slack's own paths. Must not
 //! implement any Slack behaviour itself: it calls the same functions as `SlackSim`.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ use serde_json::json;
 use super::config::SimConfig;
 use super::socket::{self, DisconnectReason};
 use super::state::Shared;
-use super::SlackSim;
+use super::{views, SlackSim};
 
 /// `lockstep sim slack` arguments.
 #[derive(Debug, Clone, clap::Args)]
@@ -46,6 +47,8 @@ pub async fn serve(args: SimSlackArgs) -> anyhow::Result<()> {
     println!("                  POST {base}/_sim/click {{\"user\",\"channel\",\"message_ts\",\"action_id\",\"value\"?}}");
     println!("                  GET  {base}/_sim/outputs   GET {base}/_sim/channels/<id>/messages");
     println!("                  POST {base}/_sim/disconnect {{\"reason\":\"refresh_requested\"}}");
+    println!("                  POST {base}/_sim/submit_view {{\"user\",\"view_id\",\"values\":{{block:{{action:text}}}}}}");
+    println!("                  POST {base}/_sim/close_view {{\"user\",\"view_id\"}}   POST {base}/_sim/open_home {{\"user\"}}");
     println!("Ctrl-C to stop.");
     tokio::signal::ctrl_c()
         .await
@@ -61,6 +64,61 @@ pub(crate) fn control_routes() -> Router<Arc<Shared>> {
         .route("/_sim/outputs", get(outputs))
         .route("/_sim/channels/{channel}/messages", get(channel_messages))
         .route("/_sim/disconnect", post(disconnect))
+        .route("/_sim/submit_view", post(submit_view))
+        .route("/_sim/close_view", post(close_view))
+        .route("/_sim/open_home", post(open_home))
+}
+
+#[derive(Debug, Deserialize)]
+struct SubmitViewRequest {
+    user: String,
+    view_id: String,
+    /// block_id -> action_id -> text
+    #[serde(default)]
+    values: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CloseViewRequest {
+    user: String,
+    view_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct OpenHomeRequest {
+    user: String,
+}
+
+async fn submit_view(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    Json(request): Json<SubmitViewRequest>,
+) -> Response {
+    match views::submit_view(&shared, &request.user, &request.view_id, &request.values).await {
+        Ok(submitted) => Json(submitted).into_response(),
+        Err(error) => refused(error),
+    }
+}
+
+async fn close_view(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    Json(request): Json<CloseViewRequest>,
+) -> Response {
+    match views::close_view(&shared, &request.user, &request.view_id).await {
+        Ok(envelope_id) => {
+            Json(json!({"ok": true, "view_closed_envelope": envelope_id})).into_response()
+        }
+        Err(error) => refused(error),
+    }
+}
+
+async fn open_home(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    Json(request): Json<OpenHomeRequest>,
+) -> Response {
+    match views::open_home(&shared, &request.user).await {
+        Ok(sent) => Json(sent).into_response(),
+        Err(error) => refused(error),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -65,12 +65,15 @@ impl SimUser {
 
 /// A channel and its members. As on Slack, the bot can only post where it is a member:
 /// include the bot user (U0BOT by default) in `members`, or chat.postMessage answers
-/// `not_in_channel`. Slash commands and response URLs work either way.
+/// `not_in_channel`. Slash commands and response URLs work either way. Reading history
+/// of a channel the bot is not in answers `not_in_channel` for a public channel and
+/// `channel_not_found` for a private one (the bot cannot know it exists).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SimChannel {
     pub id: String,
     pub name: String,
     pub members: Vec<String>,
+    pub is_private: bool,
 }
 
 impl SimChannel {
@@ -79,7 +82,14 @@ impl SimChannel {
             id: id.to_string(),
             name: name.to_string(),
             members: Vec::new(),
+            is_private: false,
         }
+    }
+
+    /// A private channel (Slack ids them with a `C` too nowadays).
+    pub fn private(mut self) -> Self {
+        self.is_private = true;
+        self
     }
 
     pub fn with_members(mut self, members: &[&str]) -> Self {
@@ -136,6 +146,12 @@ pub struct SimConfig {
     /// How long `send_slash_command`/`click_button` wait for an open Socket Mode
     /// connection before giving up (Slack would show the user `dispatch_failed`).
     pub dispatch_wait: Duration,
+    /// How long a trigger id stays usable for `views.open` (Slack: 3 s).
+    pub trigger_ttl: Duration,
+    /// How long `submit_view` waits for the bot's ack before reporting that the bot
+    /// never answered (Slack shows an error in the modal after 3 s; the sim waits
+    /// longer so a loaded test machine does not turn a slow ack into a failure).
+    pub ack_wait: Duration,
 }
 
 // Tokens are secrets: Debug shows which workspace this is, never the token values.
@@ -192,6 +208,8 @@ impl Default for SimConfig {
             response_url_max_uses: 5,
             warning_grace: Duration::from_secs(10),
             dispatch_wait: Duration::from_secs(10),
+            trigger_ttl: Duration::from_secs(3),
+            ack_wait: Duration::from_secs(10),
         }
     }
 }
@@ -245,6 +263,16 @@ impl SimConfig {
 
     pub fn with_dispatch_wait(mut self, wait: Duration) -> Self {
         self.dispatch_wait = wait;
+        self
+    }
+
+    pub fn with_trigger_ttl(mut self, ttl: Duration) -> Self {
+        self.trigger_ttl = ttl;
+        self
+    }
+
+    pub fn with_ack_wait(mut self, wait: Duration) -> Self {
+        self.ack_wait = wait;
         self
     }
 

@@ -1,7 +1,8 @@
-//! A Slack-compatible server for tests and `lockstep demo`: the Web API under `/api/`,
-//! Socket Mode at `/link/`, response URLs at `/response/<id>`, a control surface
-//! under `/_sim/`, and at `/` a web page showing the channels to a person. The bot points slack-morphism at `api_url()` and cannot tell it from
-//! Slack. This file is the test-facing API (`SlackSim`); the wire formats live in the
+//! A Slack-compatible server for tests and `lockstep demo`: the Web API under `/api/`
+//! (messages with metadata, history and threads, modals and the Home tab), Socket Mode
+//! at `/link/`, response URLs at `/response/<id>`, a control surface under `/_sim/`,
+//! and at `/` a web page showing the channels, modals and Home tab to a person. The bot
+//! points slack-morphism at `api_url()` and cannot tell it from Slack. This file is the test-facing API (`SlackSim`); the wire formats live in the
 //! submodules. It never imports the bot's modules.
 //!
 //! Everything a test waits for (acks, outputs, connections) is signalled through
@@ -10,10 +11,12 @@
 mod blocks;
 mod cli;
 mod config;
+mod history;
 mod payloads;
 mod response_url;
 mod socket;
 mod state;
+mod views;
 mod web;
 mod web_api;
 
@@ -31,8 +34,11 @@ use tokio::task::JoinHandle;
 
 pub use cli::{serve, SimSlackArgs};
 pub use config::{SimChannel, SimConfig, SimUser, SimUserGroup};
-pub use socket::{DisconnectReason, SentEnvelope};
-pub use state::{Ack, BotOutput, EphemeralMessage, EphemeralVia, SimMessage};
+pub use socket::{DisconnectReason, SentEnvelope, SentEvent};
+pub use state::{
+    Ack, BotOutput, EphemeralMessage, EphemeralVia, SimMessage, SimView, ViewsOpenCall,
+};
+pub use views::{ViewOutcome, ViewSubmission};
 
 use state::{wait_until, RateLimit, Shared};
 
@@ -327,6 +333,7 @@ impl SlackSim {
             blocks: Vec::new(),
             edited_ts: None,
             reply_broadcast: false,
+            metadata: None,
         });
         Ok(ts)
     }
@@ -451,6 +458,102 @@ impl SlackSim {
             .get(method)
             .copied()
             .unwrap_or(0)
+    }
+
+    // ---- views: modals and the Home tab ----------------------------------------------
+
+    /// Every `views.open` call so far, with its trigger, whose it was and the outcome.
+    pub fn views_open_calls(&self) -> Vec<ViewsOpenCall> {
+        self.shared.lock().views_open_calls.clone()
+    }
+
+    /// The modals open for `user`, the root of the stack first (the one shown is last).
+    pub fn open_views(&self, user: &str) -> Vec<SimView> {
+        self.shared.lock().open_modals(user)
+    }
+
+    /// A view (modal or Home) by id, open or not.
+    pub fn view(&self, view_id: &str) -> Option<SimView> {
+        self.shared.lock().view(view_id).cloned()
+    }
+
+    /// The Home tab the bot published for `user`, if any.
+    pub fn home_view(&self, user: &str) -> Option<SimView> {
+        self.shared.lock().home(user).cloned()
+    }
+
+    /// Waits until `user` has a modal open and returns the one shown (top of the stack).
+    pub async fn wait_for_open_view(
+        &self,
+        user: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<SimView> {
+        wait_until(
+            self.shared.views_tx.subscribe(),
+            timeout,
+            || format!("a modal to open for {user}"),
+            || self.open_views(user).pop(),
+        )
+        .await
+    }
+
+    /// Waits until `user`'s Home tab was published with a hash other than `after`
+    /// (None: any published Home) and returns it.
+    pub async fn wait_for_home_view(
+        &self,
+        user: &str,
+        after: Option<&str>,
+        timeout: Duration,
+    ) -> anyhow::Result<SimView> {
+        wait_until(
+            self.shared.views_tx.subscribe(),
+            timeout,
+            || format!("the bot to publish {user}'s Home tab"),
+            || self.home_view(user).filter(|v| Some(v.hash()) != after),
+        )
+        .await
+    }
+
+    /// `user` fills in their open modal `view_id` (`values`: block_id → action_id →
+    /// text) and presses Submit: a `view_submission` goes to the bot over Socket Mode;
+    /// returns its ack and what the ack did (closed, errors shown, updated, pushed,
+    /// cleared). Refuses as Slack's client would (no such open modal, an empty required
+    /// input, an input the view does not have).
+    pub async fn submit_view(
+        &self,
+        user: &str,
+        view_id: &str,
+        values: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    ) -> anyhow::Result<ViewSubmission> {
+        views::submit_view(&self.shared, user, view_id, values).await
+    }
+
+    /// `user` cancels their open modal `view_id`; returns the `view_closed` envelope id
+    /// when the view asked to be told (`notify_on_close`).
+    pub async fn close_view(&self, user: &str, view_id: &str) -> anyhow::Result<Option<String>> {
+        views::close_view(&self.shared, user, view_id).await
+    }
+
+    /// `user` opens the app's Home tab: delivers `app_home_opened` to the bot.
+    pub async fn open_home(&self, user: &str) -> anyhow::Result<SentEvent> {
+        views::open_home(&self.shared, user).await
+    }
+
+    /// A trigger id for `user` as a slash command or click would carry it, without
+    /// delivering anything: for testing a client's `views.open` on its own.
+    pub fn issue_trigger_id(&self, user: &str) -> String {
+        socket::issue_trigger(&self.shared, user)
+    }
+
+    /// Makes a trigger id answer `expired_trigger_id`, as if its 3 seconds had passed.
+    pub fn expire_trigger(&self, trigger_id: &str) -> anyhow::Result<()> {
+        let mut state = self.shared.lock();
+        let trigger = state
+            .triggers
+            .get_mut(trigger_id)
+            .with_context(|| format!("{trigger_id} is not a trigger id this sim handed out"))?;
+        trigger.expired = true;
+        Ok(())
     }
 
     /// Makes a response URL answer as if its 30 minutes had passed.

@@ -1,7 +1,8 @@
 // The Slack sim's channel page: polls /_sim/view/<channel>?user=<id> and renders
-// what that person sees; the composer and the buttons act as that person through
-// /_sim/command and /_sim/click. The rendering functions are pure and exported for
-// tests under node.
+// what that person sees (a channel, or their Home tab, and the modal the bot opened
+// for them); the composer, the buttons and the modal act as that person through
+// /_sim/command, /_sim/click, /_sim/submit_view, /_sim/close_view and /_sim/open_home.
+// The rendering functions are pure and exported for tests under node.
 "use strict";
 
 function escapeHtml(text) {
@@ -67,8 +68,9 @@ function renderText(object, names) {
   return object.type === "mrkdwn" ? renderMrkdwn(object.text, names) : escapeHtml(object.text);
 }
 
-// Block Kit to HTML. Buttons carry data attributes the click handler reads.
-function renderBlocks(blocks, ts, names) {
+// Block Kit to HTML. Buttons carry data attributes the click handler reads; in a view
+// (`inView`) they are shown disabled, since the sim does not deliver clicks on views.
+function renderBlocks(blocks, ts, names, inView) {
   return blocks.map((block) => {
     switch (block.type) {
       case "header":
@@ -84,15 +86,61 @@ function renderBlocks(blocks, ts, names) {
       }
       case "context":
         return '<div class="context">' + (block.elements || []).map((e) => e.text ? renderText(e, names) : "").join(" ") + "</div>";
+      case "input":
+        return renderInput(block, {});
       case "actions":
         return '<div class="actions">' + (block.elements || []).filter((e) => e.type === "button").map((b) =>
-          '<button class="' + escapeHtml(b.style || "") + '" data-ts="' + escapeHtml(ts) +
+          '<button class="' + escapeHtml(b.style || "") + '"' + (inView ? ' disabled title="clicks in views are not simulated"' : "") + ' data-ts="' + escapeHtml(ts) +
           '" data-action="' + escapeHtml(b.action_id) + '" data-value="' + escapeHtml(b.value || "") + '">' +
           escapeHtml(b.text.text) + "</button>").join("") + "</div>";
       default:
         return "";
     }
   }).join("");
+}
+
+// An input block: its label and a text box (a textarea when multiline) carrying the
+// block and action ids the submit handler reads; `errors` are the bot's, by block_id.
+function renderInput(block, errors) {
+  const element = block.element || {};
+  const label = '<label class="input-label">' + escapeHtml((block.label && block.label.text) || "") +
+    (block.optional ? ' <span class="optional">(optional)</span>' : "") + "</label>";
+  if (element.type !== "plain_text_input") {
+    return '<div class="input">' + label + '<div class="context">(' + escapeHtml(element.type || "element") + " not shown)</div></div>";
+  }
+  const attrs = ' data-block="' + escapeHtml(block.block_id || "") + '" data-action="' +
+    escapeHtml(element.action_id || "") + '"' +
+    (element.placeholder ? ' placeholder="' + escapeHtml(element.placeholder.text || "") + '"' : "");
+  const initial = element.initial_value || "";
+  const box = element.multiline
+    ? "<textarea" + attrs + ">" + escapeHtml(initial) + "</textarea>"
+    : '<input type="text"' + attrs + ' value="' + escapeHtml(initial) + '">';
+  const error = errors[block.block_id] ? '<div class="input-error">' + escapeHtml(errors[block.block_id]) + "</div>" : "";
+  return '<div class="input">' + label + box + error + "</div>";
+}
+
+// The modal on top of the person's stack: title, blocks (inputs editable), the bot's
+// errors under their inputs, and Cancel / Submit carrying the view id.
+function renderModal(modal, names) {
+  if (!modal) return "";
+  const view = modal.view || {};
+  const errors = modal.errors || {};
+  const body = (view.blocks || []).map((block) => block.type === "input"
+    ? renderInput(block, errors)
+    : renderBlocks([block], "", names, true)).join("");
+  const id = escapeHtml(modal.id);
+  const button = (which, text) => text
+    ? '<button class="' + which + '" data-modal="' + which + '" data-view="' + id + '">' + escapeHtml(text.text) + "</button>"
+    : "";
+  return '<div class="modal" data-view="' + id + '"><h2>' + escapeHtml((view.title && view.title.text) || "") + "</h2>" +
+    '<div class="modal-body">' + body + '</div><div class="modal-buttons">' +
+    button("cancel", view.close || { text: "Cancel" }) + button("submit", view.submit) + "</div></div>";
+}
+
+// The person's Home tab as the bot published it.
+function renderHome(home, names) {
+  if (!home) return '<div class="context">The bot has not published a Home tab for you yet.</div>';
+  return renderBlocks((home.view && home.view.blocks) || [], "", names, true);
 }
 
 function renderMessage(message, names, extraClass, note) {
@@ -128,12 +176,14 @@ function renderChannel(view) {
 }
 
 if (typeof module !== "undefined") {
-  module.exports = { escapeHtml, renderMrkdwn, renderBlocks, renderChannel };
+  module.exports = { escapeHtml, renderMrkdwn, renderBlocks, renderChannel, renderModal, renderHome };
 } else {
   const params = new URLSearchParams(location.search);
   let channel = params.get("channel") || "C0DEPLOY";
   let user = params.get("user") || "U0PM";
+  const home = params.get("tab") === "home";
   let shown = "";
+  let shownModal = "";
 
   const post = (path, body) => fetch(path, {
     method: "POST",
@@ -149,12 +199,25 @@ if (typeof module !== "undefined") {
       if (!select.options.length) {
         view.users.forEach((u) => select.add(new Option("@" + u.name, u.id, false, u.id === user)));
       }
-      document.getElementById("channels").innerHTML = view.channels.map((c) =>
-        '<a href="?channel=' + encodeURIComponent(c.id) + "&user=" + encodeURIComponent(user) + '"' +
-        (c.id === channel ? ' class="current"' : "") + "># " + escapeHtml(c.name) + "</a>").join("");
+      const link = (query, label, current) => '<a href="?' + query + "&user=" + encodeURIComponent(user) + '"' +
+        (current ? ' class="current"' : "") + ">" + label + "</a>";
+      document.getElementById("channels").innerHTML = link("tab=home", "\u2302 Home", home) +
+        view.channels.map((c) => link("channel=" + encodeURIComponent(c.id), "# " + escapeHtml(c.name), !home && c.id === channel)).join("");
       const current = view.channels.find((c) => c.id === channel);
-      document.getElementById("title").textContent = "#" + (current ? current.name : channel);
-      const html = renderChannel(view);
+      document.getElementById("title").textContent = home ? "Home" : "#" + (current ? current.name : channel);
+      document.getElementById("composer").style.display = home ? "none" : "";
+      const names = {};
+      view.users.forEach((u) => { names[u.id] = u.name; });
+      view.channels.forEach((c) => { names[c.id] = c.name; });
+      const modalHtml = renderModal(view.modal, names);
+      if (modalHtml !== shownModal) {
+        // Only when the modal itself changes, so what the person typed survives polls.
+        const overlay = document.getElementById("modal");
+        overlay.innerHTML = modalHtml;
+        overlay.style.display = modalHtml ? "" : "none";
+        shownModal = modalHtml;
+      }
+      const html = home ? renderHome(view.home, names) : renderChannel(view);
       if (html !== shown) {
         const box = document.getElementById("messages");
         const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 20;
@@ -165,7 +228,29 @@ if (typeof module !== "undefined") {
     })
     .catch(showError);
 
-  document.getElementById("user").addEventListener("change", (e) => { user = e.target.value; shown = ""; refresh(); });
+  document.getElementById("user").addEventListener("change", (e) => {
+    user = e.target.value; shown = ""; shownModal = "";
+    if (home) post("/_sim/open_home", { user }).catch(showError);
+    refresh();
+  });
+  document.getElementById("modal").addEventListener("click", (e) => {
+    const button = e.target.closest("button[data-modal]");
+    if (!button) return;
+    const viewId = button.dataset.view;
+    if (button.dataset.modal === "cancel") {
+      post("/_sim/close_view", { user, view_id: viewId }).then(() => { showError(null); refresh(); }).catch(showError);
+      return;
+    }
+    const values = {};
+    document.querySelectorAll("#modal [data-block]").forEach((box) => {
+      (values[box.dataset.block] = values[box.dataset.block] || {})[box.dataset.action] = box.value;
+    });
+    // Force a redraw afterwards: the bot's errors or its update replace the form.
+    post("/_sim/submit_view", { user, view_id: viewId, values })
+      .then(() => { shownModal = ""; showError(null); refresh(); }).catch(showError);
+  });
+  // Opening the Home tab is what makes Slack send app_home_opened.
+  if (home) post("/_sim/open_home", { user }).catch(showError);
   document.getElementById("composer").addEventListener("submit", (e) => {
     e.preventDefault();
     const form = e.target;

@@ -1,7 +1,8 @@
 //! The JSON Slack sends over Socket Mode, built as pure functions: `hello`,
-//! `disconnect`, the `slash_commands` and `interactive` (block_actions) envelopes with
-//! every field Slack includes, plus id generators. No state, no I/O: callers pass ids
-//! in, so tests can pin them.
+//! `disconnect`, the `slash_commands`, `interactive` (block_actions, view_submission,
+//! view_closed) and `events_api` (app_home_opened) envelopes with every field Slack
+//! includes, plus id generators. No state, no I/O: callers pass ids in, so tests can
+//! pin them.
 
 use serde_json::{json, Value};
 
@@ -33,6 +34,36 @@ pub fn new_trigger_id() -> String {
     let b: u64 = rand::random_range(100_000_000..1_000_000_000);
     let c: [u8; 16] = rand::random();
     format!("{a}.{b}.{}", hex::encode(c))
+}
+
+const ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+fn upper_alnum(len: usize) -> String {
+    (0..len)
+        .map(|_| ID_ALPHABET[rand::random_range(0..ID_ALPHABET.len())] as char)
+        .collect()
+}
+
+/// A view id, "V" and ten upper-case letters or digits, like Slack's "V0MHU10V25Q".
+pub fn new_view_id() -> String {
+    format!("V{}", upper_alnum(10))
+}
+
+/// A view hash in Slack's "<seconds>.<digits>" shape ("156772938.1827394").
+pub fn new_view_hash(now_secs: u64) -> String {
+    let n: u64 = rand::random_range(1_000_000..100_000_000);
+    format!("{now_secs}.{n}")
+}
+
+/// An Events API event id ("Ev" and ten upper-case letters or digits).
+pub fn new_event_id() -> String {
+    format!("Ev{}", upper_alnum(10))
+}
+
+/// The id of the direct-message channel between the app and `user_id`
+/// (a `D…` id derived from the user's, stable for the sim's lifetime).
+pub fn app_dm_channel(user_id: &str) -> String {
+    format!("D{}", user_id.trim_start_matches(['U', 'W']))
 }
 
 /// An opaque id for a response URL path segment or a websocket ticket.
@@ -175,6 +206,127 @@ pub fn block_actions_envelope(
         "payload": payload,
         "type": "interactive",
         "accepts_response_payload": false,
+    })
+}
+
+fn user_json(config: &SimConfig, user: &SimUser) -> Value {
+    json!({
+        "id": user.id,
+        "username": user.name,
+        "name": user.name,
+        "team_id": config.team_id,
+    })
+}
+
+/// An `interactive` envelope carrying a `view_submission`: `view` is the view as
+/// stored, with `state.values` filled in from what the person typed. Slack lets the
+/// ack carry a `response_action`, hence `accepts_response_payload: true`.
+pub fn view_submission_envelope(
+    config: &SimConfig,
+    user: &SimUser,
+    view: &Value,
+    envelope_id: &str,
+    trigger_id: &str,
+) -> Value {
+    json!({
+        "envelope_id": envelope_id,
+        "payload": {
+            "type": "view_submission",
+            "team": { "id": config.team_id, "domain": config.team_domain },
+            "user": user_json(config, user),
+            "api_app_id": config.app_id,
+            "token": VERIFICATION_TOKEN,
+            "trigger_id": trigger_id,
+            "view": view,
+            "response_urls": [],
+            "is_enterprise_install": false,
+            "enterprise": null,
+        },
+        "type": "interactive",
+        "accepts_response_payload": true,
+    })
+}
+
+/// An `interactive` envelope carrying a `view_closed` (sent only for views opened with
+/// `notify_on_close: true`).
+pub fn view_closed_envelope(
+    config: &SimConfig,
+    user: &SimUser,
+    view: &Value,
+    envelope_id: &str,
+) -> Value {
+    json!({
+        "envelope_id": envelope_id,
+        "payload": {
+            "type": "view_closed",
+            "team": { "id": config.team_id, "domain": config.team_domain },
+            "user": user_json(config, user),
+            "api_app_id": config.app_id,
+            "token": VERIFICATION_TOKEN,
+            "view": view,
+            "is_cleared": false,
+            "is_enterprise_install": false,
+            "enterprise": null,
+        },
+        "type": "interactive",
+        "accepts_response_payload": false,
+    })
+}
+
+/// Ids fixed by the caller for one Events API delivery.
+#[derive(Clone, Debug)]
+pub struct EventIds {
+    pub envelope_id: String,
+    pub event_id: String,
+    /// The event's `event_ts` (a message-style ts).
+    pub event_ts: String,
+    /// `event_time`, whole seconds.
+    pub event_time: u64,
+}
+
+/// An `events_api` envelope with Slack's `event_callback` wrapper around an
+/// `app_home_opened` event. `view` is the user's published Home view, which Slack
+/// includes when there is one.
+pub fn app_home_opened_envelope(
+    config: &SimConfig,
+    user: &SimUser,
+    view: Option<&Value>,
+    ids: &EventIds,
+) -> Value {
+    let mut event = json!({
+        "type": "app_home_opened",
+        "user": user.id,
+        "channel": app_dm_channel(&user.id),
+        "tab": "home",
+        "event_ts": ids.event_ts,
+    });
+    if let Some(view) = view {
+        event["view"] = view.clone();
+    }
+    json!({
+        "envelope_id": ids.envelope_id,
+        "payload": {
+            "token": VERIFICATION_TOKEN,
+            "team_id": config.team_id,
+            "api_app_id": config.app_id,
+            "event": event,
+            "type": "event_callback",
+            "event_id": ids.event_id,
+            "event_time": ids.event_time,
+            "authorizations": [{
+                "enterprise_id": null,
+                "team_id": config.team_id,
+                "user_id": config.bot_user_id,
+                "is_bot": true,
+                "is_enterprise_install": false,
+            }],
+            "is_ext_shared_channel": false,
+            "event_context": format!("4-{}", hex::encode(ids.event_id.as_bytes())),
+        },
+        "type": "events_api",
+        "accepts_response_payload": false,
+        "retry_attempt": 0,
+        "retry_reason": "",
     })
 }
 

@@ -330,6 +330,7 @@ impl Target {
             blocks: request.blocks.clone(),
             edited_ts: None,
             reply_broadcast: false,
+            metadata: None,
         });
         shared.record_output(
             state,

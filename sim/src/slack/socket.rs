@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use super::payloads::{self, ClickedMessage, DeliveryIds};
 use super::state::{
     wait_until, Ack, ConnCommand, ConnectionHandle, Delivery, EnvelopeRecord, ResponseOrigin,
-    ResponseUrlRecord, Shared,
+    ResponseUrlRecord, Shared, TriggerRecord,
 };
 use super::{blocks, response_url};
 
@@ -49,6 +49,16 @@ impl DisconnectReason {
             DisconnectReason::TooManyWebsockets => "too_many_websockets",
         }
     }
+}
+
+/// What the sim handed the bot for one Events API event (e.g. `app_home_opened`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SentEvent {
+    pub envelope_id: String,
+    /// The `event_id` a bot deduplicates on (`Ev…`).
+    pub event_id: String,
+    /// Which connection received it.
+    pub connection_id: u64,
 }
 
 /// What the sim handed the bot for one command or click.
@@ -223,7 +233,7 @@ fn record_ack(shared: &Shared, connection_id: u64, text: &str) {
 
 /// Sends `frame` (envelope `envelope_id`, first sent as `original`) to one open,
 /// non-draining connection, waiting up to `dispatch_wait` for one to exist.
-async fn deliver(
+pub(crate) async fn deliver(
     shared: &Arc<Shared>,
     envelope_id: &str,
     original: &Value,
@@ -302,9 +312,24 @@ fn response_url_for(shared: &Shared, channel: &str, user: &str, origin: Response
 fn new_ids(shared: &Shared, channel: &str, user: &str, origin: ResponseOrigin) -> DeliveryIds {
     DeliveryIds {
         envelope_id: payloads::new_envelope_id(),
-        trigger_id: payloads::new_trigger_id(),
+        trigger_id: issue_trigger(shared, user),
         response_url: response_url_for(shared, channel, user, origin),
     }
+}
+
+/// A fresh trigger id for `user`, registered so `views.open` can exchange it once.
+pub(crate) fn issue_trigger(shared: &Shared, user: &str) -> String {
+    let trigger_id = payloads::new_trigger_id();
+    shared.lock().triggers.insert(
+        trigger_id.clone(),
+        TriggerRecord {
+            user: user.to_string(),
+            issued_at: Instant::now(),
+            exchanged: false,
+            expired: false,
+        },
+    );
+    trigger_id
 }
 
 /// A user types `command text` in `channel_id`.

@@ -72,6 +72,9 @@ pub struct SimMessage {
     /// ts of the last edit, if any.
     pub edited_ts: Option<String>,
     pub reply_broadcast: bool,
+    /// Message metadata (`{event_type, event_payload}`) the app attached; Slack
+    /// returns it only to readers that ask with `include_all_metadata`.
+    pub metadata: Option<Value>,
 }
 
 impl SimMessage {
@@ -287,6 +290,67 @@ pub(crate) struct RateLimit {
     pub retry_after_secs: u64,
 }
 
+/// A trigger id handed to the bot with a slash command, a click or a view submission:
+/// good for one `views.open` within `SimConfig::trigger_ttl` (Slack: 3 s).
+#[derive(Debug)]
+pub(crate) struct TriggerRecord {
+    pub user: String,
+    pub issued_at: Instant,
+    pub exchanged: bool,
+    /// Forced by a test (`SlackSim::expire_trigger`), as if its time had passed.
+    pub expired: bool,
+}
+
+/// A modal or a Home tab as the sim keeps it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SimView {
+    /// Slack's view id (`V…`).
+    pub id: String,
+    /// Who sees it.
+    pub user: String,
+    /// `modal` or `home`.
+    pub kind: String,
+    /// The view as Slack returns it from views.open / views.publish (`id`, `team_id`,
+    /// `type`, `blocks`, `private_metadata`, `callback_id`, `state`, `hash`, …).
+    pub view: Value,
+    /// A modal is open until submitted (and closed by the ack), cancelled or cleared;
+    /// a Home view stays.
+    pub open: bool,
+    /// The errors of the last `response_action: errors` ack, by block_id.
+    pub errors: BTreeMap<String, String>,
+}
+
+impl SimView {
+    pub fn callback_id(&self) -> &str {
+        self.view["callback_id"].as_str().unwrap_or_default()
+    }
+
+    pub fn private_metadata(&self) -> &str {
+        self.view["private_metadata"].as_str().unwrap_or_default()
+    }
+
+    pub fn hash(&self) -> &str {
+        self.view["hash"].as_str().unwrap_or_default()
+    }
+
+    pub fn blocks(&self) -> &[Value] {
+        self.view["blocks"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+}
+
+/// One `views.open` call as the sim answered it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ViewsOpenCall {
+    pub trigger_id: String,
+    /// Whose trigger it was, when the sim issued it.
+    pub user: Option<String>,
+    /// The opened view's id, or Slack's error code.
+    pub outcome: Result<String, String>,
+}
+
 /// Everything mutable. Only touched through `Shared::lock`.
 #[derive(Debug, Default)]
 pub(crate) struct State {
@@ -306,6 +370,10 @@ pub(crate) struct State {
     pub api_calls: HashMap<String, usize>,
     pub pings_received: usize,
     pub stray_acks: usize,
+    pub triggers: HashMap<String, TriggerRecord>,
+    /// Modals and Home views, in the order they were created.
+    pub views: Vec<SimView>,
+    pub views_open_calls: Vec<ViewsOpenCall>,
 }
 
 impl State {
@@ -371,6 +439,29 @@ impl State {
     pub fn open_connection_count(&self) -> usize {
         self.connections.len()
     }
+
+    pub fn view(&self, id: &str) -> Option<&SimView> {
+        self.views.iter().find(|v| v.id == id)
+    }
+
+    pub fn view_mut(&mut self, id: &str) -> Option<&mut SimView> {
+        self.views.iter_mut().find(|v| v.id == id)
+    }
+
+    /// The modals open for `user`, oldest (the root of the stack) first.
+    pub fn open_modals(&self, user: &str) -> Vec<SimView> {
+        self.views
+            .iter()
+            .filter(|v| v.user == user && v.kind == "modal" && v.open)
+            .cloned()
+            .collect()
+    }
+
+    pub fn home(&self, user: &str) -> Option<&SimView> {
+        self.views
+            .iter()
+            .find(|v| v.user == user && v.kind == "home")
+    }
 }
 
 /// The state plus its wake-up signals, shared by the HTTP handlers, connection tasks and
@@ -387,6 +478,8 @@ pub(crate) struct Shared {
     pub acks_tx: watch::Sender<u64>,
     /// (connections opened ever, connections open now)
     pub connections_tx: watch::Sender<(usize, usize)>,
+    /// Bumped whenever a view opens, changes or closes, or a Home tab is published.
+    pub views_tx: watch::Sender<u64>,
 }
 
 impl Shared {
@@ -398,6 +491,7 @@ impl Shared {
             outputs_tx: watch::Sender::new(0),
             acks_tx: watch::Sender::new(0),
             connections_tx: watch::Sender::new((0, 0)),
+            views_tx: watch::Sender::new(0),
         })
     }
 
@@ -414,6 +508,10 @@ impl Shared {
         state.outputs.push(output);
         let count = state.outputs.len();
         self.outputs_tx.send_replace(count);
+    }
+
+    pub fn views_changed(&self) {
+        self.views_tx.send_modify(|n| *n += 1);
     }
 
     pub fn publish_connections(&self, state: &State) {
@@ -513,6 +611,7 @@ mod tests {
             blocks: vec![],
             edited_ts: None,
             reply_broadcast: false,
+            metadata: None,
         };
         state.insert_message(msg("1.000002", Some("1.000001")));
         state.insert_message(msg("1.000001", None));

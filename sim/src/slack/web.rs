@@ -1,10 +1,12 @@
 //! A web page showing the sim's channels as a person in Slack would see them: the
 //! bot's messages with their threads and edits, Block Kit rendered (sections,
 //! fields, context, buttons), the ephemeral replies only the chosen person sees, a
-//! box to type a slash command as that person, and buttons that click. The page
-//! (`/`, with `page.js`) polls one JSON view (`/_sim/view/{channel}?user=…`); typing
-//! and clicking go through the same `/_sim/command` and `/_sim/click` routes as
-//! other tools. Nothing here is Slack behaviour; it only shows the sim's state.
+//! box to type a slash command as that person, buttons that click, the modal the bot
+//! opened for that person (its text inputs editable, Submit and Cancel) and their Home
+//! tab. The page (`/`, with `page.js`) polls one JSON view
+//! (`/_sim/view/{channel}?user=…`); typing, clicking, submitting and opening Home go
+//! through the same `/_sim/…` routes as other tools. Nothing here is Slack behaviour;
+//! it only shows the sim's state.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,8 +47,9 @@ async fn script() -> Response {
 }
 
 /// Everything the page shows for `channel` as `user` sees it: the workspace's people
-/// and channels, the channel's messages (replies carry `thread_ts`), and the
-/// ephemeral messages shown to that person there.
+/// and channels, the channel's messages (replies carry `thread_ts`), the ephemeral
+/// messages shown to that person there, the modal open for them (if any) and their
+/// Home tab.
 async fn view(
     AxumState(shared): AxumState<Arc<Shared>>,
     Path(channel): Path<String>,
@@ -69,9 +72,19 @@ async fn view(
         .filter(|e| e.channel == channel && e.user == user)
         .map(|e| json!({"ts": e.ts, "thread_ts": e.thread_ts, "text": e.text, "blocks": e.blocks}))
         .collect();
+    // The modal on top of the person's stack, with the errors the bot's ack showed.
+    let modal = state
+        .open_modals(&user)
+        .pop()
+        .map(|v| json!({"id": v.id, "view": v.view, "errors": v.errors}));
+    let home = state
+        .home(&user)
+        .map(|v| json!({"id": v.id, "view": v.view}));
     Json(json!({
         "channel": channel,
         "user": user,
+        "modal": modal,
+        "home": home,
         "users": config.users.iter().map(|u| json!({"id": u.id, "name": u.name})).collect::<Vec<_>>(),
         "channels": config.channels.iter().map(|c| json!({"id": c.id, "name": c.name})).collect::<Vec<_>>(),
         "bot_user": config.bot_user_id,

@@ -1,7 +1,8 @@
 //! The Slack Web API under `/api/<method>`: argument parsing (query string, JSON or
 //! form body), token checks, injected 429s, and the methods the bot uses
 //! (`apps.connections.open`, `auth.test`, `chat.postMessage`, `chat.update`,
-//! `chat.postEphemeral`, `users.info`, `usergroups.users.list`). Answers exactly as
+//! `chat.postEphemeral`, `users.info`, `usergroups.users.list`; reading history is
+//! `history`'s, views are `views`'). Answers exactly as
 //! Slack does: HTTP 200 with `{"ok":false,"error":…}` for API errors, 429 with
 //! `Retry-After` for rate limits, always `application/json; charset=utf-8`.
 //! It owns no state of its own; it reads and writes `State` through `Shared`.
@@ -17,7 +18,7 @@ use serde_json::{json, Map, Value};
 use super::state::{
     BotOutput, EphemeralMessage, EphemeralVia, RateLimit, Shared, SimMessage, State,
 };
-use super::{blocks, payloads};
+use super::{blocks, history, payloads, views};
 
 /// A Slack API error, returned as `{"ok":false,"error":code}` plus, when Slack explains
 /// itself (invalid_blocks), `response_metadata.messages`.
@@ -104,6 +105,22 @@ impl Params {
             Value::String(s) if !s.is_empty() => Some(s.clone()),
             Value::Number(n) => Some(n.to_string()),
             _ => None,
+        }
+    }
+
+    /// A JSON object argument: an object in a JSON body, or a string holding one (form
+    /// bodies, and clients that encode it as Slack's docs say). `Ok(None)` when absent;
+    /// `Err(())` when present but not an object.
+    pub(crate) fn object(&self, key: &str) -> Result<Option<Map<String, Value>>, ()> {
+        let parsed = match self.args.get(key) {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::String(s)) if s.is_empty() => return Ok(None),
+            Some(Value::String(s)) => serde_json::from_str::<Value>(s).map_err(|_| ())?,
+            Some(other) => other.clone(),
+        };
+        match parsed {
+            Value::Object(object) => Ok(Some(object)),
+            _ => Err(()),
         }
     }
 
@@ -207,6 +224,10 @@ fn call(shared: &Shared, method: &str, params: &Params) -> ApiResult {
         "chat.postEphemeral" => post_ephemeral(shared, params),
         "users.info" => users_info(shared, params),
         "usergroups.users.list" => usergroup_users(shared, params),
+        "conversations.history" => history::conversations_history(shared, params),
+        "conversations.replies" => history::conversations_replies(shared, params),
+        "views.open" => views::views_open(shared, params),
+        "views.publish" => views::views_publish(shared, params),
         _ => Err(ApiError::code("unknown_method")),
     }
 }
@@ -219,7 +240,11 @@ fn token_kind_for(method: &str) -> Option<TokenKind> {
         | "chat.update"
         | "chat.postEphemeral"
         | "users.info"
-        | "usergroups.users.list" => Some(TokenKind::Bot),
+        | "usergroups.users.list"
+        | "conversations.history"
+        | "conversations.replies"
+        | "views.open"
+        | "views.publish" => Some(TokenKind::Bot),
         _ => None,
     }
 }
@@ -325,6 +350,31 @@ pub(crate) fn message_content(params: &Params) -> Result<(String, Vec<Value>), A
     Ok((text, blocks))
 }
 
+/// The `metadata` argument of chat.postMessage / chat.update: `{event_type,
+/// event_payload}`. Not JSON (or not an object) is `invalid_metadata_format`; an
+/// object without a string `event_type` and an object `event_payload` is
+/// `invalid_metadata_schema` (the two codes Slack documents for these cases).
+pub(crate) fn message_metadata(params: &Params) -> Result<Option<Value>, ApiError> {
+    let object = params
+        .object("metadata")
+        .map_err(|()| ApiError::code("invalid_metadata_format"))?;
+    let Some(object) = object else {
+        return Ok(None);
+    };
+    let event_type_ok = object
+        .get("event_type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| !t.is_empty());
+    let payload_ok = object.get("event_payload").is_some_and(Value::is_object);
+    if !event_type_ok || !payload_ok {
+        return Err(ApiError::code("invalid_metadata_schema"));
+    }
+    Ok(Some(json!({
+        "event_type": object["event_type"],
+        "event_payload": object["event_payload"],
+    })))
+}
+
 /// Slack's size limits: text over 40,000 characters, or blocks breaking Block Kit's rules.
 pub(crate) fn check_limits(text: &str, blocks: &[Value]) -> Result<(), ApiError> {
     if text.chars().count() > blocks::MAX_TEXT_CHARS {
@@ -372,6 +422,7 @@ fn post_message(shared: &Shared, params: &Params) -> ApiResult {
         return Err(ApiError::code("not_in_channel"));
     }
     let (text, blocks) = message_content(params)?;
+    let metadata = message_metadata(params)?;
     let mut state = shared.lock();
     let thread_ts = match params.str("thread_ts") {
         Some(ts) => Some(thread_root(&state, &channel, &ts)?),
@@ -389,6 +440,7 @@ fn post_message(shared: &Shared, params: &Params) -> ApiResult {
         blocks: blocks.clone(),
         edited_ts: None,
         reply_broadcast,
+        metadata,
     };
     let message_json = message.to_slack_json(&shared.config);
     state.insert_message(message);
@@ -423,6 +475,7 @@ fn update_message(shared: &Shared, params: &Params) -> ApiResult {
     if let Some(blocks) = blocks.as_mut() {
         blocks::normalise(blocks);
     }
+    let metadata = message_metadata(params)?;
     let mut state = shared.lock();
     let edited_ts = state.clock.next();
     let message = state
@@ -437,6 +490,9 @@ fn update_message(shared: &Shared, params: &Params) -> ApiResult {
     }
     if let Some(blocks) = blocks {
         message.blocks = blocks;
+    }
+    if metadata.is_some() {
+        message.metadata = metadata;
     }
     message.edited_ts = Some(edited_ts);
     let updated = message.clone();

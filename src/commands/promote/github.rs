@@ -305,7 +305,7 @@ pub async fn revert(
 pub async fn close(adapters: &Adapters, number: u64) -> OpResult {
     repo(adapters)?
         .github
-        .close_pull_request(number)
+        .close_pull(number)
         .await
         .map_err(failed)?;
     Ok(Outcome::Done)

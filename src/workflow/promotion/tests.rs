@@ -9,8 +9,8 @@ use crate::ids::RunId;
 use crate::secret::Secret;
 use crate::workflow::effect::{Block, Effect, Requester};
 use crate::workflow::op::{
-    ChangeRequest, ChecklistResult, DeployState, DeployStepState, Failure, Op, OpResult,
-    Outcome, Probe, PullRef, ReviewState, ReviewVerdict, SetEntry, SnapshotResult,
+    ChangeRequest, ChecklistResult, DeployState, DeployStepState, Failure, Op, OpResult, Outcome,
+    Probe, PullRef, ReviewState, ReviewVerdict, SetEntry, SnapshotResult,
 };
 use crate::workflow::run::{Input, Press, Roles, StepContext, Transition};
 use chrono::{DateTime, TimeZone, Utc};
@@ -83,7 +83,12 @@ impl Table {
             feature: None,
             dry_run: false,
         };
-        let header = RunHeader::new(RunId("run-0a1b2c3d4e".into()), command, requester(), wednesday());
+        let header = RunHeader::new(
+            RunId("run-0a1b2c3d4e".into()),
+            command,
+            requester(),
+            wednesday(),
+        );
         let request = PromotionRequest {
             only: Vec::new(),
             feature: None,
@@ -110,7 +115,12 @@ impl Table {
 
     /// The outcome of the work the run waits for.
     fn done(&mut self, result: OpResult) -> Transition {
-        let key = self.run.facts.waiting.clone().expect("the run waits for work");
+        let key = self
+            .run
+            .facts
+            .waiting
+            .clone()
+            .expect("the run waits for work");
         self.step(Input::Done { key, result })
     }
 
@@ -143,7 +153,11 @@ impl Table {
         table.done(Ok(Outcome::Pull(pull(HEAD))));
         table.done(Ok(Outcome::Done));
         table.done(Ok(Outcome::Done));
-        table.done(reviews(HEAD, ReviewVerdict::Approved(vec!["alice".into()]), vec![]));
+        table.done(reviews(
+            HEAD,
+            ReviewVerdict::Approved(vec!["alice".into()]),
+            vec![],
+        ));
         assert_eq!(table.state(), PromotionState::AwaitingApproval);
         table
     }
@@ -165,7 +179,9 @@ fn backup() -> BackupInfo {
     BackupInfo {
         id: "20261125_140000-prod_local".into(),
         taken_at: wednesday(),
-        database_path: Some("./prod.local/private/backups/20261125_140000-prod_local-database.sql.gz".into()),
+        database_path: Some(
+            "./prod.local/private/backups/20261125_140000-prod_local-database.sql.gz".into(),
+        ),
     }
 }
 
@@ -175,7 +191,10 @@ fn checklist(passes: bool, fresh_backup: bool, freeze_warn: bool) -> OpResult {
         boxes.push(BoxOutcome::fail(BoxId::Reviewer, "1 HIGH"));
     }
     if freeze_warn {
-        boxes.push(BoxOutcome::warn(BoxId::FreezeGuard, "Friday 15:00, emergency: db patch"));
+        boxes.push(BoxOutcome::warn(
+            BoxId::FreezeGuard,
+            "Friday 15:00, emergency: db patch",
+        ));
     }
     Ok(Outcome::Checklist(Box::new(ChecklistResult {
         rendered: "✓ diff".into(),
@@ -202,7 +221,9 @@ fn checklist(passes: bool, fresh_backup: bool, freeze_warn: bool) -> OpResult {
         reviewer: "0 CRITICAL, 0 HIGH".into(),
         tester: "5/5 tests pass".into(),
         surface: Default::default(),
-        audit_excerpt: vec!["2026-11-25 08:00 UTC U0PM push: update DocType \"Beneficiary\"".into()],
+        audit_excerpt: vec![
+            "2026-11-25 08:00 UTC U0PM push: update DocType \"Beneficiary\"".into(),
+        ],
         moved_from: Vec::new(),
     })))
 }
@@ -299,10 +320,17 @@ fn start_takes_the_lock_posts_and_runs_the_checklist() {
     let t = table.step(Input::Start);
     assert_eq!(table.state(), PromotionState::Checking);
     assert!(matches!(works(&t)[..], [Op::Checklist(request)] if !request.dry_run));
-    assert_eq!(posted(&t).len(), 2, "the root message and the checklist reply");
+    assert_eq!(
+        posted(&t).len(),
+        2,
+        "the root message and the checklist reply"
+    );
     let held = lock(&t).flatten().expect("the lock is taken");
     assert_eq!(held.holder, PM);
-    assert!(held.expires_at.is_some(), "a lock that renews while the run moves");
+    assert!(
+        held.expires_at.is_some(),
+        "a lock that renews while the run moves"
+    );
     assert!(buttons(&t).contains(&actions::CANCEL.to_string()));
 }
 
@@ -314,7 +342,11 @@ fn a_failed_box_refuses_releases_the_lock_and_says_so_in_the_channel() {
     assert_eq!(table.state(), PromotionState::Refused);
     assert_eq!(lock(&t), Some(None), "released");
     assert!(broadcast(&t));
-    assert!(posted(&t).iter().any(|p| p.contains("reviewer (1 HIGH)")), "{:?}", posted(&t));
+    assert!(
+        posted(&t).iter().any(|p| p.contains("reviewer (1 HIGH)")),
+        "{:?}",
+        posted(&t)
+    );
     assert!(works(&t).is_empty());
 }
 
@@ -330,9 +362,16 @@ fn a_fresh_backup_goes_straight_to_the_snapshot_branch() {
     // Sprint 2 (from 2026-11-02, 14 days); 14:30 in Asia/Kolkata.
     assert_eq!(request.branch, "promote/sprint-2-beneficiary-20261125-1430");
     assert_eq!(request.upsert, ["fixtures/app/doctypes/beneficiary.json"]);
-    assert_eq!(request.delete, ["fixtures/app/custom_fields/old-field.json"]);
+    assert_eq!(
+        request.delete,
+        ["fixtures/app/custom_fields/old-field.json"]
+    );
     assert!(!request.existing);
-    assert_eq!(table.run.facts.on_call.as_ref().unwrap().github, "bob", "week 4 of the rotation");
+    assert_eq!(
+        table.run.facts.on_call.as_ref().unwrap().github,
+        "bob",
+        "week 4 of the rotation"
+    );
 }
 
 #[test]
@@ -349,7 +388,9 @@ fn a_stale_backup_is_taken_before_the_branch_and_a_failed_one_ends_the_run() {
     let mut table = Table::new(false);
     table.step(Input::Start);
     table.done(checklist(true, false, false));
-    let t = table.done(Err(Failure::Refused("On the bench host: bench backup failed: disk full.".into())));
+    let t = table.done(Err(Failure::Refused(
+        "On the bench host: bench backup failed: disk full.".into(),
+    )));
     assert_eq!(table.state(), PromotionState::Failed);
     assert_eq!(lock(&t), Some(None), "nothing was merged: the lock goes");
     assert!(posted(&t).iter().any(|p| p.contains("disk full")));
@@ -428,7 +469,10 @@ fn the_pr_gets_the_body_labels_and_the_on_call_review() {
     assert!(matches!(works(&t)[..], [Op::RequestReview { login, .. }] if login == "bob"));
     let t = table.done(Ok(Outcome::Done));
     assert_eq!(table.state(), PromotionState::AwaitingReview);
-    assert!(posted(&t).iter().any(|p| p.contains("<@U0ADMIN>")), "on call mentioned");
+    assert!(
+        posted(&t).iter().any(|p| p.contains("<@U0ADMIN>")),
+        "on call mentioned"
+    );
     assert!(t.effects.iter().any(|e| matches!(e, Effect::Work(w) if matches!(w.op, Op::ReadReviews { .. }) && w.not_before.is_some())));
 }
 
@@ -447,15 +491,31 @@ fn changes_requested_are_quoted_once_then_an_approval_offers_the_buttons() {
         body: "age must be >= 18".into(),
         comments: vec![],
     };
-    let t = table.done(reviews(HEAD, ReviewVerdict::ChangesRequested, vec![request.clone()]));
+    let t = table.done(reviews(
+        HEAD,
+        ReviewVerdict::ChangesRequested,
+        vec![request.clone()],
+    ));
     assert!(posted(&t).iter().any(|p| p.contains("requested changes")));
-    let t = table.done(reviews(HEAD, ReviewVerdict::ChangesRequested, vec![request.clone()]));
+    let t = table.done(reviews(
+        HEAD,
+        ReviewVerdict::ChangesRequested,
+        vec![request.clone()],
+    ));
     assert!(posted(&t).is_empty(), "quoted once");
     assert_eq!(table.state(), PromotionState::AwaitingReview);
-    let t = table.done(reviews(HEAD, ReviewVerdict::Approved(vec!["bob".into()]), vec![request]));
+    let t = table.done(reviews(
+        HEAD,
+        ReviewVerdict::Approved(vec!["bob".into()]),
+        vec![request],
+    ));
     assert_eq!(table.state(), PromotionState::AwaitingApproval);
     let offered = buttons(&t);
-    assert!(offered.contains(&actions::MERGE.to_string()) && offered.contains(&actions::HOLD.to_string()), "{offered:?}");
+    assert!(
+        offered.contains(&actions::MERGE.to_string())
+            && offered.contains(&actions::HOLD.to_string()),
+        "{offered:?}"
+    );
     let approval = table.run.facts.approval.clone().unwrap();
     assert_eq!(approval.head_sha, HEAD);
     assert_eq!(approval.backup_id, backup().id);
@@ -465,7 +525,11 @@ fn changes_requested_are_quoted_once_then_an_approval_offers_the_buttons() {
 fn merge_is_for_an_approver_other_than_the_requester() {
     let mut table = Table::approved();
     let t = table.press(PM, actions::MERGE, approver());
-    assert!(told(&t)[0].contains("You started this promotion"), "{:?}", told(&t));
+    assert!(
+        told(&t)[0].contains("You started this promotion"),
+        "{:?}",
+        told(&t)
+    );
     assert_eq!(table.state(), PromotionState::AwaitingApproval);
     let t = table.press("U0OTHER", actions::MERGE, nobody());
     assert!(told(&t)[0].contains("Only approvers"), "{:?}", told(&t));
@@ -476,7 +540,11 @@ fn merge_is_for_an_approver_other_than_the_requester() {
     assert!(matches!(works(&t)[..], [Op::Merge { head_sha, number: 7, .. }] if head_sha == HEAD));
     // A second press (a double click, or Hold just after) is already decided.
     let t = table.press_at(DEV, actions::HOLD, approver(), version);
-    assert!(told(&t)[0].contains("already decided by <@U0DEV> (Merge & deploy)"), "{:?}", told(&t));
+    assert!(
+        told(&t)[0].contains("already decided by <@U0DEV> (Merge & deploy)"),
+        "{:?}",
+        told(&t)
+    );
     assert!(works(&t).is_empty());
 }
 
@@ -492,8 +560,15 @@ fn a_new_push_voids_the_approval_and_its_buttons() {
     assert!(told(&t)[0].contains("did nothing"), "{:?}", told(&t));
     assert!(works(&t).is_empty(), "nothing merges");
     // The approval of the new head offers the buttons again, bound to it.
-    table.done(reviews(NEW_HEAD, ReviewVerdict::Approved(vec!["alice".into()]), vec![]));
-    assert_eq!(table.run.facts.approval.as_ref().unwrap().head_sha, NEW_HEAD);
+    table.done(reviews(
+        NEW_HEAD,
+        ReviewVerdict::Approved(vec!["alice".into()]),
+        vec![],
+    ));
+    assert_eq!(
+        table.run.facts.approval.as_ref().unwrap().head_sha,
+        NEW_HEAD
+    );
 }
 
 #[test]
@@ -507,7 +582,9 @@ fn protection_and_a_moved_head_refuse_the_merge_and_it_waits_again() {
         }));
         assert_eq!(table.state(), PromotionState::AwaitingReview, "{status}");
         assert!(broadcast(&t));
-        assert!(posted(&t).iter().any(|p| p.contains(&format!("refused ({status})"))));
+        assert!(posted(&t)
+            .iter()
+            .any(|p| p.contains(&format!("refused ({status})"))));
         assert!(matches!(works(&t)[..], [Op::ReadReviews { .. }]));
     }
 }
@@ -519,8 +596,18 @@ fn hold_parks_until_an_approver_resumes() {
     assert_eq!(table.state(), PromotionState::Held);
     assert!(buttons(&t).contains(&actions::RESUME.to_string()));
     let t = table.press(PM, actions::RESUME, approver());
-    assert!(!told(&t).is_empty(), "the requester may not resume their own");
-    table.press(ADMIN, actions::RESUME, Roles { approver: true, ..Roles::default() });
+    assert!(
+        !told(&t).is_empty(),
+        "the requester may not resume their own"
+    );
+    table.press(
+        ADMIN,
+        actions::RESUME,
+        Roles {
+            approver: true,
+            ..Roles::default()
+        },
+    );
     assert_eq!(table.state(), PromotionState::AwaitingReview);
 }
 
@@ -543,7 +630,9 @@ fn cancel_before_the_merge_closes_the_pr_and_releases_the_lock() {
 fn merged() -> Table {
     let mut table = Table::approved();
     table.press(DEV, actions::MERGE, approver());
-    let t = table.done(Ok(Outcome::Merged { sha: "mmmmmmm".into() }));
+    let t = table.done(Ok(Outcome::Merged {
+        sha: "mmmmmmm".into(),
+    }));
     assert_eq!(table.state(), PromotionState::Deploying);
     assert!(matches!(works(&t)[..], [Op::ReadDeploy { merge_sha }] if merge_sha == "mmmmmmm"));
     table
@@ -557,23 +646,36 @@ fn deploy(steps: &[(&str, Option<&str>)], conclusion: Option<&str>) -> OpResult 
             .iter()
             .map(|(name, conclusion)| DeployStepState {
                 name: (*name).into(),
-                status: if conclusion.is_some() { "completed" } else { "in_progress" }.into(),
+                status: if conclusion.is_some() {
+                    "completed"
+                } else {
+                    "in_progress"
+                }
+                .into(),
                 conclusion: conclusion.map(str::to_string),
             })
             .collect(),
         conclusion: conclusion.map(str::to_string),
-        failure: (conclusion == Some("failure")).then(|| "OperationalError: Unknown column 'age'".into()),
+        failure: (conclusion == Some("failure"))
+            .then(|| "OperationalError: Unknown column 'age'".into()),
     }))
 }
 
 #[test]
 fn the_deploy_is_watched_step_by_step_then_the_smoke_test_ends_it() {
     let mut table = merged();
-    let t = table.done(deploy(&[("backup", Some("success")), ("migrate", None)], None));
+    let t = table.done(deploy(
+        &[("backup", Some("success")), ("migrate", None)],
+        None,
+    ));
     assert_eq!(posted(&t), ["✓ backup — success"]);
     assert!(matches!(works(&t)[..], [Op::ReadDeploy { .. }]));
     let t = table.done(deploy(
-        &[("backup", Some("success")), ("migrate", Some("success")), ("restart", Some("success"))],
+        &[
+            ("backup", Some("success")),
+            ("migrate", Some("success")),
+            ("restart", Some("success")),
+        ],
         Some("success"),
     ));
     assert_eq!(table.state(), PromotionState::Smoke);
@@ -605,10 +707,16 @@ fn a_failed_migrate_restores_opens_a_revert_and_keeps_production_locked() {
     ));
     assert_eq!(table.state(), PromotionState::RollingBack);
     assert!(broadcast(&t));
-    assert!(posted(&t).iter().any(|p| p.contains("Unknown column") && p.contains("<@U0ADMIN>")));
+    assert!(posted(&t)
+        .iter()
+        .any(|p| p.contains("Unknown column") && p.contains("<@U0ADMIN>")));
     assert!(matches!(works(&t)[..], [Op::Restore { backup: b }] if b.id == backup().id));
-    let t = table.done(Ok(Outcome::Restored { detail: "site prod.local restored".into() }));
-    assert!(matches!(works(&t)[..], [Op::RevertPull { number: 7, body, .. }] if body.starts_with("Reverts #7.")));
+    let t = table.done(Ok(Outcome::Restored {
+        detail: "site prod.local restored".into(),
+    }));
+    assert!(
+        matches!(works(&t)[..], [Op::RevertPull { number: 7, body, .. }] if body.starts_with("Reverts #7."))
+    );
     let t = table.done(Ok(Outcome::Reverted(PullRef {
         number: 8,
         url: "https://github.com/acme/frappe-config/pull/8".into(),
@@ -627,8 +735,13 @@ fn a_failed_restore_is_escalated_never_retried_and_the_run_fails() {
     table.done(deploy(&[("migrate", Some("failure"))], Some("failure")));
     let t = table.done(Err(Failure::Interrupted));
     assert!(broadcast(&t));
-    assert!(posted(&t).iter().any(|p| p.contains("FAILED") && p.contains("will not retry")));
-    assert!(matches!(works(&t)[..], [Op::RevertPull { .. }]), "the revert still opens");
+    assert!(posted(&t)
+        .iter()
+        .any(|p| p.contains("FAILED") && p.contains("will not retry")));
+    assert!(
+        matches!(works(&t)[..], [Op::RevertPull { .. }]),
+        "the revert still opens"
+    );
     let t = table.done(Ok(Outcome::Reverted(pull(NEW_HEAD))));
     assert_eq!(table.state(), PromotionState::Failed);
     assert!(lock(&t).flatten().is_some(), "production stays locked");

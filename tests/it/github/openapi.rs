@@ -1,8 +1,11 @@
 //! Every request the bot's client sends and every answer the GitHub sim gives, over a
 //! whole promotion (read, commit, PR, labels, reviewers, reviews, refused and
 //! successful merges, runs, jobs, checks, compare, tag, release, protection, revert,
-//! typical 404/409/422s) and of the runner's workflow dispatches (dispatch, run,
-//! jobs, job-log redirect, cancel), validate against GitHub's own OpenAPI description — the
+//! typical 404/409/422s), of the runner's workflow dispatches (dispatch, run, jobs,
+//! job-log redirect, cancel) and of ship's and review's reads and writes (tag refs and
+//! objects, tag and release lists, the latest release, contents read and written with
+//! their 404/409/422s, a PR's files, conversation and review comments, closing it),
+//! validate against GitHub's own OpenAPI description — the
 //! committed subset in tests/data/github-openapi/ (cut by
 //! scripts/cut-github-openapi.py from @octokit/openapi 23.0.2). OAS 3.0 `nullable`
 //! becomes `anyOf [.., null]`, and GitHub's overlapping `oneOf`s are read as `anyOf`.
@@ -519,6 +522,183 @@ async fn the_runners_workflow_dispatches_validate_too() {
         "GET /repos/{owner}/{repo}/actions/workflows/{workflow_id} -> 200",
         "GET /repos/{owner}/{repo}/actions/workflows/{workflow_id} -> 404",
         "GET /repos/{owner}/{repo} -> 200",
+    ] {
+        assert!(covered.contains(expected), "{expected} not in {covered:#?}");
+    }
+}
+
+#[tokio::test]
+async fn tags_releases_contents_and_the_conversation_validate_too() {
+    lockstep::tls::install_crypto_provider();
+    let sim = GithubSim::start(GithubSimConfig {
+        repos: vec![REPO.into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    sim.repo(REPO)
+        .seed_from_sites_dir(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/config/demo/sites"
+        )))
+        .unwrap();
+    let client = GithubClient::with_retry(
+        GithubConfig::new(&sim.url(), "acme", "frappe-config"),
+        GithubAuth::Token(Secret::new(sim.token())),
+        RetryPolicy::local(),
+    )
+    .unwrap();
+    let main = client.branch_head("main").await.unwrap().unwrap();
+
+    // Tags and releases, before and after they exist.
+    client.tag_ref("v1.0.0").await.unwrap();
+    client.release_for_tag("v1.0.0").await.unwrap();
+    client.latest_release().await.unwrap();
+    let tag = client
+        .create_annotated_tag("v1.0.0", "Release\n", &main)
+        .await
+        .unwrap();
+    client.tag_ref("v1.0.0").await.unwrap();
+    client.get_tag_object(&tag.sha).await.unwrap();
+    client.get_tag_object(&main).await.unwrap();
+    client
+        .create_release("v1.0.0", "1.0.0", "notes")
+        .await
+        .unwrap();
+    client.release_for_tag("v1.0.0").await.unwrap();
+    client.latest_release().await.unwrap();
+    client.list_releases().await.unwrap();
+    client.list_tags().await.unwrap();
+
+    // Contents: a file, a folder, the missing, and every refused write.
+    let read = client
+        .get_file("fixtures/app/roles/field_officer.json", "main")
+        .await
+        .unwrap();
+    assert!(read.is_some(), "the seeded role is there");
+    client.get_file("nope.md", "main").await.unwrap();
+    client.get_file("nope.md", "no-such-ref").await.unwrap_err();
+    client.get_file("fixtures/app", "main").await.unwrap_err();
+    let created = client
+        .put_file("CHANGELOG.md", "staging", b"# Changelog\n", "Start", None)
+        .await
+        .unwrap();
+    client
+        .put_file(
+            "CHANGELOG.md",
+            "staging",
+            b"# Changelog\n\n",
+            "More",
+            Some(&created.blob_sha),
+        )
+        .await
+        .unwrap();
+    client
+        .put_file(
+            "CHANGELOG.md",
+            "staging",
+            b"x",
+            "Stale",
+            Some(&created.blob_sha),
+        )
+        .await
+        .unwrap_err();
+    client
+        .put_file("CHANGELOG.md", "staging", b"x", "Blind", None)
+        .await
+        .unwrap_err();
+    client
+        .put_file("CHANGELOG.md", "main", b"x", "Direct", None)
+        .await
+        .unwrap_err();
+    client
+        .put_file("CHANGELOG.md", "gone", b"x", "Nowhere", None)
+        .await
+        .unwrap_err();
+
+    // A pull request's files, conversation, review comments, and closing it.
+    let staging = client.read_files("staging").await.unwrap();
+    let base = client.read_files("main").await.unwrap();
+    let changes = FileChanges::between(&base.files, &staging.files);
+    client
+        .commit_files(
+            "promote/2",
+            &base.base,
+            &changes,
+            "Promote",
+            BranchWrite::Create,
+        )
+        .await
+        .unwrap();
+    let pr = client
+        .create_pull(&NewPull {
+            title: "Promote",
+            head: "promote/2",
+            base: "main",
+            body: "b",
+            draft: false,
+        })
+        .await
+        .unwrap();
+    let files = client.pull_files(pr.number).await.unwrap();
+    client
+        .comment_on_issue(pr.number, "Checklist: 8/8")
+        .await
+        .unwrap();
+    client.comment_on_issue(999, "nobody").await.unwrap_err();
+    client.issue_comments(pr.number).await.unwrap();
+    sim.repo(REPO)
+        .request_changes_on_lines(
+            pr.number,
+            "bob",
+            "Please",
+            &[(&files[0].filename, 1, "Here")],
+        )
+        .unwrap();
+    client.list_reviews(pr.number).await.unwrap();
+    client.review_comments(pr.number).await.unwrap();
+    client.close_pull(pr.number).await.unwrap();
+
+    // The folder listing, a PATCH GitHub refuses and a reopening, sent by hand.
+    let http = reqwest::Client::new();
+    let api = format!("{}/repos/{REPO}", sim.url());
+    for request in [
+        http.get(format!("{api}/contents/fixtures/app?ref=main")),
+        http.get(format!("{api}/contents/")),
+        http.patch(format!("{api}/pulls/{}", pr.number))
+            .json(&json!({"base": "no-such-branch"})),
+        http.patch(format!("{api}/pulls/{}", pr.number))
+            .json(&json!({"state": "open", "title": "Promote again"})),
+    ] {
+        request.bearer_auth(sim.token()).send().await.unwrap();
+    }
+
+    let covered = validate_all(&sim.exchanges());
+    for expected in [
+        "GET /repos/{owner}/{repo}/git/ref/{ref} -> 404",
+        "GET /repos/{owner}/{repo}/git/tags/{tag_sha} -> 200",
+        "GET /repos/{owner}/{repo}/git/tags/{tag_sha} -> 404",
+        "GET /repos/{owner}/{repo}/releases/tags/{tag} -> 404",
+        "GET /repos/{owner}/{repo}/releases/tags/{tag} -> 200",
+        "GET /repos/{owner}/{repo}/releases/latest -> 404",
+        "GET /repos/{owner}/{repo}/releases/latest -> 200",
+        "GET /repos/{owner}/{repo}/releases -> 200",
+        "GET /repos/{owner}/{repo}/tags -> 200",
+        "GET /repos/{owner}/{repo}/contents/{path} -> 200",
+        "GET /repos/{owner}/{repo}/contents/{path} -> 404",
+        "PUT /repos/{owner}/{repo}/contents/{path} -> 201",
+        "PUT /repos/{owner}/{repo}/contents/{path} -> 200",
+        "PUT /repos/{owner}/{repo}/contents/{path} -> 409",
+        "PUT /repos/{owner}/{repo}/contents/{path} -> 422",
+        "PUT /repos/{owner}/{repo}/contents/{path} -> 404",
+        "GET /repos/{owner}/{repo}/pulls/{pull_number}/files -> 200",
+        "POST /repos/{owner}/{repo}/issues/{issue_number}/comments -> 201",
+        "POST /repos/{owner}/{repo}/issues/{issue_number}/comments -> 404",
+        "GET /repos/{owner}/{repo}/issues/{issue_number}/comments -> 200",
+        "GET /repos/{owner}/{repo}/pulls/{pull_number}/comments -> 200",
+        "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews -> 200",
+        "PATCH /repos/{owner}/{repo}/pulls/{pull_number} -> 200",
+        "PATCH /repos/{owner}/{repo}/pulls/{pull_number} -> 422",
     ] {
         assert!(covered.contains(expected), "{expected} not in {covered:#?}");
     }
