@@ -57,7 +57,13 @@ impl Harness {
     /// The world as a promotion needs it: [`PROMOTION_CONFIG`], and the example
     /// staging site's hand-made DocType removed (the walkthrough resolves it first).
     pub async fn start_promotable(adjust: impl FnOnce(&mut FileConfig)) -> Self {
-        let h = Self::start_with(SimConfig::default(), |file| {
+        let clock = Clock::parse_fixed(WEDNESDAY).expect("a valid time");
+        Self::start_promotable_at(clock, adjust).await
+    }
+
+    /// [`Harness::start_promotable`] with the given clock.
+    pub async fn start_promotable_at(clock: Clock, adjust: impl FnOnce(&mut FileConfig)) -> Self {
+        let h = Self::start_with_clock(clock, SimConfig::default(), |file| {
             let extra = FileConfig::parse(PROMOTION_CONFIG, "promotion.toml").expect("parses");
             file.access = extra.access;
             file.freeze = extra.freeze;
@@ -78,8 +84,18 @@ impl Harness {
         Self::start_at(WEDNESDAY, sim, adjust).await
     }
 
-    /// Starts with the bot's clock pinned at `now` (RFC 3339).
+    /// Starts with the bot's clock set at `now` (RFC 3339), running from there.
     pub async fn start_at(now: &str, sim: SimConfig, adjust: impl FnOnce(&mut FileConfig)) -> Self {
+        let clock = Clock::parse_fixed(now).expect("a valid time");
+        Self::start_with_clock(clock, sim, adjust).await
+    }
+
+    /// Starts with the given clock (a manual one, for a test that moves time).
+    pub async fn start_with_clock(
+        clock: Clock,
+        sim: SimConfig,
+        adjust: impl FnOnce(&mut FileConfig),
+    ) -> Self {
         lockstep::tls::install_crypto_provider();
         let bench = std::path::PathBuf::from(env!("CARGO_BIN_EXE_lockstep"));
         let world = LocalWorld::start(sim, &example_sites(), Some(bench))
@@ -91,7 +107,7 @@ impl Harness {
         file.slack.socket_connections = 1;
         adjust(&mut file);
         let mut harness = Self {
-            clock: Clock::parse_fixed(now).expect("a valid time"),
+            clock,
             world,
             bot: None,
             store_dir: tempfile::tempdir().expect("temp dir"),
@@ -271,6 +287,31 @@ impl Harness {
     }
 
     /// Reads outputs until a channel message or thread reply whose visible text holds
+    /// `needle`; returns its ts, text and blocks.
+    pub async fn wait_for_post_blocks(
+        &mut self,
+        needle: &str,
+    ) -> (String, String, Vec<serde_json::Value>) {
+        match self
+            .wait_for(needle, |output| match output {
+                BotOutput::Posted { text, blocks, .. } => {
+                    visible_text(text, blocks).contains(needle)
+                }
+                _ => false,
+            })
+            .await
+        {
+            BotOutput::Posted {
+                ts, text, blocks, ..
+            } => {
+                let shown = visible_text(&text, &blocks);
+                (ts, shown, blocks)
+            }
+            _ => unreachable!("matched a post"),
+        }
+    }
+
+    /// Reads outputs until a channel message or thread reply whose visible text holds
     /// `needle`; returns its ts and text.
     pub async fn wait_for_post(&mut self, needle: &str) -> (String, String) {
         match self
@@ -312,6 +353,16 @@ impl Harness {
             .unwrap_or_else(|err| panic!("{user} presses {action_id}: {err}"));
     }
 
+    /// `user` presses `button` (an element of a message as it was posted) on message
+    /// `ts`, although the message may have changed since.
+    pub async fn press_as_shown(&self, user: &str, ts: &str, button: serde_json::Value) {
+        self.world
+            .slack
+            .click_stale_button(user, CHANNEL, ts, button)
+            .await
+            .unwrap_or_else(|err| panic!("{user} presses a stale button: {err}"));
+    }
+
     pub fn store_path(&self) -> std::path::PathBuf {
         self.store_dir.path().join("store")
     }
@@ -331,6 +382,15 @@ impl Harness {
             "the test left bot messages unread: {unread:#?}"
         );
     }
+}
+
+/// The button element `action_id` in a message's blocks, as posted.
+pub fn button(blocks: &[serde_json::Value], action_id: &str) -> serde_json::Value {
+    blocks
+        .iter()
+        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+        .find(|e| e["action_id"] == action_id)
+        .unwrap_or_else(|| panic!("no button {action_id} in {blocks:?}"))
 }
 
 /// What a person sees: the blocks' text (or the fallback text when there are none).

@@ -3,7 +3,7 @@
 //! presses Merge & deploy → CI migrates production → smoke probes and ticks →
 //! succeeded), and the refusals and failure paths around it.
 
-use crate::harness::{visible_text, Harness, ADMIN, DEV, PM};
+use crate::harness::{button, visible_text, Harness, ADMIN, DEV, PM};
 use lockstep::local::world::REPO;
 use lockstep_sim::slack::BotOutput;
 
@@ -41,10 +41,15 @@ async fn open_pr(h: &mut Harness) -> (String, u64) {
     (root, pr_number(&text))
 }
 
-/// Waits for the Merge & deploy offer; returns the ts of the message with the buttons.
+/// Waits for the Merge & deploy offer (and the root message saying so); returns the
+/// ts of the message with the buttons.
 async fn merge_offer(h: &mut Harness) -> String {
-    let (ts, text) = h.wait_for_post("Merge & deploy").await;
+    let (ts, text) = h.wait_for_post("is approved on GitHub").await;
     assert!(text.contains("is approved on GitHub by @alice"), "{text}");
+    h.wait_for("the root message", |o| {
+        matches!(o, BotOutput::Updated { text, .. } if text.contains("waiting for Merge & deploy"))
+    })
+    .await;
     ts
 }
 
@@ -170,5 +175,174 @@ async fn only_approvers_merge_and_a_second_promote_is_refused_naming_the_holder(
     assert!(refused.contains("You started this promotion"), "{refused}");
     h.press(DEV, &held, "promote_resume").await;
     merge_offer(&mut h).await;
+    h.finish().await;
+}
+
+/// Approves `pr` as alice and presses Merge & deploy as the developer.
+async fn approve_and_merge(h: &mut Harness, pr: u64) {
+    h.world.github.repo(REPO).approve(pr, "alice").unwrap();
+    let offer = merge_offer(h).await;
+    h.press(DEV, &offer, "promote_merge").await;
+    h.wait_for_post("Merged #").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_migrate_restores_production_opens_a_revert_and_keeps_it_locked() {
+    let mut h = Harness::start_promotable(|_| {}).await;
+    let (root, pr) = open_pr(&mut h).await;
+    let doctypes_before = h.world.frappe.count("prod", "DocType");
+    let failed = reqwest::Client::new()
+        .post(format!(
+            "{}/_sim/sites/prod/fail-next-migrate",
+            h.world.frappe.url()
+        ))
+        .json(&serde_json::json!({"message": "Unknown column 'age' in 'field list'"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(failed.status().is_success());
+    approve_and_merge(&mut h, pr).await;
+    let (_, alarm) = h.wait_for_post("Rolling back").await;
+    assert!(alarm.contains("migrate"), "{alarm}");
+    assert!(alarm.contains("Unknown column"), "{alarm}");
+    assert!(alarm.contains("<@U0DEV> (on call)"), "{alarm}");
+    h.wait_for_post("Production restored from backup").await;
+    let (_, revert) = h.wait_for_post("Opened revert PR").await;
+    let revert_pr = pr_number(&revert);
+    assert_ne!(revert_pr, pr);
+    let (_, done) = h.wait_for_post("Promotion rolled back").await;
+    assert!(done.contains("stays locked"), "{done}");
+    h.wait_for("the root saying rolled back", |o| {
+        matches!(o, BotOutput::Updated { ts, text, .. } if *ts == root && text.contains("rolled back"))
+    })
+    .await;
+    assert_eq!(
+        h.world.frappe.count("prod", "DocType"),
+        doctypes_before,
+        "production is back on the backup"
+    );
+    assert!(h
+        .world
+        .frappe
+        .get_doc("prod", "DocType", "Beneficiary")
+        .is_none());
+    let summary = h.world.github.repo(REPO).pull_summary(revert_pr).unwrap();
+    assert_eq!(summary.state, "open");
+
+    // Production stays locked: another promote is refused, a non-admin cannot unlock.
+    h.command("status").await;
+    let (_, status) = h.expect_post().await;
+    assert!(status.contains("`prod` held by run `run-"), "{status}");
+    assert!(status.contains("rolled back"), "{status}");
+    h.command("promote").await;
+    let refused = h.expect_ephemeral_to(PM).await;
+    assert!(refused.contains("Production is locked"), "{refused}");
+    assert!(refused.contains("unlock prod"), "{refused}");
+    h.command_as(PM, "unlock prod --reason=\"checked it\"")
+        .await;
+    let refused = h.expect_ephemeral_to(PM).await;
+    assert!(refused.contains("Only admins"), "{refused}");
+    h.command_as(ADMIN, "unlock prod --reason=\"restore checked by hand\"")
+        .await;
+    let (_, unlocked) = h.expect_post().await;
+    assert!(unlocked.contains("released the `prod` lock"), "{unlocked}");
+    assert!(unlocked.contains("restore checked by hand"), "{unlocked}");
+    h.command("audit 40").await;
+    let (_, audit) = h.expect_post().await;
+    assert!(audit.contains("rolling back"), "{audit}");
+    assert!(audit.contains("*unlock* — released prod"), "{audit}");
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_requested_are_quoted_then_a_new_push_voids_an_approval() {
+    let mut h = Harness::start_promotable(|_| {}).await;
+    let (_, pr) = open_pr(&mut h).await;
+    let repo = h.world.github.repo(REPO);
+    repo.request_changes(pr, "alice", &["Please make age non-negative"])
+        .unwrap();
+    let (_, quoted) = h.wait_for_post("requested changes").await;
+    assert!(quoted.contains("Please make age non-negative"), "{quoted}");
+    assert!(quoted.contains("run `promote` again"), "{quoted}");
+
+    repo.approve(pr, "alice").unwrap();
+    let (offer, _, blocks) = h.wait_for_post_blocks("is approved on GitHub").await;
+    let merge_button = button(&blocks, "promote_merge");
+    h.wait_for("the root message", |o| {
+        matches!(o, BotOutput::Updated { text, .. } if text.contains("waiting for Merge & deploy"))
+    })
+    .await;
+    // A new push to the PR's branch: the approval is for the old head.
+    let branch = repo.pull_summary(pr).unwrap().head_ref;
+    repo.push_commit(
+        &branch,
+        [(
+            "fixtures/app/notes.txt".to_string(),
+            Some(b"late change\n".to_vec()),
+        )]
+        .into_iter()
+        .collect(),
+        "A late change\n",
+    )
+    .unwrap();
+    h.wait_for_post("voids the approval").await;
+    // The developer's client still shows the old buttons and they press Merge.
+    h.press_as_shown(DEV, &offer, merge_button).await;
+    let refused = h.wait_for_ephemeral(DEV).await;
+    assert!(refused.contains("did nothing"), "{refused}");
+    assert!(!repo.pull_summary(pr).unwrap().merged, "nothing merged");
+    // Approved again, on the new head: a fresh offer.
+    repo.approve(pr, "alice").unwrap();
+    merge_offer(&mut h).await;
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emergency_without_a_second_approver_expires() {
+    // Friday 15:00 in Kolkata: the freeze; a clock the test moves.
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-27T15:00:00+05:30")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let clock = lockstep::clock::Clock::manual(start);
+    let mut h = Harness::start_promotable_at(clock.clone(), |file| {
+        file.promote.emergency_ttl_minutes = 15;
+    })
+    .await;
+    h.command("promote --emergency --reason=\"payments are down\"")
+        .await;
+    let (_, ask) = h.wait_for_post("Emergency promotion during a freeze").await;
+    assert!(ask.contains("payments are down"), "{ask}");
+    assert!(ask.contains("within 15 minutes"), "{ask}");
+    clock.advance(chrono::Duration::minutes(16));
+    let (_, expired) = h.wait_for_post("emergency promotion expired").await;
+    assert!(expired.contains("Nothing was changed"), "{expired}");
+    h.command("status").await;
+    let (_, status) = h.wait_for_post("lockstep status").await;
+    assert!(status.contains("Environment locks: none."), "{status}");
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forcing_is_refused_by_name_and_cancel_closes_the_pr() {
+    let mut h = Harness::start_promotable(|_| {}).await;
+    h.command("promote --force").await;
+    let refused = h.expect_ephemeral_to(PM).await;
+    assert!(refused.contains("`--force` is refused"), "{refused}");
+    let (root, pr) = open_pr(&mut h).await;
+    // Only the requester (or an admin) may cancel; the developer may not.
+    h.press(DEV, &root, "promote_cancel").await;
+    let refused = h.wait_for_ephemeral(DEV).await;
+    assert!(refused.contains("Only <@U0PM>"), "{refused}");
+    h.press(PM, &root, "promote_cancel").await;
+    let (_, cancelled) = h.wait_for_post("is closed").await;
+    assert!(cancelled.contains("the lock is released"), "{cancelled}");
+    assert_eq!(
+        h.world.github.repo(REPO).pull_summary(pr).unwrap().state,
+        "closed"
+    );
+    h.wait_for("the root saying cancelled", |o| {
+        matches!(o, BotOutput::Updated { ts, text, .. } if *ts == root && text.contains("cancelled"))
+    })
+    .await;
     h.finish().await;
 }

@@ -171,6 +171,19 @@ impl SlackSim {
         .await
     }
 
+    /// Clicks a button as the user's client still shows it after the message was
+    /// edited (a late edit, or a payload someone tampered with): `shown` is the
+    /// button element (`type`, `action_id`, `value`, `text`) as it was.
+    pub async fn click_stale_button(
+        &self,
+        user_id: &str,
+        channel_id: &str,
+        message_ts: &str,
+        shown: Value,
+    ) -> anyhow::Result<SentEnvelope> {
+        socket::click_stale_button(&self.shared, user_id, channel_id, message_ts, shown).await
+    }
+
     /// Sends envelope `envelope_id` again with `retry_attempt` and
     /// `retry_reason: "timeout"`; returns the connection it went to.
     pub async fn redeliver(&self, envelope_id: &str, retry_attempt: u32) -> anyhow::Result<u64> {

@@ -366,6 +366,46 @@ pub(crate) async fn send_slash_command(
     })
 }
 
+/// A user clicks a button as their client still shows it, although the message has
+/// been edited since (Slack delivers such presses: an edit reaches clients late).
+/// `shown` is the button element as it was (`action_id`, `value`, `text`).
+pub(crate) async fn click_stale_button(
+    shared: &Arc<Shared>,
+    user_id: &str,
+    channel_id: &str,
+    message_ts: &str,
+    shown: Value,
+) -> anyhow::Result<SentEnvelope> {
+    let config = &shared.config;
+    let user = config
+        .user(user_id)
+        .with_context(|| format!("unknown user {user_id}: add it with SimConfig::with_user"))?;
+    let channel = config
+        .channel(channel_id)
+        .with_context(|| format!("unknown channel {channel_id}"))?;
+    let (message, _) = clicked_message(shared, &channel.id, user_id, message_ts)?;
+    let button = blocks::ClickedButton {
+        block_id: "stale".to_string(),
+        element: shown,
+    };
+    let origin = ResponseOrigin::Message {
+        ts: message.ts.clone(),
+        ephemeral: message.is_ephemeral,
+    };
+    let ids = new_ids(shared, &channel.id, user_id, origin);
+    let action_ts = shared.lock().clock.next();
+    let envelope = payloads::block_actions_envelope(
+        config, user, channel, &message, &button, &action_ts, &ids,
+    );
+    let connection_id = deliver(shared, &ids.envelope_id, &envelope, &envelope).await?;
+    Ok(SentEnvelope {
+        envelope_id: ids.envelope_id,
+        trigger_id: ids.trigger_id,
+        response_url: ids.response_url,
+        connection_id,
+    })
+}
+
 /// A user clicks the button `action_id` (and `value`, if given) on the message
 /// `message_ts` in `channel_id`: a channel message, or an ephemeral one shown to them.
 pub(crate) async fn click_button(

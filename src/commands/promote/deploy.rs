@@ -9,7 +9,7 @@ use crate::checks::backup::{backup_from_path, backup_from_summary};
 use crate::checks::BackupInfo;
 use crate::commands::failed;
 use crate::frappe::ProductionSite;
-use crate::runner::{failure_reason, Runner};
+use crate::runner::{bench_output_from_job_log, failure_reason, Runner};
 use crate::workflow::op::{BenchStep, DeployState, DeployStepState, Failure, OpResult, Outcome};
 use chrono::{DateTime, Utc};
 
@@ -91,7 +91,8 @@ pub async fn read_ci(adapters: &Adapters, merge_sha: &str) -> OpResult {
             .find(|j| j.conclusion.as_deref() == Some("failure")),
     ) {
         (Some(c), Some(job)) if c != "success" => match github.job_log(job.id).await {
-            Ok(log) => Some(failure_reason(&log)),
+            // The failed step's own lines, not the job's clean-up after it.
+            Ok(log) => Some(failure_reason(&bench_output_from_job_log(&log).output)),
             Err(err) => Some(format!("its log could not be read ({err})")),
         },
         _ => None,

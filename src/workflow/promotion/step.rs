@@ -654,8 +654,8 @@ impl PromotionRun {
                 self.approvers_line()
             ),
         );
+        // No bump: nothing was offered or decided, so the root's Cancel stays good.
         self.state = PromotionState::AwaitingReview;
-        self.bump();
         self.facts.poll_ms = 0;
         self.poll_reviews(t, ctx, true);
     }
