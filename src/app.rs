@@ -20,7 +20,7 @@ use crate::slack::listener::{Inbox, Listener};
 use crate::store::{Batch, CommitOutcome, Store};
 use crate::workflow::effect::Effect;
 use crate::workflow::event::{ActionEvent, CommandEvent, DoneEvent, Event};
-use crate::workflow::executor::{Executor, OnPause, PausePoint};
+use crate::workflow::executor::{Executor, Observer, OnPause, PausePoint};
 use crate::workflow::run::{Input, Roles, Run, StepContext, Transition};
 use anyhow::Context as _;
 use std::sync::Arc;
@@ -63,6 +63,8 @@ impl RunningBot {
 #[derive(Default, Clone)]
 pub struct StartOptions {
     pub pause: Option<(PausePoint, OnPause)>,
+    /// Told of every effect boundary (tests that enumerate them).
+    pub observe: Option<Observer>,
 }
 
 /// Opens the store, replays its outbox, connects to Slack and starts serving.
@@ -76,10 +78,7 @@ pub async fn start_with(
     options: StartOptions,
 ) -> anyhow::Result<RunningBot> {
     let config = Arc::new(config);
-    let store_path = config.store_path();
-    let store = tokio::task::spawn_blocking(move || Store::open(&store_path))
-        .await
-        .context("while opening the store")??;
+    let store = open_store(config.store_path()).await?;
     let slack = SlackApi::new(&config);
     let adapters = Arc::new(
         Adapters::resolve(&config, slack.clone()).context("while setting up the adapters")?,
@@ -99,6 +98,9 @@ pub async fn start_with(
         .with_work(performers, sender.clone());
     if let Some((point, on_pause)) = options.pause {
         executor = executor.with_pause(point, on_pause);
+    }
+    if let Some(observe) = options.observe {
+        executor = executor.with_observer(observe);
     }
     let executor_task = tokio::spawn(executor.clone().run(wait_for(stopped.clone())));
 
@@ -130,6 +132,29 @@ pub async fn start_with(
         tasks: vec![consumer_task, executor_task],
         store,
     })
+}
+
+/// Opens the store. A store held by an instance of the bot this process just shut
+/// down is released once sled's background flush ends (a few milliseconds), so "in
+/// use" is retried for a few seconds before it is reported.
+async fn open_store(path: std::path::PathBuf) -> anyhow::Result<Store> {
+    let mut wait = std::time::Duration::from_millis(20);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let attempt = path.clone();
+        let opened = tokio::task::spawn_blocking(move || Store::open(&attempt))
+            .await
+            .context("while opening the store")?;
+        match opened {
+            Err(crate::store::StoreError::InUse { .. })
+                if tokio::time::Instant::now() + wait < deadline =>
+            {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_millis(500));
+            }
+            other => return Ok(other?),
+        }
+    }
 }
 
 /// Serves until Ctrl-C or SIGTERM. `LOCKSTEP_PAUSE_AT=before:<key>|after:<key>`

@@ -327,6 +327,7 @@ impl SlackApi {
         thread_ts: Option<&str>,
         message: &Message,
         key: &str,
+        broadcast: bool,
     ) -> Result<Posted, SlackApiError> {
         let payload = HashMap::from([("key".to_string(), key.to_string())]);
         let content = message_content(message).with_metadata(
@@ -335,6 +336,9 @@ impl SlackApi {
         let mut request = SlackApiChatPostMessageRequest::new(channel.into(), content);
         if let Some(thread_ts) = thread_ts {
             request = request.with_thread_ts(thread_ts.into());
+            if broadcast {
+                request = request.with_reply_broadcast(true);
+            }
         }
         let session = self.client.open_session(&self.bot_token);
         let response = self

@@ -147,7 +147,7 @@ fn ephemeral_ack(text: &str) -> SlackCommandEventResponse {
 
 async fn on_interaction(
     event: SlackInteractionEvent,
-    _client: Arc<Client>,
+    client: Arc<Client>,
     state: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackInteractionResponse> {
     let SlackInteractionEvent::BlockActions(actions) = event else {
@@ -157,12 +157,37 @@ async fn on_interaction(
         return Ok(SlackInteractionResponse::Empty);
     };
     for action in block_actions(&actions) {
-        let admission = inbox.admit(Event::Action(action));
-        if admission != Admission::Queued {
-            tracing::info!(?admission, "button press not queued");
+        let response_url = action.response_url.clone();
+        match inbox.admit(Event::Action(action)) {
+            Admission::Queued | Admission::Duplicate => {}
+            Admission::Rejected(text) | Admission::Busy(text) => {
+                // The ack of a press carries no message: say it through the
+                // response URL, off the ack's path, so the person presses again.
+                tracing::info!(%text, "button press not queued");
+                if let Some(url) = response_url {
+                    tokio::spawn(tell_presser(client.clone(), url, text));
+                }
+            }
         }
     }
     Ok(SlackInteractionResponse::Empty)
+}
+
+/// A private note to someone whose press was not taken.
+async fn tell_presser(client: Arc<Client>, response_url: String, text: String) {
+    let Ok(url) = url::Url::parse(&response_url) else {
+        return;
+    };
+    let request = SlackApiPostWebhookMessageRequest::new(SlackMessageContent::new().with_text(
+        format!("{text} Your press was not recorded; press the button again."),
+    ))
+    .with_replace_original(false);
+    if let Err(err) = client
+        .respond_to_event(&SlackResponseUrl::new(url), &request)
+        .await
+    {
+        tracing::warn!(error = %err, "could not tell the presser their press was not taken");
+    }
 }
 
 /// The button presses in a block_actions payload, with the message they belong to.

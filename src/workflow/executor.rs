@@ -71,49 +71,70 @@ impl Progress {
     }
 }
 
-/// Where to stop, as a crash there would: just before or just after the effect whose
-/// key ends with `key_suffix` (e.g. `apply/3`, `snapshot/5`).
+/// Where to stop, as a crash there would: just before or just after the `nth`
+/// effect (1 for the first) of a run's `step` (the middle of its key
+/// `<run>/<step>/<n>`, e.g. `apply`, `snapshot`, `merge`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PausePoint {
     pub after: bool,
-    pub key_suffix: String,
+    pub step: String,
+    pub nth: u32,
 }
 
 impl PausePoint {
-    /// `before:<suffix>` or `after:<suffix>` (the `LOCKSTEP_PAUSE_AT` syntax).
+    /// `before:<step>` or `after:<step>`, optionally `#<nth>` (the
+    /// `LOCKSTEP_PAUSE_AT` syntax), e.g. `after:apply#3`.
     pub fn parse(text: &str) -> Option<Self> {
-        let (when, suffix) = text.split_once(':')?;
+        let (when, rest) = text.split_once(':')?;
         let after = match when {
             "before" => false,
             "after" => true,
             _ => return None,
         };
-        (!suffix.is_empty()).then(|| PausePoint {
+        let (step, nth) = match rest.split_once('#') {
+            Some((step, nth)) => (step, nth.parse().ok().filter(|n| *n > 0)?),
+            None => (rest, 1),
+        };
+        (!step.is_empty()).then(|| PausePoint {
             after,
-            key_suffix: suffix.to_string(),
+            step: step.to_string(),
+            nth,
         })
     }
+}
 
-    fn matches(&self, key: Option<&str>, after: bool) -> bool {
-        self.after == after
-            && key.is_some_and(|key| {
-                key == self.key_suffix || key.ends_with(&format!("/{}", self.key_suffix))
-            })
-    }
+/// The step of an effect key `<run>/<step>/<n>` (or `<run>/<step>`).
+pub fn step_of(key: &str) -> &str {
+    let mut parts = key.split('/');
+    let _run = parts.next();
+    parts.next().unwrap_or(key)
 }
 
 /// Called once when a pause point is reached, with the effect's key.
 pub type OnPause = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Told of every effect boundary: the effect's key, and whether it is done.
+pub type Observer = Arc<dyn Fn(&str, bool) + Send + Sync>;
 
 #[derive(Clone)]
 pub struct Executor {
     store: Store,
     slack: SlackApi,
     clock: Clock,
+    /// Posts whose earlier attempt may have reached Slack without the bot learning
+    /// it (left by a previous process, or after an ambiguous failure): looked up by
+    /// their key in the channel before they are posted.
+    doubtful: Arc<Mutex<HashSet<u64>>>,
     wake_slack: Arc<Notify>,
     wake_work: Arc<Notify>,
     lane: Option<Arc<WorkLane>>,
     pause: Option<(PausePoint, OnPause)>,
+    /// Effects of the pause point's step seen so far at its boundary.
+    pause_count: Arc<std::sync::atomic::AtomicU32>,
+    observe: Option<Observer>,
+    /// Set at a pause point: both lanes stop as a crash would stop them (no new
+    /// effect starts, no outcome is reported).
+    frozen: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The work lane's state: what is being performed, and where outcomes go.
@@ -134,14 +155,23 @@ enum Done {
 impl Executor {
     /// An executor of Slack effects only (work effects wait for [`Executor::with_work`]).
     pub fn new(store: Store, slack: SlackApi, clock: Clock) -> Self {
+        // Whatever a previous process left in the outbox may have been half done.
+        let doubtful = store
+            .pending_effects()
+            .map(|pending| pending.into_iter().map(|p| p.id).collect())
+            .unwrap_or_default();
         Self {
             store,
             slack,
             clock,
+            doubtful: Arc::new(Mutex::new(doubtful)),
             wake_slack: Arc::new(Notify::new()),
             wake_work: Arc::new(Notify::new()),
             lane: None,
             pause: None,
+            pause_count: Arc::new(std::sync::atomic::AtomicU32::new(0)),
+            observe: None,
+            frozen: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
     }
 
@@ -158,6 +188,11 @@ impl Executor {
 
     pub fn with_pause(mut self, point: PausePoint, on_pause: OnPause) -> Self {
         self.pause = Some((point, on_pause));
+        self
+    }
+
+    pub fn with_observer(mut self, observe: Observer) -> Self {
+        self.observe = Some(observe);
         self
     }
 
@@ -240,8 +275,9 @@ impl Executor {
             if matches!(effect, Effect::Work(_)) {
                 continue;
             }
+            self.stop_if_frozen().await;
             self.pause_if(effect.key(), false).await;
-            match self.perform_slack(&effect).await {
+            match self.perform_slack(id, &effect).await {
                 Ok(Done::Performed(posted)) => {
                     self.pause_if(effect.key(), true).await;
                     let posted = posted
@@ -250,7 +286,14 @@ impl Executor {
                     self.store.complete_effect(id, posted).await?;
                 }
                 Ok(Done::GaveUp) => self.store.complete_effect(id, None).await?,
-                Err(err) => return Err(anyhow::anyhow!("{}: {err}", effect.describe())),
+                Err(err) => {
+                    // It may have reached Slack although we saw an error.
+                    self.doubtful
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(id);
+                    return Err(anyhow::anyhow!("{}: {err}", effect.describe()));
+                }
             }
         }
         Ok(())
@@ -258,6 +301,7 @@ impl Executor {
 
     /// Starts the first pending work effect of every run that has none in flight.
     async fn start_due_work(&self, lane: &Arc<WorkLane>) -> anyhow::Result<()> {
+        self.stop_if_frozen().await;
         let pending = self.store.pending_effects()?;
         let pending_ids: HashSet<u64> = pending.iter().map(|p| p.id).collect();
         let mut in_flight = lane.in_flight.lock().unwrap_or_else(|p| p.into_inner());
@@ -288,6 +332,7 @@ impl Executor {
         if let Some(not_before) = work.not_before {
             self.wait_until(not_before).await;
         }
+        self.stop_if_frozen().await;
         self.pause_if(Some(&work.key), false).await;
         let result = match self.begin_once(id, &work.op).await {
             Err(failure) => Err(failure),
@@ -319,6 +364,7 @@ impl Executor {
             }
         };
         self.pause_if(Some(&work.key), true).await;
+        self.stop_if_frozen().await;
         let done = Event::Done(DoneEvent {
             run_id: work.run_id.clone(),
             effect_id: id,
@@ -383,18 +429,36 @@ impl Executor {
     }
 
     async fn pause_if(&self, key: Option<&str>, after: bool) {
-        if let Some((point, on_pause)) = &self.pause {
-            if point.matches(key, after) {
-                on_pause(key.unwrap_or_default());
+        if let (Some(observe), Some(key)) = (&self.observe, key) {
+            observe(key, after);
+        }
+        if let (Some((point, on_pause)), Some(key)) = (&self.pause, key) {
+            let reached = point.after == after
+                && step_of(key) == point.step
+                && self
+                    .pause_count
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                    + 1
+                    == point.nth;
+            if reached {
+                self.frozen.store(true, std::sync::atomic::Ordering::SeqCst);
+                on_pause(key);
                 std::future::pending::<()>().await;
             }
         }
     }
 
-    async fn perform_slack(&self, effect: &Effect) -> Result<Done, SlackApiError> {
+    /// After a pause point: nothing more happens in this process.
+    async fn stop_if_frozen(&self) {
+        if self.frozen.load(std::sync::atomic::Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    async fn perform_slack(&self, id: u64, effect: &Effect) -> Result<Done, SlackApiError> {
         let result = match effect {
             Effect::Respond(reply) => self.respond(reply).await.map(|()| None),
-            Effect::Post(post) => self.post(post).await.map(Some),
+            Effect::Post(post) => self.post(id, post).await.map(Some),
             Effect::Update(update) => self.update(update).await.map(|()| None),
             Effect::Work(_) => return Ok(Done::GaveUp),
         };
@@ -454,25 +518,56 @@ impl Executor {
         }
     }
 
-    async fn post(&self, post: &Post) -> Result<(String, PostedMessage), SlackApiError> {
-        if let Some(existing) = self.posted(&post.key) {
-            // A post re-issued under a key that already has a message (a re-run
-            // step): edit that message rather than add a second one.
-            self.slack
-                .update_message(&existing.channel, &existing.ts, &post.message)
-                .await?;
-            return Ok((post.key.clone(), existing));
-        }
+    /// Posts once under the post's key: a key that already has a message (a re-run
+    /// step) edits it; a post that may have reached Slack before (see `doubtful`) is
+    /// looked for by its key first, and edited if found.
+    async fn post(&self, id: u64, post: &Post) -> Result<(String, PostedMessage), SlackApiError> {
         let thread_ts = post
             .thread_of
             .as_deref()
             .and_then(|parent| self.posted(parent))
             .map(|parent| parent.ts);
+        let existing = match self.posted(&post.key) {
+            Some(existing) => Some(existing),
+            None if self.is_doubtful(id) => self
+                .slack
+                .find_posted_by_key(
+                    &post.channel,
+                    thread_ts.as_deref(),
+                    &post.key,
+                    Some(&lookback_ts(self.clock.now())),
+                )
+                .await?
+                .map(|found| PostedMessage {
+                    channel: found.channel,
+                    ts: found.ts,
+                }),
+            None => None,
+        };
+        if let Some(existing) = existing {
+            self.slack
+                .update_message(&existing.channel, &existing.ts, &post.message)
+                .await?;
+            return Ok((post.key.clone(), existing));
+        }
         let Posted { channel, ts } = self
             .slack
-            .post_message(&post.channel, thread_ts.as_deref(), &post.message)
+            .post_message_with_key(
+                &post.channel,
+                thread_ts.as_deref(),
+                &post.message,
+                &post.key,
+                post.broadcast,
+            )
             .await?;
         Ok((post.key.clone(), PostedMessage { channel, ts }))
+    }
+
+    fn is_doubtful(&self, id: u64) -> bool {
+        self.doubtful
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&id)
     }
 
     async fn update(&self, update: &Update) -> Result<(), SlackApiError> {
@@ -497,18 +592,31 @@ impl Executor {
     }
 }
 
+/// How far back a doubtful top-level post is looked for: a day of the channel.
+fn lookback_ts(now: chrono::DateTime<chrono::Utc>) -> String {
+    let since = now - chrono::Duration::days(1);
+    format!("{}.000000", since.timestamp().max(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn pause_points_parse_and_match_key_suffixes() {
-        let point = PausePoint::parse("after:apply/3").unwrap();
-        assert!(point.matches(Some("run-abc/apply/3"), true));
-        assert!(!point.matches(Some("run-abc/apply/3"), false));
-        assert!(!point.matches(Some("run-abc/apply/13"), true));
-        assert!(!point.matches(None, true));
+    fn pause_points_name_a_step_and_its_occurrence() {
+        assert_eq!(
+            PausePoint::parse("after:apply#3"),
+            Some(PausePoint {
+                after: true,
+                step: "apply".into(),
+                nth: 3
+            })
+        );
+        assert_eq!(PausePoint::parse("before:merge").unwrap().nth, 1);
         assert_eq!(PausePoint::parse("during:x"), None);
         assert_eq!(PausePoint::parse("before:"), None);
+        assert_eq!(PausePoint::parse("after:apply#0"), None);
+        assert_eq!(step_of("run-abc/apply/13"), "apply");
+        assert_eq!(step_of("run-abc/message"), "message");
     }
 }

@@ -130,8 +130,13 @@ impl Harness {
 
     /// Starts the bot and waits until it holds a Socket Mode connection.
     pub async fn start_bot(&mut self) {
+        self.start_bot_with(app::StartOptions::default()).await
+    }
+
+    /// Starts the bot with pause points or an observer of its effects.
+    pub async fn start_bot_with(&mut self, options: app::StartOptions) {
         let opened = self.world.slack.connections_opened();
-        let bot = app::start(self.config(), self.clock.clone())
+        let bot = app::start_with(self.config(), self.clock.clone(), options)
             .await
             .expect("the bot starts");
         self.world
@@ -191,6 +196,12 @@ impl Harness {
 
     pub async fn command(&self, text: &str) -> SentEnvelope {
         self.command_as(PM, text).await
+    }
+
+    /// Marks everything the bot said so far as read (a test that follows the world,
+    /// not the transcript).
+    pub fn read_all(&mut self) {
+        self.cursor = self.world.slack.outputs().len();
     }
 
     /// The next thing the bot said, anywhere.
@@ -365,6 +376,12 @@ impl Harness {
 
     pub fn store_path(&self) -> std::path::PathBuf {
         self.store_dir.path().join("store")
+    }
+
+    /// Stops everything without reading the rest of the transcript, for a test that
+    /// checks the world instead (the crash tests count every message by its key).
+    pub async fn stop(mut self) {
+        self.stop_bot().await;
     }
 
     /// Stops everything; fails if the bot said anything the test did not read.

@@ -6,6 +6,7 @@
 mod blueprint;
 mod checklist;
 mod cli;
+mod crash;
 mod frappe;
 mod github;
 mod harness;

@@ -32,7 +32,13 @@ async fn sim_and_api() -> (SlackSim, SlackApi) {
 async fn a_keyed_post_is_found_again_at_the_top_and_in_a_thread() {
     let (sim, api) = sim_and_api().await;
     let root = api
-        .post_message_with_key("C0DEPLOY", None, &Message::text("Promoting"), "run-1/root")
+        .post_message_with_key(
+            "C0DEPLOY",
+            None,
+            &Message::text("Promoting"),
+            "run-1/root",
+            false,
+        )
         .await
         .unwrap();
     let reply = api
@@ -41,6 +47,7 @@ async fn a_keyed_post_is_found_again_at_the_top_and_in_a_thread() {
             Some(&root.ts),
             &Message::text("Checklist"),
             "run-1/checklist",
+            false,
         )
         .await
         .unwrap();
@@ -93,7 +100,13 @@ async fn a_keyed_post_is_found_again_at_the_top_and_in_a_thread() {
 async fn the_search_pages_through_a_busy_channel() {
     let (sim, api) = sim_and_api().await;
     let keyed = api
-        .post_message_with_key("C0DEPLOY", None, &Message::text("early"), "run-9/root")
+        .post_message_with_key(
+            "C0DEPLOY",
+            None,
+            &Message::text("early"),
+            "run-9/root",
+            false,
+        )
         .await
         .unwrap();
     for n in 0..250 {

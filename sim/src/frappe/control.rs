@@ -138,6 +138,7 @@ pub async fn restore(
         .cloned();
     match found {
         Some(backup) => {
+            data.restored.push(backup.id.clone());
             data.replace_all_docs(backup.docs);
             Json(json!({"ok": true, "site": site, "backup_id": backup.id})).into_response()
         }

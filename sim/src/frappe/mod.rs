@@ -193,6 +193,15 @@ impl FrappeSim {
     }
 
     /// Database backup paths of a site, oldest first.
+    /// The backups restored on `site`, oldest first, by id.
+    pub fn restores(&self, site: &str) -> Vec<String> {
+        self.shared
+            .sites()
+            .get(site)
+            .map(|s| s.restored.clone())
+            .unwrap_or_default()
+    }
+
     pub fn backups(&self, site: &str) -> Vec<String> {
         let sites = self.shared.sites();
         sites

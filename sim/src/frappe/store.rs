@@ -45,6 +45,8 @@ pub struct SiteData {
     pub api_users: Vec<ApiUser>,
     pub backups: Vec<Backup>,
     pub fail_next_migrate: Option<String>,
+    /// The ids of the backups restored, in order (tests count restores).
+    pub restored: Vec<String>,
     last_stamp: String,
 }
 
@@ -69,6 +71,7 @@ impl SiteData {
             }],
             backups: Vec::new(),
             fail_next_migrate: None,
+            restored: Vec::new(),
             last_stamp: String::new(),
         };
         for role in meta::CORE_ROLES {
