@@ -112,10 +112,12 @@ impl Run {
         }
     }
 
-    /// Whether a finished run is kept as history (promotions, for `status`, `ship`
-    /// and the figures) or dropped (its audit entries say what it did).
+    /// Whether a finished run is kept as history or dropped (its audit entries say
+    /// what it did). Promotions are kept for `status`, `ship` and the figures;
+    /// rollbacks because their buttons outlive them: a late press is told who
+    /// decided.
     pub fn keep_when_finished(&self) -> bool {
-        matches!(self, Run::Promotion(_))
+        matches!(self, Run::Promotion(_) | Run::Rollback(_))
     }
 
     /// One line for `status`: what the run is doing now.

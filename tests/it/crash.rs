@@ -10,6 +10,7 @@ use crate::harness::{Harness, ADMIN, CHANNEL, DEV, WAIT};
 use lockstep::app::StartOptions;
 use lockstep::local::world::REPO;
 use lockstep::workflow::executor::{step_of, PausePoint};
+use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
@@ -386,5 +387,208 @@ async fn a_crash_at_any_boundary_of_a_rollback() {
             )
             .await;
         }
+    }
+}
+
+// ---- a real `kill -9` of the `lockstep run` process ------------------------------
+
+/// A `lockstep run` process against the harness's world, with its own store.
+struct BotProcess {
+    child: tokio::process::Child,
+    /// Set when the process says it reached its pause point.
+    paused: watch::Receiver<bool>,
+}
+
+impl BotProcess {
+    /// Starts `lockstep run`; with `pause_at`, it stops at that boundary and says so
+    /// on stderr. Waits until it holds a Socket Mode connection.
+    async fn start(h: &Harness, config: &std::path::Path, pause_at: Option<&str>) -> BotProcess {
+        use tokio::io::AsyncBufReadExt;
+        let opened = h.world.slack.connections_opened();
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_lockstep"));
+        command
+            .args(["run", "--config", config.to_str().unwrap()])
+            .envs(lockstep::local::world::world_env(&h.world))
+            .env("LOCKSTEP_NOW", crate::harness::WEDNESDAY)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(point) = pause_at {
+            command.env("LOCKSTEP_PAUSE_AT", point);
+        }
+        let mut child = command.spawn().expect("lockstep run starts");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (said, paused) = watch::channel(false);
+        tokio::spawn(async move {
+            let mut lines = tokio::io::BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains("lockstep: paused at") {
+                    said.send_replace(true);
+                }
+            }
+        });
+        h.world
+            .slack
+            .wait_for_connections_opened(opened + 1, WAIT)
+            .await
+            .expect("the process connects");
+        h.world
+            .slack
+            .wait_for_open_connections(1, WAIT)
+            .await
+            .expect("a connection is open");
+        BotProcess { child, paused }
+    }
+
+    /// Waits until the process says it paused.
+    async fn wait_paused(&mut self) {
+        tokio::time::timeout(WAIT, self.paused.wait_for(|p| *p))
+            .await
+            .expect("the process reaches its pause point")
+            .expect("the process is running");
+    }
+
+    /// `kill -9`, and Slack's side of the dead socket closed.
+    async fn kill(mut self, h: &Harness) {
+        self.child.start_kill().expect("SIGKILL");
+        let status = self.child.wait().await.expect("the process ends");
+        assert!(!status.success(), "killed, not exited");
+        // Slack closes a dead client's socket; the sim does so on a refresh.
+        h.world
+            .slack
+            .disconnect_all(lockstep_sim::slack::DisconnectReason::RefreshRequested);
+        h.world
+            .slack
+            .wait_for_open_connections(0, WAIT)
+            .await
+            .expect("the killed process's socket is gone");
+    }
+}
+
+/// A world whose in-process bot is stopped, and a config file for a process.
+async fn world_for_a_process() -> (Harness, tempfile::TempDir, std::path::PathBuf) {
+    let mut h = Harness::start_promotable(|_| {}).await;
+    h.stop_bot().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("lockstep.toml");
+    let text = lockstep::local::world::config_file(
+        &h.world,
+        crate::harness::PROMOTION_CONFIG,
+        &dir.path().join("store"),
+        dir.path(),
+    );
+    std::fs::write(&config, text).unwrap();
+    (h, dir, config)
+}
+
+/// Hand edits on staging that git never saw: `push` makes four writes to undo them
+/// (git wins), `pull` commits them.
+fn stage_four_changes(h: &Harness) {
+    let frappe = &h.world.frappe;
+    let mut beneficiary = frappe.get_doc("staging", "DocType", "Beneficiary").unwrap();
+    for field in beneficiary["fields"].as_array_mut().unwrap() {
+        if field["fieldname"] == "age" {
+            field["non_negative"] = json!(0);
+        }
+    }
+    frappe.set_doc("staging", beneficiary).unwrap();
+    for role in ["Auditor", "Reviewer", "Treasurer"] {
+        frappe
+            .set_doc(
+                "staging",
+                json!({"doctype": "Role", "name": role, "role_name": role, "desk_access": 1}),
+            )
+            .unwrap();
+    }
+}
+
+/// The text of the last edit of a message, once it holds `needle`.
+async fn edit_holding(h: &mut Harness, needle: &str) -> String {
+    match h
+        .wait_for(needle, |o| {
+            matches!(o, lockstep_sim::slack::BotOutput::Updated { text, .. } if text.contains(needle))
+        })
+        .await
+    {
+        lockstep_sim::slack::BotOutput::Updated { text, .. } => text,
+        _ => unreachable!(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_killed_after_each_write_reports_and_audits_every_write_once() {
+    for n in 1..=4 {
+        let (mut h, _dir, config) = world_for_a_process().await;
+        stage_four_changes(&h);
+        let mut bot = BotProcess::start(&h, &config, Some(&format!("after:apply#{n}"))).await;
+        h.command("push").await;
+        bot.wait_paused().await;
+        bot.kill(&h).await;
+        let bot = BotProcess::start(&h, &config, None).await;
+        let done = edit_holding(&mut h, "Push: applied").await;
+        assert!(
+            done.contains("Push: applied 4 changes"),
+            "killed after write {n}: {done}"
+        );
+        h.command("audit 50").await;
+        let (_, audit) = h.wait_for_post("*Audit log*").await;
+        let writes: Vec<&str> = audit
+            .lines()
+            .filter(|l| l.contains("(from staging@"))
+            .collect();
+        let distinct: BTreeSet<&str> = writes.iter().copied().collect();
+        assert_eq!(writes.len(), 4, "killed after write {n}: {audit}");
+        assert_eq!(distinct.len(), 4, "killed after write {n}: {writes:?}");
+        bot.kill(&h).await;
+        h.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_killed_after_its_commit_reports_it_and_commits_once() {
+    let (mut h, _dir, config) = world_for_a_process().await;
+    stage_four_changes(&h);
+    let before = h.world.github.repo(REPO).branch_sha("staging").unwrap();
+    let mut bot = BotProcess::start(&h, &config, Some("after:commit")).await;
+    h.command("pull").await;
+    bot.wait_paused().await;
+    bot.kill(&h).await;
+    let landed = h.world.github.repo(REPO).branch_sha("staging").unwrap();
+    assert_ne!(landed, before, "the commit landed before the kill");
+    let bot = BotProcess::start(&h, &config, None).await;
+    let done = edit_holding(&mut h, "Pull: committed").await;
+    assert!(done.contains("Pull: committed 4 files"), "{done}");
+    assert_eq!(
+        h.world.github.repo(REPO).branch_sha("staging").unwrap(),
+        landed,
+        "the same commit, not a second one"
+    );
+    h.command("audit 10").await;
+    let (_, audit) = h.wait_for_post("*Audit log*").await;
+    assert_eq!(audit.matches("*pull* — committed").count(), 1, "{audit}");
+    bot.kill(&h).await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promotion_killed_at_its_writes_ends_once() {
+    for point in ["after:snapshot", "after:pr", "after:merge", "before:probes"] {
+        let (mut h, _dir, config) = world_for_a_process().await;
+        let mut bot = BotProcess::start(&h, &config, Some(point)).await;
+        let mut people = People::default();
+        let mut paused = bot.paused.clone();
+        let first = drive(&mut h, &mut people, Some(&mut paused), point).await;
+        assert_eq!(first, Ended::Paused, "{point}");
+        bot.wait_paused().await;
+        bot.kill(&h).await;
+        let bot = BotProcess::start(&h, &config, None).await;
+        people.merge_pressed = false;
+        people.ticked.clear();
+        let end = drive(&mut h, &mut people, None, point).await;
+        assert_eq!(end, Ended::Succeeded, "{point}");
+        check_invariants(&h, point, false);
+        bot.kill(&h).await;
+        h.stop().await;
     }
 }

@@ -7,6 +7,7 @@ mod blueprint;
 mod checklist;
 mod cli;
 mod crash;
+mod decisions;
 mod frappe;
 mod github;
 mod harness;
