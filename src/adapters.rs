@@ -294,3 +294,57 @@ fn site_config(config: &Config, name: &str, section: &SiteSection) -> anyhow::Re
     site_config.site_header = section.frappe_site_name.clone();
     Ok(site_config)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{FileConfig, Secrets};
+
+    fn config(text: &str) -> Config {
+        let file = FileConfig::parse(text, "t.toml").unwrap();
+        let env: std::collections::BTreeMap<String, String> = [
+            ("SLACK_APP_TOKEN", "xapp-1"),
+            ("SLACK_BOT_TOKEN", "xoxb-1"),
+            ("FRAPPE_PROD_API_KEY", "k"),
+            ("FRAPPE_PROD_API_SECRET", "s"),
+            ("GITHUB_TOKEN", "ghs_x"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let secrets = Secrets::from_env(&file, &env).unwrap();
+        Config {
+            file,
+            secrets,
+            base_dir: ".".into(),
+        }
+    }
+
+    fn slack(config: &Config) -> SlackApi {
+        SlackApi::new(config)
+    }
+
+    #[tokio::test]
+    async fn bench_is_given_the_frappe_site_name_and_gaps_are_named_once() {
+        crate::tls::install_crypto_provider();
+        let config = config(
+            "[sites.prod]\nurl = \"http://127.0.0.1:1\"\nrole = \"production\"\nfrappe_site_name = \"prod.local\"\n[github]\nowner = \"acme\"\nrepo = \"cfg\"\n",
+        );
+        let adapters = Adapters::resolve(&config, slack(&config)).unwrap();
+        let production = adapters.production().unwrap();
+        assert_eq!(production.name.as_str(), "prod");
+        assert_eq!(production.bench_site.as_str(), "prod.local");
+        assert_eq!(production.branch, "main");
+        let gaps = adapters.gaps();
+        assert_eq!(gaps.len(), 2, "{gaps:?}");
+        assert!(
+            gaps[0].starts_with("No bench runner is configured"),
+            "{gaps:?}"
+        );
+        assert!(
+            gaps[1].starts_with("No staging site is configured"),
+            "{gaps:?}"
+        );
+        assert!(adapters.staging().is_err());
+    }
+}

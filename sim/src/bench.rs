@@ -3,9 +3,11 @@
 //! `/_sim/` control routes (never Frappe's own routes), and prints exactly what
 //! `bench` prints (reference/frappe.md §4), exit codes included: 0 on success, 1 on
 //! failure with a Python-style traceback. Migrate applies a folder of canonical
-//! files (`--blueprints <dir>`); applying a git ref needs the GitHub sim and is not
-//! supported yet. `run-tests` leaves the reports of the suite it stands in for
-//! (`--test-reports <dir>`). It never imports the bot's modules.
+//! files (`--blueprints <dir>`), or the config repository at a ref as the bench
+//! host's app checkout would hold it after a pull (`--git-api <url> --repo
+//! owner/name --git-ref main`, read from a GitHub-compatible server). `run-tests`
+//! leaves the reports of the suite it stands in for (`--test-reports <dir>`). It
+//! never imports the bot's modules.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -30,6 +32,23 @@ pub struct BenchArgs {
     /// e.g. a checkout's `fixtures/app`.
     #[arg(long, env = "LOCKSTEP_SIM_BENCH_BLUEPRINTS")]
     pub blueprints: Option<PathBuf>,
+    /// Instead of a folder: the base URL of a GitHub-compatible API holding the
+    /// config repository, which `migrate` reads at `--git-ref` (the bench host's
+    /// checkout of the app, pulled).
+    #[arg(long, env = "LOCKSTEP_SIM_BENCH_GIT_API", requires = "repo")]
+    pub git_api: Option<String>,
+    /// `owner/name` of the config repository.
+    #[arg(long, env = "LOCKSTEP_SIM_BENCH_REPO")]
+    pub repo: Option<String>,
+    #[arg(long, default_value = "main")]
+    pub git_ref: String,
+    /// The token for `--git-api`.
+    #[arg(
+        long,
+        env = "LOCKSTEP_SIM_BENCH_GIT_TOKEN",
+        default_value = "ghs_lockstepsimtoken"
+    )]
+    pub git_token: String,
     /// Folder holding the reports `run-tests` leaves behind (`junit.xml`,
     /// `coverage.xml`): the outcome of the app's test suite this bench stands in for.
     #[arg(long, env = "LOCKSTEP_SIM_BENCH_TEST_REPORTS")]
@@ -102,9 +121,16 @@ pub async fn bench(args: BenchArgs, out: &mut dyn Write, err: &mut dyn Write) ->
         (BenchCommand::Restore { file, .. }, Some(site)) => {
             restore(&control, site, file, out).await
         }
-        (BenchCommand::Migrate { .. }, Some(site)) => {
-            migrate(&control, site, args.blueprints.as_ref(), out).await
-        }
+        (BenchCommand::Migrate { .. }, Some(site)) => match checkout(&args).await {
+            Ok(checkout) => {
+                let folder = checkout
+                    .as_ref()
+                    .map(|dir| dir.path().to_path_buf())
+                    .or_else(|| args.blueprints.clone());
+                migrate(&control, site, folder.as_ref(), out).await
+            }
+            Err(failure) => Err(failure),
+        },
         (
             BenchCommand::RunTests {
                 coverage,
@@ -133,6 +159,62 @@ pub async fn bench(args: BenchArgs, out: &mut dyn Write, err: &mut dyn Write) ->
             1
         }
     }
+}
+
+/// The app's fixtures as the bench host's checkout holds them after a pull: every
+/// file under `fixtures/app/` of `--repo` at `--git-ref`, written to a temporary
+/// folder. `None` without `--git-api` (the `--blueprints` folder is used).
+async fn checkout(args: &BenchArgs) -> Result<Option<tempfile::TempDir>, Failure> {
+    let (Some(api), Some(repo)) = (&args.git_api, &args.repo) else {
+        return Ok(None);
+    };
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        http.get(format!("{}/repos/{repo}/{path}", api.trim_end_matches('/')))
+            .bearer_auth(&args.git_token)
+            .header("User-Agent", "bench-standin")
+            .send()
+    };
+    let fail = |what: &str, e: String| {
+        Failure::Plain(format!(
+            "git pull of {repo} at {} failed ({what}): {e}",
+            args.git_ref
+        ))
+    };
+    let tree: Value = get(format!("git/trees/{}?recursive=1", args.git_ref))
+        .await
+        .map_err(|e| fail("tree", e.to_string()))?
+        .json()
+        .await
+        .map_err(|e| fail("tree", e.to_string()))?;
+    let dir = tempfile::tempdir().map_err(|e| fail("a folder", e.to_string()))?;
+    let root = "fixtures/app/";
+    for item in tree["tree"].as_array().into_iter().flatten() {
+        let (Some(path), Some(sha)) = (item["path"].as_str(), item["sha"].as_str()) else {
+            continue;
+        };
+        let Some(relative) = path.strip_prefix(root).filter(|_| item["type"] == "blob") else {
+            continue;
+        };
+        let blob: Value = get(format!("git/blobs/{sha}"))
+            .await
+            .map_err(|e| fail(path, e.to_string()))?
+            .json()
+            .await
+            .map_err(|e| fail(path, e.to_string()))?;
+        let encoded = blob["content"]
+            .as_str()
+            .unwrap_or_default()
+            .replace('\n', "");
+        let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded)
+            .map_err(|e| fail(path, e.to_string()))?;
+        let target = dir.path().join(relative);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| fail(path, e.to_string()))?;
+        }
+        std::fs::write(&target, bytes).map_err(|e| fail(path, e.to_string()))?;
+    }
+    Ok(Some(dir))
 }
 
 /// `bench run-tests`: copies the stand-in's reports where bench would leave them and

@@ -28,12 +28,15 @@ pub fn world_toml(world: &LocalWorld, base_dir: &Path) -> String {
         "[github]\napi_url = \"{}\"\nowner = \"{owner}\"\nrepo = \"{repo}\"\nwrite_interval_ms = 0\n",
         world.github.url()
     ));
+    // The bench host's app is a checkout of the config repository: its migrate
+    // applies `main` as it is on GitHub.
     if let Some(binary) = &world.bench_binary {
         text.push_str(&format!(
-            "[runner]\ntemplate = \"'{}' sim bench --sim-url {} --test-reports '{}' --site {{site}} {{args}}\"\n",
+            "[runner]\ntemplate = \"'{}' sim bench --sim-url {} --test-reports '{}' --git-api {} --repo {REPO} --git-ref main --site {{site}} {{args}}\"\n",
             binary.display(),
             world.frappe.url(),
-            example_test_reports().display()
+            example_test_reports().display(),
+            world.github.url()
         ));
     }
     let file = |name: &str| base_dir.join(name).display().to_string();

@@ -346,3 +346,46 @@ async fn forcing_is_refused_by_name_and_cancel_closes_the_pr() {
     .await;
     h.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_ci_the_bot_deploys_through_the_runner() {
+    let mut h = Harness::start_promotable(|file| {
+        file.deploy.mode = lockstep::config::DeployMode::Bot;
+    })
+    .await;
+    let (root, pr) = open_pr(&mut h).await;
+    approve_and_merge(&mut h, pr).await;
+    h.wait_for_post("Deploying through the bench runner").await;
+    let (_, backup) = h.wait_for_post("✓ backup").await;
+    assert!(backup.contains("-prod"), "the backup's id: {backup}");
+    let (_, migrate) = h.wait_for_post("✓ migrate").await;
+    assert!(migrate.contains("migrated"), "{migrate}");
+    h.wait_for_post("✓ restart").await;
+    let smoke = h
+        .wait_for("the smoke probes", |o| {
+            matches!(o, BotOutput::Updated { text, blocks, .. }
+                if text.contains("Smoke test") && visible_text(text, blocks).contains("✓ list of"))
+        })
+        .await;
+    let BotOutput::Updated { ts, blocks, .. } = smoke else {
+        unreachable!()
+    };
+    for tick in action_ids(&blocks)
+        .into_iter()
+        .filter(|id| id.starts_with("promote_smoke_ok_"))
+    {
+        h.press(ADMIN, &ts, &tick).await;
+    }
+    h.wait_for_post("Promotion succeeded").await;
+    h.wait_for("the root message saying so", |o| {
+        matches!(o, BotOutput::Updated { ts, text, .. } if *ts == root && text.contains("succeeded"))
+    })
+    .await;
+    h.command("diff --site=prod").await;
+    let text = h.expect_job_result().await;
+    assert!(
+        text.contains("No drift between site `prod` and `main@"),
+        "{text}"
+    );
+    h.finish().await;
+}

@@ -450,6 +450,10 @@ pub fn bench_deploy_hook(frappe_url: String, site: String) -> DeployHook {
                 site: Some(site),
                 sim_url: frappe_url,
                 blueprints: Some(dir.path().to_path_buf()),
+                git_api: None,
+                repo: None,
+                git_ref: "main".into(),
+                git_token: String::new(),
                 test_reports: None,
                 command,
             }))
