@@ -30,6 +30,10 @@ pub struct Inbox {
 const SHUTTING_DOWN: &str =
     "lockstep is shutting down; nothing was done. Please try again in a minute.";
 
+/// The answer, in the acknowledgement itself, while the store cannot be written:
+/// nothing could be recorded, so nothing is queued.
+pub const CANNOT_RECORD: &str = ":warning: lockstep cannot record work right now (it cannot write to its store), so it did nothing with this. Nothing was changed. Please try again in a few minutes; the operators are told in the bot's log.";
+
 /// What the callback decided, for the acknowledgement it sends.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Admission {
@@ -70,6 +74,7 @@ impl Inbox {
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
         {
+            Some(store) if !store.is_writable() => return Admission::Busy(CANNOT_RECORD.into()),
             Some(store) => store.is_seen(&key).unwrap_or(false),
             None => return Admission::Busy(SHUTTING_DOWN.into()),
         };
@@ -147,7 +152,7 @@ fn ephemeral_ack(text: &str) -> SlackCommandEventResponse {
 
 async fn on_interaction(
     event: SlackInteractionEvent,
-    _client: Arc<Client>,
+    client: Arc<Client>,
     state: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackInteractionResponse> {
     let SlackInteractionEvent::BlockActions(actions) = event else {
@@ -157,9 +162,28 @@ async fn on_interaction(
         return Ok(SlackInteractionResponse::Empty);
     };
     for action in block_actions(&actions) {
+        let response_url = action.response_url.clone();
         let admission = inbox.admit(Event::Action(action));
         if admission != Admission::Queued {
             tracing::info!(?admission, "button press not queued");
+        }
+        // A button press has no ack text a person sees: answer through its
+        // response URL, off the callback (which must return at once).
+        if let (Admission::Busy(text), Some(url)) = (admission, response_url) {
+            let client = client.clone();
+            tokio::spawn(async move {
+                // Not replacing the message the button is on.
+                let request = SlackApiPostWebhookMessageRequest::new(
+                    SlackMessageContent::new().with_text(text),
+                )
+                .with_replace_original(false);
+                if let Ok(url) = url::Url::parse(&url) {
+                    let url = SlackResponseUrl::new(url);
+                    if let Err(err) = client.respond_to_event(&url, &request).await {
+                        tracing::warn!(error = %err, "cannot tell the presser their press was not taken");
+                    }
+                }
+            });
         }
     }
     Ok(SlackInteractionResponse::Empty)
@@ -211,12 +235,20 @@ async fn on_hello<HelloEvent: Send>(
     tracing::debug!(changed, "Socket Mode connection open; TCP_NODELAY set");
 }
 
+/// Where Slack is, for the listener's own error lines.
+struct SlackEndpoint(String);
+
 fn on_error(
     err: Box<dyn std::error::Error + Send + Sync>,
     _client: Arc<Client>,
-    _state: SlackClientEventsUserState,
+    state: SlackClientEventsUserState,
 ) -> HttpStatusCode {
-    tracing::warn!(error = %err, "Slack listener error");
+    let endpoint = state
+        .try_read()
+        .ok()
+        .and_then(|state| state.get_user_state::<SlackEndpoint>().map(|e| e.0.clone()))
+        .unwrap_or_default();
+    tracing::warn!(error = %err, slack_api_url = %endpoint, "Slack listener error (if it repeats, check slack.api_url and the network)");
     // 200 makes slack-morphism send a bare ack, so Slack does not redeliver an
     // envelope we could not parse in a loop.
     HttpStatusCode::OK
@@ -229,15 +261,21 @@ pub struct Listener {
 
 impl Listener {
     /// Connects to Slack with the app token and starts delivering events to `inbox`.
+    /// Until Slack at `api_url` answers, tries again with backoff, saying on the
+    /// first failure what to check and logging each attempt; a refusal (a bad
+    /// token) fails at once.
     pub async fn start(
         slack: &SlackApi,
+        api_url: &url::Url,
         inbox: Arc<Inbox>,
         connections: u32,
     ) -> anyhow::Result<Self> {
+        wait_for_slack(slack, api_url, Backoff::default()).await?;
         let environment = Arc::new(
             SlackClientEventsListenerEnvironment::new(slack.client())
                 .with_error_handler(on_error)
-                .with_user_state(inbox),
+                .with_user_state(inbox)
+                .with_user_state(SlackEndpoint(api_url.to_string())),
         );
         let callbacks = SlackSocketModeListenerCallbacks::new()
             .with_hello_events(on_hello)
@@ -260,6 +298,69 @@ impl Listener {
 
     pub async fn shutdown(&self) {
         self.inner.shutdown().await;
+    }
+}
+
+/// How long to wait between attempts to reach Slack at start.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub first: std::time::Duration,
+    pub most: std::time::Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            first: std::time::Duration::from_secs(1),
+            most: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
+/// Returns once Slack's Web API answers `auth.test`. An unreachable Slack is
+/// tried again with backoff (the first failure says what to check, as `lockstep
+/// check` would; every attempt is logged); a refusal is returned with its hint.
+pub async fn wait_for_slack(
+    slack: &SlackApi,
+    api_url: &url::Url,
+    backoff: Backoff,
+) -> anyhow::Result<()> {
+    let mut wait = backoff.first;
+    let mut attempt = 1u32;
+    loop {
+        match slack.auth_test().await {
+            Ok(_) => {
+                if attempt > 1 {
+                    tracing::info!(attempt, slack_api_url = %api_url, "Slack answers now; connecting");
+                }
+                return Ok(());
+            }
+            Err(err) if err.is_transient() => {
+                if attempt == 1 {
+                    tracing::error!(
+                        slack_api_url = %api_url,
+                        error = %err,
+                        retry_in_secs = wait.as_secs_f32(),
+                        "cannot reach Slack at {api_url}: check slack.api_url and the network (`lockstep check --config <file>` tests them); trying again with backoff"
+                    );
+                } else {
+                    tracing::warn!(
+                        attempt,
+                        slack_api_url = %api_url,
+                        error = %err,
+                        retry_in_secs = wait.as_secs_f32(),
+                        "still cannot reach Slack at {api_url}; trying again"
+                    );
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(backoff.most);
+                attempt += 1;
+            }
+            Err(err) => anyhow::bail!(
+                "Slack at {api_url} refused lockstep: {err} ({}); nothing was started",
+                err.hint()
+            ),
+        }
     }
 }
 
