@@ -6,10 +6,13 @@
 mod blueprint;
 mod checklist;
 mod cli;
+mod faults;
 mod frappe;
 mod github;
+mod hardening;
 mod harness;
 mod manifest;
+mod rig;
 mod runner;
 mod slack_bot;
 mod store_crash;
