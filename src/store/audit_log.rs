@@ -229,6 +229,12 @@ impl AuditLog {
         ))
     }
 
+    /// Writes go to `file` from now on (a test makes it read-only).
+    #[cfg(test)]
+    pub(crate) fn replace_file_for_test(&mut self, file: File) {
+        self.file = file;
+    }
+
     pub fn lines(&self) -> u64 {
         self.lines
     }

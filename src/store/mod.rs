@@ -412,6 +412,8 @@ impl Store {
             return Ok(outcome);
         }
         inner.db.flush_async().await?;
+        // From here the batch is durable: what fails below must not make the
+        // caller tell anyone it was not done.
         if !audit_ids.is_empty() {
             let entries: Vec<(u64, AuditEntry)> = audit_ids
                 .into_iter()
@@ -419,16 +421,25 @@ impl Store {
                 .collect();
             let log = inner.audit_log.clone();
             let store_id = inner.store_id.clone();
-            tokio::task::spawn_blocking(move || lock(&log).append(&store_id, &entries))
-                .await
-                .map_err(|err| StoreError::Unavailable {
-                    reason: format!("the audit log writer stopped: {err}"),
-                })?
-                .map_err(|err| io_error(err.to_string()))?;
+            let appended =
+                tokio::task::spawn_blocking(move || lock(&log).append(&store_id, &entries))
+                    .await
+                    .map_err(|err| StoreError::Unavailable {
+                        reason: format!("the audit log writer stopped: {err}"),
+                    })
+                    .and_then(|result| result.map_err(|err| io_error(err.to_string())));
+            if let Err(err) = appended {
+                // Its effects wait (the outbox is refused while the store is
+                // unwritable) until reopening appends these entries from sled.
+                tracing::error!(error = %err, "committed, but the audit log cannot be written; the commit's effects wait until it can");
+                self.mark_unwritable(&err);
+                return Ok(outcome);
+            }
         }
-        inner
-            .write_record()
-            .map_err(|err| io_error(format!("cannot write the store's record: {err}")))?;
+        if let Err(err) = inner.write_record() {
+            // A record behind sled is safe (it is only ever compared as a floor).
+            tracing::warn!(error = %err, "cannot update the store's record; it stays behind until the next commit");
+        }
         Ok(outcome)
     }
 
@@ -1486,5 +1497,42 @@ mod tests {
         assert!(!err.contains("backup"), "{err}");
         let err = Store::open(&file).err().unwrap().to_string();
         assert!(err.contains("is a file, not a folder"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_commit_whose_audit_log_cannot_be_written_waits_for_it_and_is_not_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let store = Store::open(&path).unwrap();
+        // The log is read-only from now on (as a full disk would leave it).
+        {
+            let inner = store.inner().unwrap();
+            let mut log = lock(&inner.audit_log);
+            let read_only = std::fs::File::open(audit_log::log_path(&path)).unwrap();
+            log.replace_file_for_test(read_only);
+        }
+        let batch = Batch {
+            dedup_key: Some("trigger:1".into()),
+            effects: vec![reply_effect("hello")],
+            audit: vec![audit("diff")],
+            ..Batch::default()
+        };
+        assert_eq!(
+            store.commit(batch, Utc::now()).await.unwrap(),
+            CommitOutcome::Committed,
+            "the batch is durable in sled: not reported as not done"
+        );
+        assert!(!store.is_writable());
+        assert!(
+            store.pending_effects().is_err(),
+            "its effects wait for the log"
+        );
+        store.recover().await.unwrap();
+        assert_eq!(store.pending_effects().unwrap().len(), 1);
+        assert_eq!(store.audit_len(), 1, "reopening appended the entry");
+        assert!(matches!(
+            audit_log::verify(&store.audit_log_path(), None).unwrap(),
+            audit_log::Verdict::Intact { lines: 1, .. }
+        ));
     }
 }
