@@ -128,21 +128,25 @@ async fn on_command(
             "lockstep is starting up; please try again in a moment.",
         ));
     };
-    let command = CommandEvent {
-        trigger_id: event.trigger_id.to_string(),
-        user: event.user_id.to_string(),
-        channel: event.channel_id.to_string(),
-        command: event.command.to_string(),
-        text: event.text.unwrap_or_default(),
-        response_url: event.response_url.value().to_string(),
-    };
-    Ok(match inbox.admit(Event::Command(command)) {
+    Ok(match inbox.admit(Event::Command(command_event(event))) {
         // An empty payload acks without showing anything; the reply follows.
         Admission::Queued | Admission::Duplicate => {
             SlackCommandEventResponse::new(SlackMessageContent::new())
         }
         Admission::Rejected(text) | Admission::Busy(text) => ephemeral_ack(&text),
     })
+}
+
+/// A slash command as the consumer reads it.
+fn command_event(event: SlackCommandEvent) -> CommandEvent {
+    CommandEvent {
+        trigger_id: event.trigger_id.to_string(),
+        user: event.user_id.to_string(),
+        channel: event.channel_id.to_string(),
+        command: event.command.to_string(),
+        text: event.text.unwrap_or_default(),
+        response_url: event.response_url.value().to_string(),
+    }
 }
 
 fn ephemeral_ack(text: &str) -> SlackCommandEventResponse {
@@ -430,5 +434,143 @@ mod tests {
             inbox.admit(command("t3", "/frappe-stack")),
             Admission::Busy(_)
         ));
+    }
+
+    /// A Socket Mode frame shaped like Slack's, with any field missing, of the
+    /// wrong type, or holding any text.
+    fn envelope() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::{json, Value};
+        let text = || {
+            prop_oneof![
+                "\\PC{0,16}".prop_map(Value::from),
+                Just(Value::Null),
+                any::<i64>().prop_map(Value::from),
+                Just(json!({"x": [1]})),
+                Just(Value::from("http://127.0.0.1:1/response/1")),
+                Just(Value::from("run-0a1b2c3d4e:7")),
+                Just(Value::from("promote_merge")),
+            ]
+        };
+        let maybe = |value: BoxedStrategy<Value>| {
+            prop_oneof![3 => value.prop_map(Some), 1 => Just(None)].boxed()
+        };
+        let action = (
+            maybe(text().boxed()),
+            maybe(text().boxed()),
+            maybe(text().boxed()),
+        )
+            .prop_map(|(action_id, value, kind)| {
+                let mut a = serde_json::Map::new();
+                a.insert("type".into(), kind.unwrap_or(json!("button")));
+                if let Some(v) = action_id {
+                    a.insert("action_id".into(), v);
+                }
+                if let Some(v) = value {
+                    a.insert("value".into(), v);
+                }
+                a.insert("block_id".into(), json!("b"));
+                a.insert("action_ts".into(), json!("1.0"));
+                Value::Object(a)
+            });
+        let fields = (
+            maybe(text().boxed()),
+            maybe(text().boxed()),
+            maybe(text().boxed()),
+            maybe(text().boxed()),
+            maybe(text().boxed()),
+            proptest::collection::vec(action, 0..3),
+            any::<bool>(),
+        );
+        (
+            prop_oneof![
+                Just("slash_commands"),
+                Just("interactive"),
+                Just("hello"),
+                Just("nonsense")
+            ],
+            fields,
+        )
+            .prop_map(
+                |(
+                    kind,
+                    (user, channel, trigger, response_url, text_field, actions, as_message),
+                )| {
+                    let mut payload = serde_json::Map::new();
+                    let put = |payload: &mut serde_json::Map<String, Value>,
+                               key: &str,
+                               value: Option<Value>| {
+                        if let Some(value) = value {
+                            payload.insert(key.into(), value);
+                        }
+                    };
+                    payload.insert("team_id".into(), json!("T0001"));
+                    payload.insert("api_app_id".into(), json!("A0001"));
+                    put(&mut payload, "user_id", user.clone());
+                    put(&mut payload, "channel_id", channel.clone());
+                    put(&mut payload, "trigger_id", trigger);
+                    put(&mut payload, "response_url", response_url);
+                    put(&mut payload, "text", text_field);
+                    payload.insert("command".into(), json!("/frappe-stack"));
+                    if kind == "interactive" {
+                        payload.insert("type".into(), json!("block_actions"));
+                        payload.insert("team".into(), json!({"id": "T0001"}));
+                        put(&mut payload, "user", user.map(|id| json!({"id": id})));
+                        payload.insert(
+                        "container".into(),
+                        if as_message {
+                            json!({"type": "message", "message_ts": "1.0", "channel_id": channel})
+                        } else {
+                            json!({"type": "view", "view_id": "V1"})
+                        },
+                    );
+                        payload.insert("actions".into(), Value::Array(actions));
+                    }
+                    json!({
+                        "type": kind,
+                        "envelope_id": "e1",
+                        "accepts_response_payload": as_message,
+                        "payload": payload,
+                    })
+                },
+            )
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// The envelope decoder (slack-morphism's model) and our reading of what it
+        /// decoded never panic, whatever Slack (or someone posing as it) sends; a
+        /// button press read from it is ours or nothing.
+        #[test]
+        fn envelopes_never_panic(frame in envelope(), noise in "\\PC{0,40}") {
+            // slack-morphism reads the frame's `type`, then its payload with these
+            // models (the envelope types themselves are not exported).
+            let _ = serde_json::from_str::<SlackCommandEvent>(&noise);
+            let _ = serde_json::from_str::<SlackInteractionEvent>(&noise);
+            let payload = frame["payload"].clone();
+            match frame["type"].as_str() {
+                Some("slash_commands") => {
+                    if let Ok(command) = serde_json::from_value::<SlackCommandEvent>(payload) {
+                        let _ = Event::Command(command_event(command)).dedup_key();
+                    }
+                }
+                Some("interactive") => {
+                    if let Ok(SlackInteractionEvent::BlockActions(actions)) =
+                        serde_json::from_value::<SlackInteractionEvent>(payload)
+                    {
+                        for action in block_actions(&actions) {
+                            let _ = crate::commands::press_of(
+                                &action,
+                                crate::workflow::run::Roles::default(),
+                                chrono::Utc::now(),
+                            );
+                            let _ = Event::Action(action).dedup_key();
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 }

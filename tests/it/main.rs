@@ -12,6 +12,7 @@ mod github;
 mod hardening;
 mod harness;
 mod manifest;
+mod properties;
 mod rig;
 mod runner;
 mod slack_bot;
