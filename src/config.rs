@@ -962,6 +962,11 @@ mod tests {
         assert_eq!(config.store_path(), PathBuf::from("/etc/lockstep/data/db"));
     }
 
+    /// A TOML basic string holding `text` exactly (JSON's escapes are TOML's).
+    fn toml_string(text: &str) -> String {
+        serde_json::to_string(text).unwrap()
+    }
+
     /// Every URL key, with a value that is bad in each way a person gets one wrong:
     /// refused when the file loads, naming the key and its line, never a panic.
     #[test]
@@ -989,13 +994,22 @@ mod tests {
         type FileWith = fn(&str) -> String;
         let keys: [(&str, FileWith); 3] = [
             ("slack.api_url", |v| {
-                format!("[slack]\ncommand = \"/frappe-stack\"\napi_url = {v:?}\n")
+                format!(
+                    "[slack]\ncommand = \"/frappe-stack\"\napi_url = {}\n",
+                    toml_string(v)
+                )
             }),
             ("github.api_url", |v| {
-                format!("[github]\nowner = \"acme\"\nrepo = \"cfg\"\napi_url = {v:?}\n")
+                format!(
+                    "[github]\nowner = \"acme\"\nrepo = \"cfg\"\napi_url = {}\n",
+                    toml_string(v)
+                )
             }),
             ("sites.staging.url", |v| {
-                format!("[sites.staging]\nrole = \"staging\"\nurl = {v:?}\n")
+                format!(
+                    "[sites.staging]\nrole = \"staging\"\nurl = {}\n",
+                    toml_string(v)
+                )
             }),
         ];
         for (key, file) in keys {
