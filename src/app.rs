@@ -39,11 +39,34 @@ pub struct RunningBot {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     store: Store,
+    /// Set when the bot cannot go on (its store found damaged while recovering).
+    fatal: watch::Receiver<Option<String>>,
 }
 
 impl RunningBot {
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Whether the bot can take work now: it is running and its store can be
+    /// written. False while the store's disk fails; true again once it recovered
+    /// (for a `/readyz` probe).
+    pub fn is_ready(&self) -> bool {
+        !*self.stop.borrow() && self.fatal.borrow().is_none() && self.store.is_writable()
+    }
+
+    /// Resolves with the reason when the bot cannot go on and must exit, so its
+    /// supervisor restarts it or an operator looks.
+    pub async fn fatal(&self) -> String {
+        let mut fatal = self.fatal.clone();
+        let reason = match fatal.wait_for(Option::is_some).await {
+            Ok(reason) => reason.clone(),
+            Err(_) => None,
+        };
+        match reason {
+            Some(reason) => reason,
+            None => std::future::pending().await,
+        }
     }
 
     /// Stops listening, lets the consumer finish what it holds, stops the executor
@@ -103,6 +126,7 @@ pub async fn start_with(
         executor = executor.with_observer(observe);
     }
     let executor_task = tokio::spawn(executor.clone().run(wait_for(stopped.clone())));
+    let executor_waker = executor.clone();
 
     let inbox = Arc::new(Inbox::new(sender, store.clone(), config.command_name()));
     let consumer = Consumer {
@@ -113,24 +137,38 @@ pub async fn start_with(
         inbox: inbox.clone(),
         executor,
     };
-    let consumer_task = tokio::spawn(consumer.run(receiver, wait_for(stopped)));
+    let consumer_task = tokio::spawn(consumer.run(receiver, wait_for(stopped.clone())));
+    let (fatal_sender, fatal) = watch::channel(None);
+    let health_task = tokio::spawn(keep_store_writable(
+        store.clone(),
+        executor_waker,
+        fatal_sender,
+        wait_for(stopped),
+    ));
 
-    let listener =
-        match Listener::start(&slack, inbox.clone(), config.file.slack.socket_connections).await {
-            Ok(listener) => listener,
-            Err(err) => {
-                inbox.close();
-                let _ = stop.send(true);
-                return Err(err);
-            }
-        };
+    let listener = match Listener::start(
+        &slack,
+        &config.file.slack.api_url,
+        inbox.clone(),
+        config.file.slack.socket_connections,
+    )
+    .await
+    {
+        Ok(listener) => listener,
+        Err(err) => {
+            inbox.close();
+            let _ = stop.send(true);
+            return Err(err);
+        }
+    };
     tracing::info!(command = config.command_name(), "lockstep is listening");
     Ok(RunningBot {
         listener,
         inbox,
         stop,
-        tasks: vec![consumer_task, executor_task],
+        tasks: vec![consumer_task, executor_task, health_task],
         store,
+        fatal,
     })
 }
 
@@ -157,6 +195,57 @@ async fn open_store(path: std::path::PathBuf) -> anyhow::Result<Store> {
     }
 }
 
+/// After a failed write the store refuses work; this reopens it with backoff until
+/// the disk takes writes again (the bot is not ready meanwhile, and says so to
+/// everyone who asks). A store found damaged on reopening cannot be served: the
+/// reason goes to `fatal`, and `run` exits with it.
+async fn keep_store_writable(
+    store: Store,
+    executor: Executor,
+    fatal: watch::Sender<Option<String>>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    const FIRST: std::time::Duration = std::time::Duration::from_millis(250);
+    const MOST: std::time::Duration = std::time::Duration::from_secs(15);
+    let mut health = store.watch_health();
+    let work = async {
+        loop {
+            if health.wait_for(Option::is_some).await.is_err() {
+                return;
+            }
+            let mut wait = FIRST;
+            let mut attempt = 1u32;
+            loop {
+                tokio::time::sleep(wait).await;
+                match store.recover().await {
+                    Ok(()) => {
+                        tracing::info!(
+                            attempt,
+                            "the store can be written again; lockstep is ready"
+                        );
+                        executor.wake();
+                        break;
+                    }
+                    Err(err) if err.is_transient() => {
+                        wait = (wait * 2).min(MOST);
+                        tracing::warn!(attempt, error = %err, retry_in_ms = wait.as_millis() as u64, "the store still cannot be written; lockstep answers that it cannot record work");
+                        attempt += 1;
+                    }
+                    Err(err) => {
+                        tracing::error!(error = %err, "the store cannot be served; stopping");
+                        fatal.send_replace(Some(err.to_string()));
+                        return;
+                    }
+                }
+            }
+        }
+    };
+    tokio::select! {
+        _ = shutdown => {}
+        _ = work => {}
+    }
+}
+
 /// Serves until Ctrl-C or SIGTERM. `LOCKSTEP_PAUSE_AT=before:<key>|after:<key>`
 /// stops the executor at that effect and says so on stderr (for crash tests that
 /// `kill -9` the process there).
@@ -172,10 +261,16 @@ pub async fn run_until_signal(config: Config, clock: Clock) -> anyhow::Result<()
         options.pause = Some((point, on_pause));
     }
     let bot = start_with(config, clock, options).await?;
-    shutdown_signal().await;
+    let fatal = tokio::select! {
+        _ = shutdown_signal() => None,
+        reason = bot.fatal() => Some(reason),
+    };
     tracing::info!("shutting down");
     bot.shutdown().await;
-    Ok(())
+    match fatal {
+        None => Ok(()),
+        Some(reason) => Err(anyhow::anyhow!("lockstep stopped: {reason}")),
+    }
 }
 
 async fn shutdown_signal() {
@@ -242,10 +337,38 @@ impl Consumer {
 
     async fn consume_in_span(&self, event: Event) {
         let span = event_span(&event);
-        self.consume(event).instrument(span).await;
+        let asker = Asker::of(&event);
+        let key = event.dedup_key();
+        let consumed =
+            std::panic::AssertUnwindSafe(self.consume(event, asker.as_ref()).instrument(span));
+        if futures::FutureExt::catch_unwind(consumed).await.is_err() {
+            // The hook logged the panic under this reference; the person hears it.
+            let incident = crate::error::take_panic_incident();
+            if let Some(asker) = &asker {
+                self.tell_directly(asker, commands::explain::bug(&asker.what, &incident))
+                    .await;
+            }
+            if let Some(key) = key {
+                self.inbox.settled(&key);
+            }
+        }
     }
 
-    async fn consume(&self, event: Event) {
+    /// An answer that cannot wait for the outbox (the store is what failed, or the
+    /// event could not be handled): straight to the person's response URL.
+    async fn tell_directly(&self, asker: &Asker, text: String) {
+        let message = crate::workflow::effect::Message::text(text);
+        if let Err(err) = self
+            .adapters
+            .slack
+            .respond(&asker.response_url, &message, false)
+            .await
+        {
+            tracing::error!(error = %err, user = %asker.user, "cannot tell the person their request was not handled");
+        }
+    }
+
+    async fn consume(&self, event: Event, asker: Option<&Asker>) {
         let key = event.dedup_key();
         let done_id = match &event {
             Event::Done(done) => Some(done.effect_id),
@@ -260,9 +383,17 @@ impl Consumer {
         let batch = match batch {
             Ok(batch) => batch,
             Err(err) => {
-                tracing::error!(error = %err, "cannot read the store to handle the event");
+                let incident = crate::error::IncidentRef::new();
+                tracing::error!(%incident, error = %err, "cannot read the store to handle the event");
                 if let Some(id) = done_id {
                     self.executor.retry_later(id);
+                }
+                if let Some(asker) = asker {
+                    self.tell_directly(
+                        asker,
+                        commands::explain::not_recorded(&asker.what, &incident),
+                    )
+                    .await;
                 }
                 if let Some(key) = key {
                     self.inbox.settled(&key);
@@ -277,9 +408,17 @@ impl Consumer {
                 tracing::info!("event already handled; ignoring the redelivery")
             }
             Err(err) => {
-                tracing::error!(error = %err, "cannot record the event; it was not handled");
+                let incident = crate::error::IncidentRef::new();
+                tracing::error!(%incident, error = %err, "cannot record the event; it was not handled");
                 if let Some(id) = done_id {
                     self.executor.retry_later(id);
+                }
+                if let Some(asker) = asker {
+                    self.tell_directly(
+                        asker,
+                        commands::explain::not_recorded(&asker.what, &incident),
+                    )
+                    .await;
                 }
             }
         }
@@ -454,6 +593,33 @@ impl Consumer {
             promoter,
             approver,
             admin,
+        }
+    }
+}
+
+/// The person behind a command or a button press, and how to answer them without
+/// the store.
+struct Asker {
+    response_url: String,
+    user: String,
+    /// `` `status` `` or "that button press", for the sentence they read.
+    what: String,
+}
+
+impl Asker {
+    fn of(event: &Event) -> Option<Asker> {
+        match event {
+            Event::Command(command) => Some(Asker {
+                response_url: command.response_url.clone(),
+                user: command.user.clone(),
+                what: crate::slack::render::code(first_word(&command.text)),
+            }),
+            Event::Action(action) => Some(Asker {
+                response_url: action.response_url.clone()?,
+                user: action.user.clone(),
+                what: "that button press".to_string(),
+            }),
+            Event::Done(_) | Event::Progress { .. } => None,
         }
     }
 }

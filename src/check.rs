@@ -24,9 +24,9 @@ pub async fn run(path: &std::path::Path) -> anyhow::Result<bool> {
         }
     };
     Clock::from_env()?;
+    let mut failed = !check_store(&config.store_path()).await;
     let api = slack::api::SlackApi::new(&config);
     let api_url = &config.file.slack.api_url;
-    let mut failed = false;
     match api.auth_test().await {
         Ok(who) => println!("ok    slack    auth.test at {api_url}: {who}"),
         Err(err) => {
@@ -62,6 +62,96 @@ pub async fn run(path: &std::path::Path) -> anyhow::Result<bool> {
         }
     }
     Ok(!failed)
+}
+
+/// Opens the store as `run` would (a store that does not exist yet is tried in a
+/// temporary folder where it would be created, then removed), naming what is wrong
+/// with advice that fits: not writable, under a file, in use, or damaged. True when
+/// `run` could use it.
+pub async fn check_store(path: &std::path::Path) -> bool {
+    let shown = path.display().to_string();
+    let path = path.to_path_buf();
+    let verdict = tokio::task::spawn_blocking(move || store_verdict(&path))
+        .await
+        .unwrap_or_else(|err| Err(format!("the check itself failed: {err}")));
+    match verdict {
+        Ok(line) => {
+            println!("{line}");
+            true
+        }
+        Err(problem) => {
+            println!("FAIL  store    {shown}: {problem}");
+            false
+        }
+    }
+}
+
+fn store_verdict(path: &std::path::Path) -> Result<String, String> {
+    use crate::store::{Store, StoreError};
+    let shown = path.display();
+    if path.exists() {
+        return match Store::open(path) {
+            Ok(store) => {
+                let size = store
+                    .size()
+                    .map(|size| format!("{} bytes, {} runs", size.bytes_on_disk, size.runs))
+                    .unwrap_or_default();
+                Ok(format!(
+                    "ok    store    {shown}: opens and checks out (generation {}, {size})",
+                    store.generation()
+                ))
+            }
+            Err(StoreError::InUse { .. }) => Ok(format!(
+                "note  store    {shown}: in use by a running lockstep (fine if that is this bot; a second `run` would be refused)"
+            )),
+            Err(err) => Err(err.to_string()),
+        };
+    }
+    // Where `run` would create it: try a sibling of the same parent, then remove it.
+    let parent = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut ancestor = parent;
+    while !ancestor.exists() {
+        match ancestor.parent().filter(|p| !p.as_os_str().is_empty()) {
+            Some(up) => ancestor = up,
+            None => break,
+        }
+    }
+    if ancestor.is_file() {
+        return Err(format!(
+            "{} is a file, not a folder, so the store cannot be created under it; point [store].path at a folder path",
+            ancestor.display()
+        ));
+    }
+    let trial = tempfile::Builder::new()
+        .prefix(".lockstep-check-")
+        .tempdir_in(ancestor)
+        .map_err(|err| match err.kind() {
+            std::io::ErrorKind::PermissionDenied => format!(
+                "{} cannot be written by this user ({err}); give the user lockstep runs as write access to it, or point [store].path elsewhere",
+                ancestor.display()
+            ),
+            std::io::ErrorKind::ReadOnlyFilesystem => format!(
+                "{} is on a read-only filesystem; point [store].path at a writable disk",
+                ancestor.display()
+            ),
+            _ => format!(
+                "a store cannot be created in {} ({err}); point [store].path at a folder lockstep can create and write",
+                ancestor.display()
+            ),
+        })?;
+    let store_in_trial = trial.path().join("store");
+    let opened = Store::open(&store_in_trial).map(drop);
+    let _ = std::fs::remove_file(crate::store::audit_log::log_path(&store_in_trial));
+    drop(trial);
+    match opened {
+        Ok(()) => Ok(format!(
+            "ok    store    {shown}: does not exist yet; lockstep can create it there"
+        )),
+        Err(err) => Err(err.to_string()),
+    }
 }
 
 /// Reaches every configured Frappe site and logs in; true when all answered.

@@ -68,6 +68,49 @@ pub struct FileConfig {
     /// How a merged promotion reaches production.
     #[serde(default)]
     pub deploy: DeploySection,
+    /// Limits on the work a command does.
+    #[serde(default)]
+    pub commands: CommandsSection,
+}
+
+/// `[commands]`: how long a read (diff, review, the checklist, a plan) may take as
+/// a whole, whatever each request's own timeout; past it the run ends saying which
+/// side is too slow, and nothing is changed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandsSection {
+    #[serde(default = "default_deadline_secs")]
+    pub deadline_secs: u64,
+    /// How often a long read edits its message to say it is still working.
+    #[serde(default = "default_progress_secs")]
+    pub progress_secs: u64,
+}
+
+impl Default for CommandsSection {
+    fn default() -> Self {
+        CommandsSection {
+            deadline_secs: default_deadline_secs(),
+            progress_secs: default_progress_secs(),
+        }
+    }
+}
+
+fn default_deadline_secs() -> u64 {
+    300
+}
+
+fn default_progress_secs() -> u64 {
+    30
+}
+
+impl CommandsSection {
+    pub fn deadline(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.deadline_secs)
+    }
+
+    pub fn progress_every(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.progress_secs)
+    }
 }
 
 /// `[sprint]`: sprint `n` starts on `start + (n - 1) × length_days`.
@@ -397,6 +440,9 @@ impl Env for BTreeMap<String, String> {
 impl FileConfig {
     /// Parses and checks the TOML text. `origin` names the file in messages.
     pub fn parse(text: &str, origin: &str) -> anyhow::Result<Self> {
+        // URLs first: a value such as `api.github.com:443` is a valid URL (of scheme
+        // `api.github.com`) to the parser, and would fail only at the first request.
+        check_url_keys(text).map_err(|problem| anyhow::anyhow!("{origin}: {problem}"))?;
         let file: FileConfig = toml::from_str(text)
             .map_err(|err| anyhow::anyhow!("{origin}: {}", err.to_string().trim_end()))?;
         file.check()
@@ -412,11 +458,31 @@ impl FileConfig {
                 self.slack.socket_connections
             ));
         }
-        if !matches!(self.slack.api_url.scheme(), "http" | "https") {
-            return Err(format!(
-                "slack.api_url must be an http(s) URL, got {}",
-                self.slack.api_url
-            ));
+        // Defaults and values set in code are checked too (the file's own values
+        // were checked with their line by `check_url_keys`).
+        check_http_url(self.slack.api_url.as_str()).map_err(|problem| {
+            format!(
+                "slack.api_url = {:?} {problem}",
+                redact(self.slack.api_url.as_str())
+            )
+        })?;
+        if let Some(github) = &self.github {
+            check_http_url(&github.api_url).map_err(|problem| {
+                format!("github.api_url = {:?} {problem}", redact(&github.api_url))
+            })?;
+        }
+        for (name, site) in &self.sites {
+            check_http_url(site.url.as_str()).map_err(|problem| {
+                format!(
+                    "sites.{name}.url = {:?} {problem}",
+                    redact(site.url.as_str())
+                )
+            })?;
+        }
+        if self.commands.deadline_secs == 0 || self.commands.progress_secs == 0 {
+            return Err(
+                "commands.deadline_secs and commands.progress_secs must be at least 1".into(),
+            );
         }
         if let Some(runner) = &self.runner {
             runner.check(self.github.as_ref())?;
@@ -474,6 +540,124 @@ impl FileConfig {
         }
         Ok(())
     }
+}
+
+/// Where the file's URL keys are, for messages that name their line.
+#[derive(Default, Deserialize)]
+struct UrlKeys {
+    #[serde(default)]
+    slack: ApiUrlKey,
+    #[serde(default)]
+    github: ApiUrlKey,
+    #[serde(default)]
+    sites: BTreeMap<String, SiteUrlKey>,
+}
+
+#[derive(Default, Deserialize)]
+struct ApiUrlKey {
+    api_url: Option<toml::Spanned<toml::Value>>,
+}
+
+#[derive(Default, Deserialize)]
+struct SiteUrlKey {
+    url: Option<toml::Spanned<toml::Value>>,
+}
+
+/// Checks every URL key of the file, naming the key and its line. A file that is
+/// not TOML (or not shaped like ours) is left to the full parse to report.
+fn check_url_keys(text: &str) -> Result<(), String> {
+    let Ok(keys) = toml::from_str::<UrlKeys>(text) else {
+        return Ok(());
+    };
+    let mut found: Vec<(String, &toml::Spanned<toml::Value>)> = Vec::new();
+    if let Some(value) = &keys.slack.api_url {
+        found.push(("slack.api_url".into(), value));
+    }
+    if let Some(value) = &keys.github.api_url {
+        found.push(("github.api_url".into(), value));
+    }
+    for (name, site) in &keys.sites {
+        if let Some(value) = &site.url {
+            found.push((format!("sites.{name}.url"), value));
+        }
+    }
+    for (key, value) in found {
+        let line = text[..value.span().start.min(text.len())]
+            .matches('\n')
+            .count()
+            + 1;
+        let Some(url) = value.get_ref().as_str() else {
+            return Err(format!(
+                "line {line}: {key} must be a URL in quotes, like \"https://example.com\""
+            ));
+        };
+        check_http_url(url).map_err(|problem| {
+            format!(
+                "line {line}: {key} = {:?} {problem}",
+                shorten(&redact(url), 100)
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// A URL as it may be shown: any `user:password@` replaced by `***@`.
+fn redact(text: &str) -> String {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => text.to_string(),
+    }
+}
+
+fn shorten(text: &str, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+/// An http(s) URL with a host and no credentials in it, or what is wrong with it.
+pub fn check_http_url(text: &str) -> Result<Url, String> {
+    let example = |rest: &str| format!("\"https://{}\"", rest.trim_start_matches('/'));
+    let url = match Url::parse(text) {
+        Ok(url) => url,
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            return Err(format!(
+                "is not a full URL: it has no scheme; write it as {}",
+                example(text)
+            ))
+        }
+        Err(err) => return Err(format!("is not a valid URL ({err})")),
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(if text.contains("://") {
+            format!(
+                "must be an http:// or https:// URL, not {}://",
+                url.scheme()
+            )
+        } else {
+            format!(
+                "has no scheme (it reads as a URL of scheme `{}`); write it as {}",
+                url.scheme(),
+                example(text)
+            )
+        });
+    }
+    match url.host_str() {
+        Some(host) if !host.is_empty() => {}
+        _ => return Err("has no host name".into()),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            "carries a user name or password; secrets come from the environment, never the file"
+                .into(),
+        );
+    }
+    Ok(url)
 }
 
 /// Slack's own rule for a slash command: a leading `/`, 2–32 characters, lowercase,
@@ -776,5 +960,133 @@ mod tests {
             base_dir: PathBuf::from("/etc/lockstep"),
         };
         assert_eq!(config.store_path(), PathBuf::from("/etc/lockstep/data/db"));
+    }
+
+    /// A TOML basic string holding `text` exactly (JSON's escapes are TOML's).
+    fn toml_string(text: &str) -> String {
+        serde_json::to_string(text).unwrap()
+    }
+
+    /// Every URL key, with a value that is bad in each way a person gets one wrong:
+    /// refused when the file loads, naming the key and its line, never a panic.
+    #[test]
+    fn every_url_key_refuses_bad_values_with_its_line() {
+        let bad = [
+            "api.github.com:443",
+            "localhost:8000",
+            "api.github.com",
+            "",
+            " ",
+            "http://",
+            "https://",
+            "ftp://example.com",
+            "file:///etc/passwd",
+            "mailto:ops@example.com",
+            "unix:/run/slack.sock",
+            "//example.com",
+            "http://[::1",
+            "https://exa mple.com",
+            "https://user:secret@example.com",
+            "http://127.0.0.1:99999",
+            "\u{0}",
+            "https://\u{202e}moc.elpmaxe",
+        ];
+        type FileWith = fn(&str) -> String;
+        let keys: [(&str, FileWith); 3] = [
+            ("slack.api_url", |v| {
+                format!(
+                    "[slack]\ncommand = \"/frappe-stack\"\napi_url = {}\n",
+                    toml_string(v)
+                )
+            }),
+            ("github.api_url", |v| {
+                format!(
+                    "[github]\nowner = \"acme\"\nrepo = \"cfg\"\napi_url = {}\n",
+                    toml_string(v)
+                )
+            }),
+            ("sites.staging.url", |v| {
+                format!(
+                    "[sites.staging]\nrole = \"staging\"\nurl = {}\n",
+                    toml_string(v)
+                )
+            }),
+        ];
+        for (key, file) in keys {
+            for value in bad {
+                let text = file(value);
+                let result = std::panic::catch_unwind(|| FileConfig::parse(&text, "c.toml"));
+                let err = result
+                    .unwrap_or_else(|_| panic!("{key} = {value:?} panicked"))
+                    .err()
+                    .unwrap_or_else(|| panic!("{key} = {value:?} was accepted"))
+                    .to_string();
+                assert!(err.contains(key), "{key} = {value:?}: {err}");
+                assert!(
+                    err.contains("line 3") || err.contains("line 4"),
+                    "{key} = {value:?}: {err}"
+                );
+                assert!(!err.contains("secret@"), "no credentials echoed: {err}");
+            }
+            let err = FileConfig::parse(&file("api.github.com:443"), "c.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("write it as \"https://api.github.com:443\""),
+                "{err}"
+            );
+        }
+        let err = FileConfig::parse("[sites.s]\nrole = \"staging\"\nurl = 5\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sites.s.url must be a URL in quotes"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn good_urls_pass_and_odd_ones_build_clients_without_panicking() {
+        for value in [
+            "https://api.github.com",
+            "http://127.0.0.1:1",
+            "https://[::1]:8443/api/v3/",
+            "http://localhost:8000",
+            "https://xn--bcher-kva.example/x%20y",
+        ] {
+            let text = format!(
+                "[github]\nowner = \"acme\"\nrepo = \"cfg\"\napi_url = {value:?}\n[sites.staging]\nrole = \"staging\"\nurl = {value:?}\n"
+            );
+            let file =
+                FileConfig::parse(&text, "c.toml").unwrap_or_else(|err| panic!("{value}: {err}"));
+            let config = Config {
+                secrets: Secrets::from_env(
+                    &file,
+                    &env(&[
+                        ("SLACK_APP_TOKEN", "xapp-1"),
+                        ("SLACK_BOT_TOKEN", "xoxb-1"),
+                        ("GITHUB_TOKEN", "ghp_x"),
+                        ("FRAPPE_STAGING_API_KEY", "k"),
+                        ("FRAPPE_STAGING_API_SECRET", "s"),
+                    ]),
+                )
+                .unwrap(),
+                file,
+                base_dir: PathBuf::from("."),
+            };
+            crate::tls::install_crypto_provider();
+            let slack = crate::slack::api::SlackApi::new(&config);
+            let resolved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                crate::adapters::Adapters::resolve(&config, slack).map(|_| ())
+            }));
+            assert!(resolved.is_ok(), "{value}: building the clients panicked");
+        }
+    }
+
+    #[test]
+    fn commands_deadline_defaults_and_refuses_zero() {
+        let file = FileConfig::parse("", "c.toml").unwrap();
+        assert_eq!(file.commands.deadline_secs, 300);
+        let err = FileConfig::parse("[commands]\ndeadline_secs = 0\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("commands.deadline_secs"), "{err}");
     }
 }

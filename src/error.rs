@@ -58,6 +58,51 @@ pub fn user_facing(err: &anyhow::Error) -> String {
     )
 }
 
+thread_local! {
+    /// The reference the panic hook logged for the last panic on this thread, for
+    /// the code that catches it to quote to the person affected.
+    static LAST_PANIC: std::cell::RefCell<Option<IncidentRef>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Installs the process-wide panic hook: every panic is logged as an error with a
+/// fresh [`IncidentRef`] (and where it happened), then handed to the previous hook.
+/// Code that catches a panic quotes the same reference ([`take_panic_incident`]),
+/// so a panic anywhere is never silent, in the log or to the person.
+pub fn install_panic_hook() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let incident = IncidentRef::new();
+            let message = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|text| text.to_string())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".to_string());
+            let location = info
+                .location()
+                .map(|at| format!("{}:{}", at.file(), at.line()))
+                .unwrap_or_default();
+            tracing::error!(%incident, %location, panic = %message, "lockstep hit a bug (a panic); quote the incident reference");
+            LAST_PANIC.with(|last| *last.borrow_mut() = Some(incident));
+            previous(info);
+        }));
+    });
+}
+
+/// The reference the hook logged for the last panic on this thread (a fresh one
+/// when the hook is not installed, logged here).
+pub fn take_panic_incident() -> IncidentRef {
+    LAST_PANIC
+        .with(|last| last.borrow_mut().take())
+        .unwrap_or_else(|| {
+            let incident = IncidentRef::new();
+            tracing::error!(%incident, "lockstep hit a bug (a panic)");
+            incident
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +126,16 @@ mod tests {
         let reference = IncidentRef::new();
         assert_eq!(reference.as_str().len(), 6);
         assert!(reference.as_str().chars().all(|c| c.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn a_caught_panic_has_the_reference_the_hook_logged() {
+        install_panic_hook();
+        let caught = std::panic::catch_unwind(|| panic!("boom"));
+        assert!(caught.is_err());
+        let incident = take_panic_incident();
+        assert_eq!(incident.as_str().len(), 6);
+        // Taken once: the next catch gets its own.
+        assert_ne!(take_panic_incident(), incident);
     }
 }

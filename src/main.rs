@@ -46,6 +46,24 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// The audit log kept beside the store.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain of the audit log (`<store>.audit.jsonl`) line by line,
+    /// and that it still reaches the line the store recorded last; name the line
+    /// where it breaks. Exit 1 when it does.
+    Verify {
+        /// The store folder (default: [store].path of --config, else ./lockstep.db).
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// Read the store path from this configuration file.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[cfg(feature = "local")]
@@ -88,6 +106,7 @@ struct DiffArgs {
 
 fn main() -> ExitCode {
     tls::install_crypto_provider();
+    lockstep::error::install_panic_hook();
     let cli = Cli::parse();
     init_logging(&cli.command);
     let runtime = match tokio::runtime::Runtime::new() {
@@ -126,6 +145,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         } else {
             ExitCode::FAILURE
         }),
+        Command::Audit(AuditCommand::Verify { store, config }) => audit_verify(store, config),
         Command::Export(args) => {
             lockstep::frappe::cli::run_export(args).await?;
             Ok(ExitCode::SUCCESS)
@@ -160,6 +180,53 @@ async fn run_without_config() -> anyhow::Result<ExitCode> {
     }
     #[cfg(not(feature = "local"))]
     anyhow::bail!("no --config was given; pass --config <file> (see config/lockstep.example.toml). This build has no local demo.")
+}
+
+/// `lockstep audit verify`: prints what it found; exit 1 for a broken chain.
+fn audit_verify(store: Option<PathBuf>, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    use lockstep::store::{audit_log, record};
+    let store = match (store, config) {
+        (Some(store), _) => store,
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path).map_err(|err| {
+                anyhow::anyhow!("cannot read the config file {}: {err}", path.display())
+            })?;
+            let file = config::FileConfig::parse(&text, &path.display().to_string())?;
+            let base = path.parent().map(PathBuf::from).unwrap_or_default();
+            if file.store.path.is_absolute() {
+                file.store.path
+            } else {
+                base.join(file.store.path)
+            }
+        }
+        (None, None) => PathBuf::from("lockstep.db"),
+    };
+    let log = audit_log::log_path(&store);
+    let expected = match record::read(&store) {
+        Ok(record::Reading::Found(found)) => Some(audit_log::Expected {
+            lines: found.audit_lines,
+            head: found.audit_head,
+        }),
+        _ => None,
+    };
+    match audit_log::verify(&log, expected.as_ref()) {
+        Ok(audit_log::Verdict::Intact { lines, note }) => {
+            let note = note.map(|note| format!(" ({note})")).unwrap_or_default();
+            println!(
+                "ok    audit    {}: {lines} lines, every line chained to the one before{note}",
+                log.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(audit_log::Verdict::Broken(found)) => {
+            println!("FAIL  audit    {found}");
+            Ok(ExitCode::FAILURE)
+        }
+        Err(err) => {
+            println!("FAIL  audit    {}: cannot be read: {err}", log.display());
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 /// `lockstep sim …`: one local stand-in, in the foreground.

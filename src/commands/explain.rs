@@ -8,6 +8,7 @@ use crate::error::{IncidentRef, UserError};
 use crate::frappe::FrappeError;
 use crate::github::{GithubError, ReadBlueprintsError};
 use crate::runner::RunnerError;
+use crate::slack::render::escape;
 
 /// One or two sentences naming the side and the cause.
 pub fn explain(err: &anyhow::Error) -> String {
@@ -29,7 +30,10 @@ pub fn explain(err: &anyhow::Error) -> String {
         if let Some(layout @ ReadBlueprintsError::Layout { .. }) =
             cause.downcast_ref::<ReadBlueprintsError>()
         {
-            return format!("The config repository holds a file lockstep cannot read: {layout}.");
+            return format!(
+                "The config repository holds a file lockstep cannot read: {}.",
+                escape(&layout.to_string())
+            );
         }
         if let Some(runner) = cause.downcast_ref::<RunnerError>() {
             return runner_text(runner);
@@ -39,6 +43,22 @@ pub fn explain(err: &anyhow::Error) -> String {
     tracing::error!(incident = %reference, error = ?err, "internal error");
     format!(
         "Something went wrong on lockstep's side (ref `{reference}`); an operator can find the details in the bot's log under that reference."
+    )
+}
+
+/// What a person is told when lockstep cannot record their request: its store
+/// cannot be written. Sent straight to them, not through the outbox (the store is
+/// what fails), so it must be complete: nothing was done, and what to do.
+pub fn not_recorded(what: &str, reference: &IncidentRef) -> String {
+    format!(
+        ":warning: lockstep cannot record work right now (it cannot write to its store), so it did nothing with {what}. Nothing was changed. Please try again in a few minutes; an operator can find the cause in the bot's log under ref `{reference}`."
+    )
+}
+
+/// What a person is told when lockstep hit a bug handling their request.
+pub fn bug(what: &str, reference: &IncidentRef) -> String {
+    format!(
+        ":x: lockstep hit a bug while handling {what} (ref `{reference}`), so it stopped there. Nothing was changed by it; an operator can find the details in the bot's log under that reference."
     )
 }
 
@@ -56,14 +76,14 @@ pub fn frappe_text(err: &FrappeError) -> String {
     let ctx = err.context();
     let site = &ctx.site;
     let what = match (&ctx.doctype, &ctx.record) {
-        (Some(doctype), Some(record)) => format!("{doctype} \"{record}\""),
-        (Some(doctype), None) => doctype.clone(),
+        (Some(doctype), Some(record)) => format!("{} \"{}\"", escape(doctype), escape(record)),
+        (Some(doctype), None) => escape(doctype),
         _ => "the request".to_string(),
     };
     let said = if ctx.message.is_empty() {
         String::new()
     } else {
-        format!(" It said: {}", ctx.message.trim_end_matches('.'))
+        format!(" It said: {}", escape(ctx.message.trim_end_matches('.')))
     };
     let env = site.to_ascii_uppercase().replace(['-', '.'], "_");
     match err {
@@ -93,7 +113,7 @@ pub fn frappe_text(err: &FrappeError) -> String {
         ),
         FrappeError::Transport(_) => format!(
             "lockstep could not reach the {site} site ({}); check sites.{site}.url and the network.",
-            ctx.message
+            escape(&ctx.message)
         ),
         FrappeError::Decode(_) => format!(
             "The {site} site answered with something that is not Frappe's JSON; check sites.{site}.url points at the Frappe site."
@@ -111,14 +131,17 @@ pub fn github_text(err: &GithubError) -> String {
             status,
             message,
         } if *status >= 500 => format!(
-            "GitHub answered {} while lockstep was reading or writing {what}; try again in a minute.{}",
+            "GitHub answered {} while lockstep was reading or writing {}; try again in a minute.{}",
             status_phrase(*status),
-            if message.is_empty() { String::new() } else { format!(" It said: {message}") }
+            escape(what),
+            if message.is_empty() { String::new() } else { format!(" It said: {}", escape(message)) }
         ),
         GithubError::Transport { what, reason } => format!(
-            "lockstep could not reach GitHub for {what} ({reason}); check github.api_url and the network."
+            "lockstep could not reach GitHub for {} ({}); check github.api_url and the network.",
+            escape(what),
+            escape(reason)
         ),
-        other => format!("{}.", other.to_string().trim_end_matches('.')),
+        other => format!("{}.", escape(other.to_string().trim_end_matches('.'))),
     }
 }
 
@@ -127,7 +150,10 @@ fn runner_text(err: &RunnerError) -> String {
     // words; only its first line goes into Slack.
     let text = err.to_string();
     let first = text.lines().next().unwrap_or(&text);
-    format!("On the bench host: {}.", first.trim_end_matches('.'))
+    format!(
+        "On the bench host: {}.",
+        escape(first.trim_end_matches('.'))
+    )
 }
 
 #[cfg(test)]

@@ -242,9 +242,71 @@ impl Performer for Performers {
 }
 
 impl Performers {
+    /// Performs one operation. A read (a diff, a review, a plan, a dry-run
+    /// checklist) has a whole-command deadline (`[commands] deadline_secs`), after
+    /// which it ends saying which side is too slow and that nothing was changed,
+    /// and says every `progress_secs` that it is still working. Writes have no such
+    /// deadline: cutting one short would leave its outcome unknown.
     async fn run(&self, work: &Work, progress: Progress) -> OpResult {
         let a = &*self.adapters;
         let config = &*self.config;
+        let side = |site: command::SiteSel| match site {
+            command::SiteSel::Staging => "the staging site",
+            command::SiteSel::Prod => "the production site",
+        };
+        let read: Option<(&str, &str)> = match &work.op {
+            Op::Diff { site } => Some((side(*site), "diff")),
+            Op::Review { .. } => Some(("the staging site", "review")),
+            Op::PlanPush => Some(("the staging site", "push's plan")),
+            Op::PlanPull => Some(("the staging site", "pull's reading")),
+            Op::PlanRollback { .. } => Some(("the staging site", "rollback's plan")),
+            Op::Checklist(request) if request.dry_run => {
+                Some(("the staging site", "the checklist"))
+            }
+            _ => None,
+        };
+        let perform = self.perform_op(work, &progress, a, config);
+        let Some((side, what)) = read else {
+            return perform.await;
+        };
+        let limits = &config.file.commands;
+        // The checklist edits its own message with each box; no ticker over it.
+        let ticking = !matches!(work.op, Op::Checklist(_));
+        let started = tokio::time::Instant::now();
+        let mut ticks =
+            tokio::time::interval_at(started + limits.progress_every(), limits.progress_every());
+        let deadline = tokio::time::sleep(limits.deadline());
+        tokio::pin!(perform, deadline);
+        loop {
+            tokio::select! {
+                result = &mut perform => return result,
+                _ = &mut deadline => {
+                    tracing::warn!(key = %work.key, deadline_secs = limits.deadline_secs, "a read passed its deadline; stopped");
+                    return Err(Failure::Refused(format!(
+                        "{} is too slow: {what} had no complete answer within {} s (GitHub, read alongside it, may be slow too), so lockstep stopped waiting. Nothing was changed.",
+                        capitalised(side),
+                        limits.deadline_secs
+                    )));
+                }
+                _ = ticks.tick(), if ticking => {
+                    progress.note(Message::text(format!(
+                        ":hourglass_flowing_sand: Still working on {what}: {} s so far; {side} is slow to answer (lockstep gives up after {} s)…",
+                        started.elapsed().as_secs(),
+                        limits.deadline_secs
+                    )));
+                }
+            }
+        }
+    }
+
+    async fn perform_op(
+        &self,
+        work: &Work,
+        progress: &Progress,
+        a: &Adapters,
+        config: &Config,
+    ) -> OpResult {
+        let progress = progress.clone();
         match &work.op {
             Op::Diff { site } => diff::read(a.tracked(*site).map_err(refused)?).await,
             Op::Review { since, blueprint } => {
@@ -298,6 +360,14 @@ impl Performers {
             // The executor waits for timers itself; nothing to do here.
             Op::Wait { .. } => Ok(crate::workflow::op::Outcome::Elapsed),
         }
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 

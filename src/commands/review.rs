@@ -55,7 +55,8 @@ pub async fn read(
     let (branch, base) = tokio::try_join!(super::diff::read_branch(staging), async {
         github.read_blueprints(&since).await.map_err(|err| {
             Failure::Refused(format!(
-                "Cannot read `{since}` in the config repository: {}",
+                "Cannot read {} in the config repository: {}",
+                crate::slack::render::code(&since),
                 super::explain::explain(&err.into())
             ))
         })
@@ -78,7 +79,11 @@ pub async fn read(
     };
     Ok(Outcome::Report {
         message: Message::with_code(
-            format!(":mag: Review of `{}` since `{since}`", branch.label()),
+            format!(
+                ":mag: Review of `{}` since {}",
+                branch.label(),
+                crate::slack::render::code(&since)
+            ),
             report.render(),
         ),
         audit: vec![format!(

@@ -24,9 +24,9 @@ pub fn on_command(
 ) -> anyhow::Result<Arrival> {
     let staging = ctx.adapters.staging()?;
     let announce = Message::text(format!(
-        ":hourglass_flowing_sand: Rollback: planning how to bring site `{}` back to `{}`…",
+        ":hourglass_flowing_sand: Rollback: planning how to bring site `{}` back to {}…",
         staging.name,
-        crate::slack::render::escape(git_ref.as_str())
+        crate::slack::render::code(git_ref.as_str())
     ));
     let command = Command::Rollback {
         git_ref: git_ref.clone(),
@@ -46,7 +46,8 @@ pub async fn plan(staging: &Side<StagingSite>, target: &str) -> OpResult {
     let github = &staging.repo.github;
     let sha = github.resolve_commit(target).await.map_err(|err| match err {
         GithubError::Validation { .. } | GithubError::NotFound { .. } => Failure::Refused(format!(
-            "No branch, tag or commit of the config repository is called `{target}`. Use a branch, a tag or a commit id (7 characters or more)."
+            "No branch, tag or commit of the config repository is called {}. Use a branch, a tag or a commit id (7 characters or more).",
+            crate::slack::render::code(target)
         )),
         other => failed(other),
     })?;

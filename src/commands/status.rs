@@ -32,6 +32,7 @@ pub fn on_command(ctx: &Context, event: &CommandEvent) -> anyhow::Result<Arrival
     }
     lines.push(last_promote(&runs));
     lines.push("Last release: none yet.".to_string());
+    lines.push(store_line(ctx));
     let text = lines.join("\n");
     Ok(Arrival::announce(
         event,
@@ -70,6 +71,38 @@ fn lock_line(env: &str, lock: &EnvLock, now: DateTime<Utc>) -> String {
         lock.since.format("%Y-%m-%d %H:%M UTC"),
         crate::checks::backup::human_age(now - lock.since)
     )
+}
+
+/// How much the store holds: `Store: 1.2 MB on disk (3 runs, 140 dedup keys, …); audit log 2.0 MB`.
+fn store_line(ctx: &Context) -> String {
+    match ctx.store.size() {
+        Ok(size) => format!(
+            "Store: {} on disk ({}, {} queued, {} recent event keys, {} posted-message keys, {} audit entries); audit log {}.",
+            human_bytes(size.bytes_on_disk),
+            crate::blueprint::render::plural(size.runs, "run"),
+            size.outbox,
+            size.seen,
+            size.posted,
+            size.audit,
+            human_bytes(size.audit_log_bytes)
+        ),
+        Err(err) => format!("Store: size unknown ({}).", escape(&err.to_string())),
+    }
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 /// The newest promotion that started, and how it stands or ended.

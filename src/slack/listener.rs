@@ -30,6 +30,10 @@ pub struct Inbox {
 const SHUTTING_DOWN: &str =
     "lockstep is shutting down; nothing was done. Please try again in a minute.";
 
+/// The answer, in the acknowledgement itself, while the store cannot be written:
+/// nothing could be recorded, so nothing is queued.
+pub const CANNOT_RECORD: &str = ":warning: lockstep cannot record work right now (it cannot write to its store), so it did nothing with this. Nothing was changed. Please try again in a few minutes; the operators are told in the bot's log.";
+
 /// What the callback decided, for the acknowledgement it sends.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Admission {
@@ -70,6 +74,7 @@ impl Inbox {
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
         {
+            Some(store) if !store.is_writable() => return Admission::Busy(CANNOT_RECORD.into()),
             Some(store) => store.is_seen(&key).unwrap_or(false),
             None => return Admission::Busy(SHUTTING_DOWN.into()),
         };
@@ -123,21 +128,25 @@ async fn on_command(
             "lockstep is starting up; please try again in a moment.",
         ));
     };
-    let command = CommandEvent {
-        trigger_id: event.trigger_id.to_string(),
-        user: event.user_id.to_string(),
-        channel: event.channel_id.to_string(),
-        command: event.command.to_string(),
-        text: event.text.unwrap_or_default(),
-        response_url: event.response_url.value().to_string(),
-    };
-    Ok(match inbox.admit(Event::Command(command)) {
+    Ok(match inbox.admit(Event::Command(command_event(event))) {
         // An empty payload acks without showing anything; the reply follows.
         Admission::Queued | Admission::Duplicate => {
             SlackCommandEventResponse::new(SlackMessageContent::new())
         }
         Admission::Rejected(text) | Admission::Busy(text) => ephemeral_ack(&text),
     })
+}
+
+/// A slash command as the consumer reads it.
+fn command_event(event: SlackCommandEvent) -> CommandEvent {
+    CommandEvent {
+        trigger_id: event.trigger_id.to_string(),
+        user: event.user_id.to_string(),
+        channel: event.channel_id.to_string(),
+        command: event.command.to_string(),
+        text: event.text.unwrap_or_default(),
+        response_url: event.response_url.value().to_string(),
+    }
 }
 
 fn ephemeral_ack(text: &str) -> SlackCommandEventResponse {
@@ -236,12 +245,20 @@ async fn on_hello<HelloEvent: Send>(
     tracing::debug!(changed, "Socket Mode connection open; TCP_NODELAY set");
 }
 
+/// Where Slack is, for the listener's own error lines.
+struct SlackEndpoint(String);
+
 fn on_error(
     err: Box<dyn std::error::Error + Send + Sync>,
     _client: Arc<Client>,
-    _state: SlackClientEventsUserState,
+    state: SlackClientEventsUserState,
 ) -> HttpStatusCode {
-    tracing::warn!(error = %err, "Slack listener error");
+    let endpoint = state
+        .try_read()
+        .ok()
+        .and_then(|state| state.get_user_state::<SlackEndpoint>().map(|e| e.0.clone()))
+        .unwrap_or_default();
+    tracing::warn!(error = %err, slack_api_url = %endpoint, "Slack listener error (if it repeats, check slack.api_url and the network)");
     // 200 makes slack-morphism send a bare ack, so Slack does not redeliver an
     // envelope we could not parse in a loop.
     HttpStatusCode::OK
@@ -254,15 +271,21 @@ pub struct Listener {
 
 impl Listener {
     /// Connects to Slack with the app token and starts delivering events to `inbox`.
+    /// Until Slack at `api_url` answers, tries again with backoff, saying on the
+    /// first failure what to check and logging each attempt; a refusal (a bad
+    /// token) fails at once.
     pub async fn start(
         slack: &SlackApi,
+        api_url: &url::Url,
         inbox: Arc<Inbox>,
         connections: u32,
     ) -> anyhow::Result<Self> {
+        wait_for_slack(slack, api_url, Backoff::default()).await?;
         let environment = Arc::new(
             SlackClientEventsListenerEnvironment::new(slack.client())
                 .with_error_handler(on_error)
-                .with_user_state(inbox),
+                .with_user_state(inbox)
+                .with_user_state(SlackEndpoint(api_url.to_string())),
         );
         let callbacks = SlackSocketModeListenerCallbacks::new()
             .with_hello_events(on_hello)
@@ -285,6 +308,69 @@ impl Listener {
 
     pub async fn shutdown(&self) {
         self.inner.shutdown().await;
+    }
+}
+
+/// How long to wait between attempts to reach Slack at start.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub first: std::time::Duration,
+    pub most: std::time::Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            first: std::time::Duration::from_secs(1),
+            most: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
+/// Returns once Slack's Web API answers `auth.test`. An unreachable Slack is
+/// tried again with backoff (the first failure says what to check, as `lockstep
+/// check` would; every attempt is logged); a refusal is returned with its hint.
+pub async fn wait_for_slack(
+    slack: &SlackApi,
+    api_url: &url::Url,
+    backoff: Backoff,
+) -> anyhow::Result<()> {
+    let mut wait = backoff.first;
+    let mut attempt = 1u32;
+    loop {
+        match slack.auth_test().await {
+            Ok(_) => {
+                if attempt > 1 {
+                    tracing::info!(attempt, slack_api_url = %api_url, "Slack answers now; connecting");
+                }
+                return Ok(());
+            }
+            Err(err) if err.is_transient() => {
+                if attempt == 1 {
+                    tracing::error!(
+                        slack_api_url = %api_url,
+                        error = %err,
+                        retry_in_secs = wait.as_secs_f32(),
+                        "cannot reach Slack at {api_url}: check slack.api_url and the network (`lockstep check --config <file>` tests them); trying again with backoff"
+                    );
+                } else {
+                    tracing::warn!(
+                        attempt,
+                        slack_api_url = %api_url,
+                        error = %err,
+                        retry_in_secs = wait.as_secs_f32(),
+                        "still cannot reach Slack at {api_url}; trying again"
+                    );
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(backoff.most);
+                attempt += 1;
+            }
+            Err(err) => anyhow::bail!(
+                "Slack at {api_url} refused lockstep: {err} ({}); nothing was started",
+                err.hint()
+            ),
+        }
     }
 }
 
@@ -354,5 +440,143 @@ mod tests {
             inbox.admit(command("t3", "/frappe-stack")),
             Admission::Busy(_)
         ));
+    }
+
+    /// A Socket Mode frame shaped like Slack's, with any field missing, of the
+    /// wrong type, or holding any text.
+    fn envelope() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::{json, Value};
+        let text = || {
+            prop_oneof![
+                "\\PC{0,16}".prop_map(Value::from),
+                Just(Value::Null),
+                any::<i64>().prop_map(Value::from),
+                Just(json!({"x": [1]})),
+                Just(Value::from("http://127.0.0.1:1/response/1")),
+                Just(Value::from("run-0a1b2c3d4e:7")),
+                Just(Value::from("promote_merge")),
+            ]
+        };
+        let maybe = |value: BoxedStrategy<Value>| {
+            prop_oneof![3 => value.prop_map(Some), 1 => Just(None)].boxed()
+        };
+        let action = (
+            maybe(text().boxed()),
+            maybe(text().boxed()),
+            maybe(text().boxed()),
+        )
+            .prop_map(|(action_id, value, kind)| {
+                let mut a = serde_json::Map::new();
+                a.insert("type".into(), kind.unwrap_or(json!("button")));
+                if let Some(v) = action_id {
+                    a.insert("action_id".into(), v);
+                }
+                if let Some(v) = value {
+                    a.insert("value".into(), v);
+                }
+                a.insert("block_id".into(), json!("b"));
+                a.insert("action_ts".into(), json!("1.0"));
+                Value::Object(a)
+            });
+        let fields = (
+            maybe(text().boxed()),
+            maybe(text().boxed()),
+            maybe(text().boxed()),
+            maybe(text().boxed()),
+            maybe(text().boxed()),
+            proptest::collection::vec(action, 0..3),
+            any::<bool>(),
+        );
+        (
+            prop_oneof![
+                Just("slash_commands"),
+                Just("interactive"),
+                Just("hello"),
+                Just("nonsense")
+            ],
+            fields,
+        )
+            .prop_map(
+                |(
+                    kind,
+                    (user, channel, trigger, response_url, text_field, actions, as_message),
+                )| {
+                    let mut payload = serde_json::Map::new();
+                    let put = |payload: &mut serde_json::Map<String, Value>,
+                               key: &str,
+                               value: Option<Value>| {
+                        if let Some(value) = value {
+                            payload.insert(key.into(), value);
+                        }
+                    };
+                    payload.insert("team_id".into(), json!("T0001"));
+                    payload.insert("api_app_id".into(), json!("A0001"));
+                    put(&mut payload, "user_id", user.clone());
+                    put(&mut payload, "channel_id", channel.clone());
+                    put(&mut payload, "trigger_id", trigger);
+                    put(&mut payload, "response_url", response_url);
+                    put(&mut payload, "text", text_field);
+                    payload.insert("command".into(), json!("/frappe-stack"));
+                    if kind == "interactive" {
+                        payload.insert("type".into(), json!("block_actions"));
+                        payload.insert("team".into(), json!({"id": "T0001"}));
+                        put(&mut payload, "user", user.map(|id| json!({"id": id})));
+                        payload.insert(
+                        "container".into(),
+                        if as_message {
+                            json!({"type": "message", "message_ts": "1.0", "channel_id": channel})
+                        } else {
+                            json!({"type": "view", "view_id": "V1"})
+                        },
+                    );
+                        payload.insert("actions".into(), Value::Array(actions));
+                    }
+                    json!({
+                        "type": kind,
+                        "envelope_id": "e1",
+                        "accepts_response_payload": as_message,
+                        "payload": payload,
+                    })
+                },
+            )
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// The envelope decoder (slack-morphism's model) and our reading of what it
+        /// decoded never panic, whatever Slack (or someone posing as it) sends; a
+        /// button press read from it is ours or nothing.
+        #[test]
+        fn envelopes_never_panic(frame in envelope(), noise in "\\PC{0,40}") {
+            // slack-morphism reads the frame's `type`, then its payload with these
+            // models (the envelope types themselves are not exported).
+            let _ = serde_json::from_str::<SlackCommandEvent>(&noise);
+            let _ = serde_json::from_str::<SlackInteractionEvent>(&noise);
+            let payload = frame["payload"].clone();
+            match frame["type"].as_str() {
+                Some("slash_commands") => {
+                    if let Ok(command) = serde_json::from_value::<SlackCommandEvent>(payload) {
+                        let _ = Event::Command(command_event(command)).dedup_key();
+                    }
+                }
+                Some("interactive") => {
+                    if let Ok(SlackInteractionEvent::BlockActions(actions)) =
+                        serde_json::from_value::<SlackInteractionEvent>(payload)
+                    {
+                        for action in block_actions(&actions) {
+                            let _ = crate::commands::press_of(
+                                &action,
+                                crate::workflow::run::Roles::default(),
+                                chrono::Utc::now(),
+                            );
+                            let _ = Event::Action(action).dedup_key();
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 }

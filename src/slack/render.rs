@@ -73,11 +73,33 @@ fn button_element(button: &Button) -> SlackActionBlockElement {
     SlackActionBlockElement::Button(element)
 }
 
-/// Escapes the three characters Slack's mrkdwn treats as control characters.
+/// Escapes the three characters Slack's mrkdwn treats as control characters, so
+/// text from a person or a remote system (a git ref, a reason, a blueprint name, a
+/// site's error message) cannot become a mention (`<!channel>`, `<@U…>`, `<#C…>`)
+/// or a link. Every such piece of text goes through this or [`code`].
 pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+/// Text from a person or a remote system as inline code: escaped, on one line, in
+/// backticks. A backtick inside would end the span early and unbalance the rest of
+/// the message, so such text is set in quotes instead, its backticks shown as `ˋ`.
+pub fn code(text: &str) -> String {
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let escaped = escape(&one_line);
+    if escaped.trim().is_empty() {
+        // An empty span would show its two backticks.
+        return format!("“{escaped}”");
+    }
+    if escaped.contains('`') {
+        return format!("“{}”", escaped.replace('`', "ˋ"));
+    }
+    format!("`{escaped}`")
 }
 
 /// Splits text into chunks of at most `limit` characters, at line ends where possible.
@@ -171,6 +193,39 @@ mod tests {
             escape("<!channel> & <@U1>"),
             "&lt;!channel&gt; &amp; &lt;@U1&gt;"
         );
+    }
+
+    #[test]
+    fn code_spans_survive_backticks_and_empty_text() {
+        assert_eq!(code("v1.2"), "`v1.2`");
+        assert_eq!(code("<!channel>"), "`&lt;!channel&gt;`");
+        assert_eq!(code("a`b"), "“aˋb”");
+        assert_eq!(code(""), "“”");
+        assert_eq!(code("two\nlines"), "`two lines`");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Whatever a person types, what reaches a message has no Slack markup of
+        /// its own: no `<` or `>` at all, and a code span that opens and closes
+        /// around it (or none).
+        #[test]
+        fn user_text_never_becomes_markup(text in "(\\PC|<|>|&|`|<!channel>|<@U1>|<#C1>|&lt;|\n){0,40}") {
+            let escaped = escape(&text);
+            proptest::prop_assert!(!escaped.contains('<') && !escaped.contains('>'));
+            let coded = code(&text);
+            proptest::prop_assert!(!coded.contains('<') && !coded.contains('>'));
+            proptest::prop_assert!(!coded.contains('\n'));
+            let ticks = coded.matches('`').count();
+            proptest::prop_assert!(ticks == 0 || (ticks == 2 && coded.starts_with('`') && coded.ends_with('`')), "{coded}");
+            // Rendered in a section, the text still carries no mention.
+            let message = Message::text(format!("Rollback to {coded}: {escaped}"));
+            let json = serde_json::to_string(&message_content(&message)).unwrap();
+            for forged in ["<!", "<@", "<#"] {
+                proptest::prop_assert!(!json.contains(forged), "{json}");
+            }
+        }
     }
 
     #[test]

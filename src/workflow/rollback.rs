@@ -119,6 +119,7 @@ impl RollbackRun {
     fn planned(&mut self, t: &mut Transition, ctx: &StepContext, result: &OpResult) {
         let user = self.header.requester.user.clone();
         let git_ref = self.git_ref.clone();
+        let shown_ref = crate::slack::render::code(&git_ref);
         let Ok(Outcome::RollbackPlan(found)) = result else {
             return self.fail(t, ctx, result);
         };
@@ -128,7 +129,7 @@ impl RollbackRun {
             t.update_root(
                 &self.header,
                 Message::with_code(
-                    format!(":white_check_mark: Rollback: nothing to do; the site already matches `{git_ref}`."),
+                    format!(":white_check_mark: Rollback: nothing to do; the site already matches {shown_ref}."),
                     plan.rendered.clone(),
                 ),
             );
@@ -146,7 +147,7 @@ impl RollbackRun {
             t.update_root(
                 &self.header,
                 Message::with_code(
-                    format!(":memo: Rollback (dry run): {changes} to reach `{git_ref}`; nothing was changed."),
+                    format!(":memo: Rollback (dry run): {changes} to reach {shown_ref}; nothing was changed."),
                     plan.rendered.clone(),
                 ),
             );
@@ -164,7 +165,7 @@ impl RollbackRun {
         self.header.version += 1;
         let mut message = Message::with_code(
             format!(
-                ":rewind: Rollback: {changes} to bring the staging site back to `{git_ref}`. Nothing changes until <@{user}> or an admin presses Apply."
+                ":rewind: Rollback: {changes} to bring the staging site back to {shown_ref}. Nothing changes until <@{user}> or an admin presses Apply."
             ),
             plan.rendered.clone(),
         );
@@ -184,6 +185,7 @@ impl RollbackRun {
     fn decide(&mut self, t: &mut Transition, ctx: &StepContext, press: &Press) {
         let proposer = self.header.requester.user.clone();
         let git_ref = self.git_ref.clone();
+        let shown_ref = crate::slack::render::code(&git_ref);
         let sha = self.sha.clone().unwrap_or_default();
         if press.version != self.header.version {
             return self.refuse_late(t, press);
@@ -217,7 +219,7 @@ impl RollbackRun {
             self.state = RollbackState::Finished;
             t.update_root(
                 &self.header,
-                Message::text(format!(":heavy_multiplication_x: Rollback to `{git_ref}` cancelled by <@{}>; nothing was changed.", press.user)),
+                Message::text(format!(":heavy_multiplication_x: Rollback to {shown_ref} cancelled by <@{}>; nothing was changed.", press.user)),
             );
             t.audit(
                 &self.header,
@@ -257,6 +259,7 @@ impl RollbackRun {
 
     fn applied(&mut self, t: &mut Transition, ctx: &StepContext, key: &str, result: &OpResult) {
         let git_ref = self.git_ref.clone();
+        let shown_ref = crate::slack::render::code(&git_ref);
         let decider = self
             .decided
             .as_ref()
@@ -277,7 +280,7 @@ impl RollbackRun {
                         &self.header,
                         Message::with_code(
                             format!(
-                                ":white_check_mark: Rolled the staging site back to `{git_ref}`: {} applied, decided by <@{decider}>.",
+                                ":white_check_mark: Rolled the staging site back to {shown_ref}: {} applied, decided by <@{decider}>.",
                                 plural(self.applying.total(), "change")
                             ),
                             rendered,
@@ -306,10 +309,11 @@ impl RollbackRun {
     fn finish_nothing_to_do(&mut self, t: &mut Transition, ctx: &StepContext) {
         self.state = RollbackState::Finished;
         let git_ref = self.git_ref.clone();
+        let shown_ref = crate::slack::render::code(&git_ref);
         t.update_root(
             &self.header,
             Message::text(format!(
-                ":white_check_mark: Rollback: nothing to do; the site already matches `{git_ref}`."
+                ":white_check_mark: Rollback: nothing to do; the site already matches {shown_ref}."
             )),
         );
         let user = self.header.requester.user.clone();

@@ -96,7 +96,12 @@ impl Applying {
     ) -> String {
         let done = self.applied.len();
         let total = self.total();
-        let state = if done == 0 {
+        let state = if matches!(failure, Failure::Partial { .. }) {
+            // The failed write may have reached the site: never "nothing changed".
+            format!(
+                "Whether that change reached the site is unknown, so the site may be partly updated ({done} of {total} changes certainly made); run `diff` to see where it stands, then {again} to finish"
+            )
+        } else if done == 0 {
             "Nothing was changed on the site".to_string()
         } else {
             format!(
@@ -104,8 +109,9 @@ impl Applying {
             )
         };
         format!(
-            "{what} stopped after {done} of {total} changes: `{describe}` failed: {}. {state}.",
-            failure.text().trim_end_matches('.')
+            "{what} stopped after {done} of {total} changes: {} failed: {}. {state}.",
+            crate::slack::render::code(describe),
+            failure.text().trim_end().trim_end_matches('.')
         )
     }
 
