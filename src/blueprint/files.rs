@@ -1,7 +1,9 @@
 //! The one I/O corner of `blueprint`: `std::fs` helpers to read and write a folder of
 //! canonical files (seed sites, a checked-out `fixtures/app/`), and the library side of
 //! `lockstep diff --raw <dir> --against <dir>`. Blocking std::fs only, no tokio; it
-//! must not grow into a sync engine (that is the bot's workflow).
+//! must not grow into a sync engine (that is the bot's workflow). Large folders are
+//! read on every core (`std::thread::scope`), yet results are handed on in path order,
+//! so what is read, and which file an error names, is the same as one file at a time.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -11,7 +13,7 @@ use anyhow::{bail, Context};
 use serde_json::Value;
 
 use super::canonical::{canonicalize_with_digest, Blueprint, BlueprintError, BlueprintSet, Digest};
-use super::compact::CompactSet;
+use super::compact::{compact_bytes, CompactSet};
 use super::diff::DriftBuilder;
 use super::kinds::Kind;
 use super::layout::{parse_file, write_tree, TreeReader};
@@ -26,36 +28,50 @@ pub fn read_dir(dir: &Path) -> anyhow::Result<BlueprintSet> {
 }
 
 /// As [`read_dir`], into the lean [`CompactSet`]: each file's body is parsed, checked,
-/// digested and dropped before the next is read.
+/// digested and turned into compact bytes on one of the cores, and dropped before the
+/// set takes it.
 pub fn read_dir_compact(dir: &Path) -> anyhow::Result<CompactSet> {
+    let files = tree_files(dir)?;
     let mut set = CompactSet::new();
-    for_each_tree_file(dir, |rel, bytes| {
-        if let Some((bp, digest)) = parse_file(rel, bytes)? {
-            if !set.insert_with_digest(&bp, digest) {
+    in_order_on_all_cores(
+        files.len(),
+        |i| {
+            let (rel, path) = &files[i];
+            let bytes =
+                fs::read(path).with_context(|| format!("while reading {}", path.display()))?;
+            let parsed = parse_file(rel, &bytes)
+                .with_context(|| format!("while reading {}", dir.display()))?;
+            Ok(parsed.map(|(bp, digest)| {
+                let compact = compact_bytes(&bp.body);
+                (bp.kind, bp.name, digest, compact)
+            }))
+        },
+        |i, parsed: Option<(Kind, String, Digest, Box<[u8]>)>| {
+            let Some((kind, name, digest, compact)) = parsed else {
+                return Ok(());
+            };
+            if !set.insert_compact(kind, name.clone(), digest, compact) {
                 bail!(
-                    "{rel}: {} {:?} is in another file too; keep one of the two",
-                    bp.kind,
-                    bp.name
+                    "{}: {kind} {name:?} is in another file too; keep one of the two",
+                    files[i].0
                 );
             }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        },
+    )?;
     Ok(set)
 }
 
-/// Calls `visit(path relative to dir, bytes)` for every `*.json` file directly in a
-/// tracked folder of `dir`, in path order.
-fn for_each_tree_file(
-    dir: &Path,
-    mut visit: impl FnMut(&str, &[u8]) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
+/// The `*.json` files directly in a tracked folder of `dir`, as (path relative to
+/// `dir`, full path), in path order.
+fn tree_files(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
     if !dir.is_dir() {
         bail!(
             "{} is not a directory of blueprint folders (doctypes/, roles/, …)",
             dir.display()
         );
     }
+    let mut files = Vec::new();
     for kind in Kind::ALL {
         let folder = dir.join(kind.folder());
         if !folder.is_dir() {
@@ -66,13 +82,106 @@ fn for_each_tree_file(
                 continue;
             };
             let rel = format!("{}/{file_name}", kind.folder());
-            if !TreeReader::wants(&rel) || !entry.is_file() {
-                continue;
+            if TreeReader::wants(&rel) && entry.is_file() {
+                files.push((rel, entry));
             }
-            let bytes =
-                fs::read(&entry).with_context(|| format!("while reading {}", entry.display()))?;
-            visit(&rel, &bytes).with_context(|| format!("while reading {}", dir.display()))?;
         }
+    }
+    Ok(files)
+}
+
+/// Indices a worker takes at a time: handing results over one by one would cost a
+/// thread wake-up (a context switch) per file.
+const CHUNK: usize = 64;
+
+/// Runs `load(i)` for every `i` in `0..count` on every core, and hands each result to
+/// `visit(i, result)` on the calling thread in index order. A failed `load` or `visit`
+/// stops the work; the error returned is the one of the smallest index, as a
+/// sequential loop would report. Few results wait at a time: the workers take chunks
+/// of indices in order and the calling thread visits as soon as the next chunk is in.
+pub(crate) fn in_order_on_all_cores<T: Send>(
+    count: usize,
+    load: impl Fn(usize) -> anyhow::Result<T> + Sync,
+    mut visit: impl FnMut(usize, T) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::mpsc;
+
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(count.div_ceil(CHUNK).max(1));
+    if threads <= 1 {
+        for i in 0..count {
+            let item = load(i)?;
+            visit(i, item)?;
+        }
+        return Ok(());
+    }
+    type Chunk<T> = Vec<anyhow::Result<T>>;
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let (sender, receiver) = mpsc::sync_channel::<(usize, Chunk<T>)>(threads * 4);
+        for _ in 0..threads {
+            let sender = sender.clone();
+            let (next, stop, load) = (&next, &stop, &load);
+            scope.spawn(move || loop {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let first = next.fetch_add(CHUNK, Ordering::Relaxed);
+                if first >= count {
+                    break;
+                }
+                let mut results = Vec::with_capacity(CHUNK);
+                for i in first..(first + CHUNK).min(count) {
+                    let result = load(i);
+                    let failed = result.is_err();
+                    results.push(result);
+                    if failed {
+                        // Chunks below this one are already handed out and will
+                        // still arrive, so the smallest failing index is reported.
+                        stop.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                }
+                if sender.send((first, results)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(sender);
+        let mut waiting: BTreeMap<usize, Chunk<T>> = BTreeMap::new();
+        let mut expected = 0;
+        let outcome = (|| {
+            for (first, results) in receiver.iter() {
+                waiting.insert(first, results);
+                while let Some(results) = waiting.remove(&expected) {
+                    for (offset, result) in results.into_iter().enumerate() {
+                        visit(expected + offset, result?)?;
+                    }
+                    expected += CHUNK;
+                }
+            }
+            Ok(())
+        })();
+        // Workers blocked on a full channel see it closed and end.
+        stop.store(true, Ordering::Relaxed);
+        drop(receiver);
+        outcome
+    })
+}
+
+/// Calls `visit(path relative to dir, bytes)` for every `*.json` file directly in a
+/// tracked folder of `dir`, in path order.
+fn for_each_tree_file(
+    dir: &Path,
+    mut visit: impl FnMut(&str, &[u8]) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    for (rel, path) in tree_files(dir)? {
+        let bytes = fs::read(&path).with_context(|| format!("while reading {}", path.display()))?;
+        visit(&rel, &bytes).with_context(|| format!("while reading {}", dir.display()))?;
     }
     Ok(())
 }
@@ -128,8 +237,10 @@ pub fn write_dir(set: &BlueprintSet, dir: &Path) -> anyhow::Result<()> {
 }
 
 /// Reads a tree of raw Frappe JSON: every `*.json` file under `dir` (recursively, in
-/// path order) is one document or an array of documents, as `GET /api/resource/<DT>/<name>`
-/// returns in `data`. Documents of untracked doctypes are counted and skipped.
+/// path order) holds what the REST API returns: the body of
+/// `GET /api/resource/<DT>/<name>` (`{"data": {…}}`), that document alone, or a list
+/// of documents (bare, or as `{"data": […]}`). Documents of untracked doctypes are
+/// counted and skipped.
 pub fn read_raw_dir(dir: &Path) -> anyhow::Result<(BlueprintSet, usize)> {
     let mut set = BlueprintSet::new();
     let skipped = for_each_raw_doc(dir, |bp, digest| {
@@ -138,9 +249,14 @@ pub fn read_raw_dir(dir: &Path) -> anyhow::Result<(BlueprintSet, usize)> {
     Ok((set, skipped))
 }
 
+/// What one raw file held: its canonical blueprints and how many documents of
+/// untracked doctypes it had.
+type RawFile = (Vec<(Blueprint, Digest)>, usize);
+
 /// Streams the raw documents under `dir` through `visit(blueprint, digest)`, which
-/// answers false for a blueprint it has already seen. Returns how many documents of
-/// untracked doctypes were skipped.
+/// answers false for a blueprint it has already seen. Files are read, parsed and
+/// canonicalised on every core; `visit` sees them in path order. Returns how many
+/// documents of untracked doctypes were skipped.
 fn for_each_raw_doc(
     dir: &Path,
     mut visit: impl FnMut(Blueprint, Digest) -> anyhow::Result<bool>,
@@ -151,35 +267,64 @@ fn for_each_raw_doc(
     let mut files = Vec::new();
     collect_json_files(dir, &mut files)?;
     let mut skipped = 0;
-    for file in files {
-        let bytes = fs::read(&file).with_context(|| format!("while reading {}", file.display()))?;
-        let value: Value = serde_json::from_slice(&bytes)
-            .with_context(|| format!("{}: not valid JSON", file.display()))?;
-        drop(bytes);
-        let docs = match value {
-            Value::Array(docs) => docs,
-            doc => vec![doc],
-        };
-        for doc in docs {
-            match canonicalize_with_digest(doc) {
-                Ok((bp, digest)) => {
-                    let (kind, name) = (bp.kind, bp.name.clone());
-                    if !visit(bp, digest)? {
-                        bail!(
-                            "{}: {kind} {name:?} appears twice in {}",
-                            file.display(),
-                            dir.display()
-                        );
-                    }
+    in_order_on_all_cores(
+        files.len(),
+        |i| read_raw_file(&files[i]),
+        |i, (blueprints, untracked): RawFile| {
+            skipped += untracked;
+            for (bp, digest) in blueprints {
+                let (kind, name) = (bp.kind, bp.name.clone());
+                if !visit(bp, digest)? {
+                    bail!(
+                        "{}: {kind} {name:?} appears twice in {}",
+                        files[i].display(),
+                        dir.display()
+                    );
                 }
-                Err(BlueprintError::UntrackedDoctype(_)) => skipped += 1,
-                Err(err) => {
-                    return Err(anyhow::Error::new(err).context(format!("in {}", file.display())))
-                }
+            }
+            Ok(())
+        },
+    )?;
+    Ok(skipped)
+}
+
+/// One raw file, canonicalised.
+fn read_raw_file(file: &Path) -> anyhow::Result<RawFile> {
+    let bytes = fs::read(file).with_context(|| format!("while reading {}", file.display()))?;
+    let value: Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}: not valid JSON", file.display()))?;
+    drop(bytes);
+    let docs = match unwrap_rest_body(value) {
+        Value::Array(docs) => docs,
+        doc => vec![doc],
+    };
+    let mut blueprints = Vec::with_capacity(docs.len());
+    let mut untracked = 0;
+    for doc in docs {
+        match canonicalize_with_digest(doc) {
+            Ok(pair) => blueprints.push(pair),
+            Err(BlueprintError::UntrackedDoctype(_)) => untracked += 1,
+            Err(err) => {
+                return Err(anyhow::Error::new(err).context(format!("in {}", file.display())))
             }
         }
     }
-    Ok(skipped)
+    Ok((blueprints, untracked))
+}
+
+/// The REST envelope `{"data": …}` (Frappe v1's answer to a document or list read)
+/// gives way to what it holds. A document is never mistaken for one: every Frappe
+/// document has a `doctype`, and the envelope has no other key.
+fn unwrap_rest_body(value: Value) -> Value {
+    match value {
+        Value::Object(mut map)
+            if map.len() == 1
+                && matches!(map.get("data"), Some(Value::Object(_) | Value::Array(_))) =>
+        {
+            map.remove("data").unwrap_or(Value::Null)
+        }
+        other => other,
+    }
 }
 
 fn collect_json_files(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
@@ -296,6 +441,57 @@ mod tests {
         fs::write(raw.path().join("cf.json"), cf.to_string()).unwrap();
         let (_, differs) = diff_raw_against_canonical(raw.path(), canonical.path()).unwrap();
         assert!(!differs);
+    }
+
+    #[test]
+    fn rest_bodies_are_read_as_their_documents() {
+        let raw = tempfile::tempdir().unwrap();
+        let canonical = tempfile::tempdir().unwrap();
+        write_dir(&sample_set(), canonical.path()).unwrap();
+        // GET one document: {"data": {...}}; a list answer: {"data": [...]}.
+        let role = json!({"data": {"doctype": "Role", "name": "Field Officer", "role_name": "Field Officer", "modified": "x"}});
+        let fields = json!({"data": [{"doctype": "Custom Field", "name": "Grant-field_officer", "dt": "Grant",
+            "fieldname": "field_officer", "fieldtype": "Link", "options": "User", "description": null}]});
+        fs::write(raw.path().join("role.json"), role.to_string()).unwrap();
+        fs::write(raw.path().join("fields.json"), fields.to_string()).unwrap();
+        let (set, skipped) = read_raw_dir(raw.path()).unwrap();
+        assert_eq!((set, skipped), (sample_set(), 0));
+        let (report, differs) = diff_raw_against_canonical(raw.path(), canonical.path()).unwrap();
+        assert!(!differs, "{report}");
+        // A document that happens to have a `data` field stays a document.
+        let doc = json!({"doctype": "Role", "name": "Data Keeper", "data": {"x": 1}});
+        assert_eq!(unwrap_rest_body(doc.clone()), doc);
+    }
+
+    #[test]
+    fn many_files_are_read_in_path_order_on_every_core() {
+        let raw = tempfile::tempdir().unwrap();
+        for i in 0..300 {
+            let doc = json!({"data": {"doctype": "Role", "name": format!("Role {i:03}"), "role_name": "x"}});
+            fs::write(raw.path().join(format!("{i:03}.json")), doc.to_string()).unwrap();
+        }
+        fs::write(
+            raw.path().join("150-again.json"),
+            json!({"doctype": "Role", "name": "Role 150"}).to_string(),
+        )
+        .unwrap();
+        fs::write(raw.path().join("200-broken.json"), b"{").unwrap();
+        // The duplicate (150.json, read after 150-again.json) is reported, not the
+        // broken file after it, whichever thread read what first.
+        let err = read_raw_dir(raw.path()).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("/150.json: Role \"Role 150\" appears twice"),
+            "{err:#}"
+        );
+        fs::remove_file(raw.path().join("150-again.json")).unwrap();
+        let err = read_raw_dir(raw.path()).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("200-broken.json: not valid JSON"),
+            "{err:#}"
+        );
+        fs::remove_file(raw.path().join("200-broken.json")).unwrap();
+        let (set, _) = read_raw_dir(raw.path()).unwrap();
+        assert_eq!(set.len(), 300);
     }
 
     #[test]
