@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use serde_json::Value;
 
-use super::canonical::{canonicalize_with_digest, Blueprint, BlueprintError, BlueprintSet, Digest};
+use super::canonical::{
+    canonicalize_with_digest, digest_canonical_json, Blueprint, BlueprintError, BlueprintSet, Digest,
+};
 use super::compact::{compact_bytes, CompactSet};
 use super::diff::DriftBuilder;
 use super::kinds::Kind;
@@ -60,6 +62,105 @@ pub fn read_dir_compact(dir: &Path) -> anyhow::Result<CompactSet> {
         },
     )?;
     Ok(set)
+}
+
+/// The git side of a large drift, held as little as it can be: per blueprint its
+/// kind, name, [`Digest`] and file. Canonical files are digested as they are read,
+/// without building their JSON ([`digest_canonical_json`]); bodies are read again
+/// only for blueprints that turn out to differ ([`FolderIndex::body`]).
+#[derive(Debug, Clone)]
+pub struct FolderIndex {
+    root: PathBuf,
+    /// (kind, name, digest, path relative to `root`), in `(kind, name)` order.
+    entries: Vec<(Kind, String, Digest, String)>,
+}
+
+impl FolderIndex {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// A drift builder over this folder; finish it with
+    /// `finish_with(|kind, name| index.body(kind, name))`.
+    pub fn drift_builder(&self) -> DriftBuilder<'_> {
+        DriftBuilder::over_digests(
+            self.entries
+                .iter()
+                .map(|(kind, name, digest, _)| (*kind, name.as_str(), *digest)),
+        )
+    }
+
+    /// The canonical body of a blueprint of the folder, read again from its file.
+    pub fn body(&self, kind: Kind, name: &str) -> anyhow::Result<Value> {
+        let at = self
+            .entries
+            .binary_search_by(|(k, n, _, _)| (*k, n.as_str()).cmp(&(kind, name)))
+            .map_err(|_| anyhow::anyhow!("{kind} {name:?} is not in {}", self.root.display()))?;
+        let rel = &self.entries[at].3;
+        let path = self.root.join(rel);
+        let bytes = fs::read(&path).with_context(|| format!("while reading {}", path.display()))?;
+        match parse_file(rel, &bytes)? {
+            Some((bp, _)) if bp.kind == kind && bp.name == name => Ok(bp.body),
+            _ => bail!("{} changed while it was being compared", path.display()),
+        }
+    }
+}
+
+/// Indexes a folder laid out like `fixtures/app/` on every core (see [`FolderIndex`]).
+/// Reports what [`read_dir`] reports for a bad file or a blueprint in two files.
+pub fn index_dir(dir: &Path) -> anyhow::Result<FolderIndex> {
+    let files = tree_files(dir)?;
+    let mut entries = Vec::with_capacity(files.len());
+    in_order_on_all_cores(
+        files.len(),
+        |i| {
+            let (rel, path) = &files[i];
+            let bytes =
+                fs::read(path).with_context(|| format!("while reading {}", path.display()))?;
+            let folder = rel.split_once('/').and_then(|(f, _)| Kind::from_folder(f));
+            if let Some((kind, name, digest)) = digest_canonical_json(&bytes) {
+                if Some(kind) == folder {
+                    return Ok(Some((kind, name, digest)));
+                }
+            }
+            // Not canonical as written: canonicalise it, or name what is wrong.
+            let parsed = parse_file(rel, &bytes)
+                .with_context(|| format!("while reading {}", dir.display()))?;
+            Ok(parsed.map(|(bp, digest)| (bp.kind, bp.name, digest)))
+        },
+        |i, parsed: Option<(Kind, String, Digest)>| {
+            if let Some((kind, name, digest)) = parsed {
+                entries.push((kind, name, digest, files[i].0.clone()));
+            }
+            Ok(())
+        },
+    )?;
+    entries.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    if let Some(pair) = entries
+        .windows(2)
+        .find(|pair| (pair[0].0, &pair[0].1) == (pair[1].0, &pair[1].1))
+    {
+        let (first, second) = if pair[0].3 < pair[1].3 {
+            (&pair[0], &pair[1])
+        } else {
+            (&pair[1], &pair[0])
+        };
+        bail!(
+            "{}: {} {:?} is in another file too ({}); keep one of the two",
+            second.3,
+            second.0,
+            second.1,
+            first.3
+        );
+    }
+    Ok(FolderIndex {
+        root: dir.to_path_buf(),
+        entries,
+    })
 }
 
 /// The `*.json` files directly in a tracked folder of `dir`, as (path relative to
@@ -342,18 +443,19 @@ fn collect_json_files(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> 
 /// Frappe documents, reads the canonical files, and renders the drift as PRODUCT.md §3
 /// does. Returns the report and whether the two differ (the CLI exits 1 then).
 ///
-/// Built for large trees: the canonical side is held as a [`CompactSet`] and the raw
-/// side streams through a [`DriftBuilder`], one document at a time.
+/// Built for large trees: the canonical side is held as a [`FolderIndex`] (digests
+/// only) and the raw side streams through a [`DriftBuilder`], one document at a time;
+/// both are read on every core.
 pub fn diff_raw_against_canonical(
     raw_dir: &Path,
     canonical_dir: &Path,
 ) -> anyhow::Result<(String, bool)> {
-    let git = read_dir_compact(canonical_dir)?;
-    let mut builder = DriftBuilder::over_compact(&git);
+    let git = index_dir(canonical_dir)?;
+    let mut builder = git.drift_builder();
     let skipped = for_each_raw_doc(raw_dir, |bp, digest| {
         Ok(builder.add_with_digest(&bp, digest))
     })?;
-    let drift = builder.finish();
+    let drift = builder.finish_with(|kind, name| git.body(kind, name))?;
     let options = RenderOptions::new(
         raw_dir.display().to_string(),
         canonical_dir.display().to_string(),

@@ -2,8 +2,8 @@
 //! writes the site's canonical files; `lockstep diff --site <s> --url <u> --against
 //! <dir>` prints the drift report. Credentials come from `FRAPPE_<SITE>_API_KEY` /
 //! `FRAPPE_<SITE>_API_SECRET` (SITE upper-cased, `-`/`.` as `_`). Both only read.
-//! The diff holds git lean ([`CompactSet`]) and compares the site as it streams in,
-//! so neither side is ever held as a tree of JSON values.
+//! The diff holds git as digests ([`files::FolderIndex`]) and compares the site as
+//! it streams in, so neither side is ever held as a tree of JSON values.
 
 use std::path::PathBuf;
 
@@ -12,7 +12,7 @@ use url::Url;
 
 use super::{ApiCredentials, FetchOptions, SiteConfig, SiteName, SiteReader};
 use crate::blueprint::render::RenderOptions;
-use crate::blueprint::{files, BlueprintSet, CompactSet, DriftBuilder};
+use crate::blueprint::{files, BlueprintSet};
 
 /// Where the site is and how to read it.
 #[derive(Debug, Clone, clap::Args)]
@@ -69,20 +69,20 @@ pub async fn run_export(args: ExportArgs) -> anyhow::Result<usize> {
 /// (the caller exits 1 then, like `diff`).
 pub async fn run_diff(args: DiffArgs) -> anyhow::Result<bool> {
     let against = args.against.clone();
-    let git: CompactSet = tokio::task::spawn_blocking(move || files::read_dir_compact(&against))
+    let git = tokio::task::spawn_blocking(move || files::index_dir(&against))
         .await
         .context("while reading the folder")?
         .with_context(|| format!("while reading {}", args.against.display()))?;
     tracing::debug!(blueprints = git.len(), "read the folder");
     let reader = reader(&args.site)?;
-    let mut builder = DriftBuilder::over_compact(&git);
+    let mut builder = git.drift_builder();
     let stats = reader
         .for_each_blueprint(&FetchOptions::default(), |blueprint, digest| {
             // A record listed twice (paging while someone edits) counts once.
             builder.add_with_digest(&blueprint, digest);
         })
         .await?;
-    let drift = builder.finish();
+    let drift = builder.finish_with(|kind, name| git.body(kind, name))?;
     let options = RenderOptions::new(
         args.site.url.to_string(),
         args.against.display().to_string(),
