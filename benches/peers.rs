@@ -219,6 +219,9 @@ async fn start_github(data: &Path) -> anyhow::Result<GithubSim> {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Bot {
     Lockstep,
+    /// lockstep with mimalloc's arena committed on demand (the setting the report
+    /// recommends; an environment variable, so no rebuild).
+    LockstepLazyCommit,
     BoltSync,
     BoltAsync,
     Bare,
@@ -228,6 +231,7 @@ impl Bot {
     fn label(self) -> &'static str {
         match self {
             Bot::Lockstep => "lockstep",
+            Bot::LockstepLazyCommit => "lockstep, MIMALLOC_ARENA_EAGER_COMMIT=0",
             Bot::BoltSync => "Bolt for Python, sync (App + SocketModeHandler)",
             Bot::BoltAsync => "Bolt for Python, async (AsyncApp + AsyncSocketModeHandler)",
             Bot::Bare => "bare WebSocket bot (acks on read)",
@@ -236,9 +240,13 @@ impl Bot {
 
     fn connections(self) -> usize {
         match self {
-            Bot::Lockstep => 2,
+            Bot::Lockstep | Bot::LockstepLazyCommit => 2,
             _ => 1,
         }
+    }
+
+    fn is_lockstep(self) -> bool {
+        matches!(self, Bot::Lockstep | Bot::LockstepLazyCommit)
     }
 }
 
@@ -253,7 +261,7 @@ impl World<'_> {
     fn spawn(&self, bot: Bot, slack: &SlackSim, store: &Path) -> anyhow::Result<Child> {
         let log = std::fs::File::create(self.logs.join(format!("{bot:?}.log")))?;
         let mut command = match bot {
-            Bot::Lockstep => {
+            Bot::Lockstep | Bot::LockstepLazyCommit => {
                 let config = store.join("lockstep.toml");
                 std::fs::write(&config, self.lockstep_config(slack, store))?;
                 let mut c = Command::new(&self.args.lockstep);
@@ -266,6 +274,9 @@ impl World<'_> {
                         format!("FRAPPE_{upper}_API_SECRET"),
                         FrappeSim::api_secret(site),
                     );
+                }
+                if bot == Bot::LockstepLazyCommit {
+                    c.env("MIMALLOC_ARENA_EAGER_COMMIT", "0");
                 }
                 c
             }
@@ -341,6 +352,32 @@ struct AckResult {
     busy: Option<BusyResult>,
 }
 
+/// CPU seconds of each thread of `pid`, by thread id, with its name.
+fn thread_cpu(pid: u32) -> BTreeMap<u32, (String, f64)> {
+    let ticks = clock_ticks();
+    let mut out = BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        let Some((head, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let name = head.split_once(" (").map_or("?", |(_, n)| n).to_string();
+        let fields: Vec<f64> = rest
+            .split_whitespace()
+            .map(|f| f.parse().unwrap_or(0.0))
+            .collect();
+        let cpu = (fields.get(11).unwrap_or(&0.0) + fields.get(12).unwrap_or(&0.0)) / ticks;
+        out.insert(tid, (name, cpu));
+    }
+    out
+}
+
 #[derive(Debug)]
 struct BusyResult {
     latencies: Latencies,
@@ -348,6 +385,8 @@ struct BusyResult {
     peak_rss_kib: u64,
     jobs_done_after: Option<Duration>,
     frappe_requests: u64,
+    /// CPU seconds per thread while the jobs ran, busiest first (thread name).
+    threads: Vec<(String, f64)>,
 }
 
 /// One burst: `count` commands at once; their latencies and how many were late.
@@ -408,7 +447,16 @@ fn is_job_end(output: &BotOutput) -> bool {
 }
 
 async fn ack_run(world: &World<'_>, bot: Bot) -> anyhow::Result<AckResult> {
-    let slack = SlackSim::start(SimConfig::default()).await?;
+    // The Slack server gets a runtime of its own, so that the Frappe and GitHub
+    // servers answering a busy bot do not queue ahead of it reading acks.
+    let slack_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("slack-sim")
+        .enable_all()
+        .build()?;
+    let slack = slack_runtime
+        .spawn(SlackSim::start(SimConfig::default()))
+        .await??;
     let store = tempfile::tempdir()?;
     let mut child = world.spawn(bot, &slack, store.path())?;
     let pid = child.id();
@@ -431,7 +479,7 @@ async fn ack_run(world: &World<'_>, bot: Bot) -> anyhow::Result<AckResult> {
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
         result.after_rss_kib = status_kib(pid, "VmRSS:").unwrap_or(0);
-        if bot == Bot::Lockstep {
+        if bot.is_lockstep() {
             result.busy = Some(busy_run(world, &slack, pid).await?);
         }
         anyhow::Ok(result)
@@ -440,6 +488,7 @@ async fn ack_run(world: &World<'_>, bot: Bot) -> anyhow::Result<AckResult> {
     let _ = child.kill();
     let _ = child.wait();
     slack.shutdown().await;
+    slack_runtime.shutdown_background();
     outcome
 }
 
@@ -448,6 +497,7 @@ async fn ack_run(world: &World<'_>, bot: Bot) -> anyhow::Result<AckResult> {
 async fn busy_run(world: &World<'_>, slack: &SlackSim, pid: u32) -> anyhow::Result<BusyResult> {
     let before = slack.outputs().len();
     let requests_before = world.frappe.requests_made();
+    let threads_before = thread_cpu(pid);
     let started = Instant::now();
     slack
         .send_slash_command("U0PM", CHANNEL, "/frappe-stack", "diff")
@@ -474,12 +524,22 @@ async fn busy_run(world: &World<'_>, slack: &SlackSim, pid: u32) -> anyhow::Resu
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let mut threads: Vec<(String, f64)> = thread_cpu(pid)
+        .into_iter()
+        .map(|(tid, (name, cpu))| {
+            let earlier = threads_before.get(&tid).map_or(0.0, |(_, c)| *c);
+            (format!("{name}#{tid}"), cpu - earlier)
+        })
+        .filter(|(_, cpu)| *cpu > 0.05)
+        .collect();
+    threads.sort_by(|a, b| b.1.total_cmp(&a.1));
     Ok(BusyResult {
         latencies,
         late,
         peak_rss_kib: status_kib(pid, "VmHWM:").unwrap_or(0),
         jobs_done_after,
         frappe_requests: world.frappe.requests_made() - requests_before,
+        threads,
     })
 }
 
@@ -738,13 +798,14 @@ fn print_acks(args: &Args, acks: &[(Bot, AckResult)]) {
         );
         if let Some(busy) = &r.busy {
             println!(
-                "| lockstep, busy (a `diff` and a `promote --dry-run` over 50,000 blueprints running) | {:.1} | {:.1} | {:.1} | {:.1} | {} | — | peak {:.1} |",
+                "| {bot}, busy (a `diff` and a `promote --dry-run` over 50,000 blueprints running) | {:.1} | {:.1} | {:.1} | {:.1} | {} | — | peak {:.1} |",
                 ms(busy.latencies.at(0.5)),
                 ms(busy.latencies.at(0.9)),
                 ms(busy.latencies.at(0.99)),
                 ms(busy.latencies.at(1.0)),
                 busy.late,
                 mib(busy.peak_rss_kib),
+                bot = bot.label(),
             );
         }
     }
@@ -781,6 +842,13 @@ fn print_acks(args: &Args, acks: &[(Bot, AckResult)]) {
                 busy.jobs_done_after.map_or("(not within 300 s)".to_string(), |d| format!("{:.1} s", d.as_secs_f64())),
                 busy.frappe_requests,
             );
+            let threads: Vec<String> = busy
+                .threads
+                .iter()
+                .take(8)
+                .map(|(name, cpu)| format!("{name} {cpu:.1} s"))
+                .collect();
+            println!("busy: CPU by thread of lockstep meanwhile: {}", threads.join(", "));
         }
     }
 }
@@ -863,7 +931,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let wants = |part: &str| args.only.as_deref().is_none_or(|only| only == part);
     let mut acks = Vec::new();
     if wants("ack") {
-        for bot in [Bot::Bare, Bot::Lockstep, Bot::BoltAsync, Bot::BoltSync] {
+        let bots = [
+            Bot::Bare,
+            Bot::Lockstep,
+            Bot::LockstepLazyCommit,
+            Bot::BoltAsync,
+            Bot::BoltSync,
+        ];
+        for bot in bots {
             eprintln!("acks: {} …", bot.label());
             let result = ack_run(&world, bot).await?;
             acks.push((bot, result));
