@@ -219,9 +219,9 @@ async fn start_github(data: &Path) -> anyhow::Result<GithubSim> {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Bot {
     Lockstep,
-    /// lockstep with mimalloc's arena committed on demand (the setting the report
-    /// recommends; an environment variable, so no rebuild).
-    LockstepLazyCommit,
+    /// lockstep with mimalloc's transparent huge pages off (what the crate feature
+    /// `mimalloc/no_thp` bakes in; here an environment variable, so no rebuild).
+    LockstepNoThp,
     BoltSync,
     BoltAsync,
     Bare,
@@ -231,7 +231,7 @@ impl Bot {
     fn label(self) -> &'static str {
         match self {
             Bot::Lockstep => "lockstep",
-            Bot::LockstepLazyCommit => "lockstep, MIMALLOC_ARENA_EAGER_COMMIT=0",
+            Bot::LockstepNoThp => "lockstep, MIMALLOC_ALLOW_THP=0",
             Bot::BoltSync => "Bolt for Python, sync (App + SocketModeHandler)",
             Bot::BoltAsync => "Bolt for Python, async (AsyncApp + AsyncSocketModeHandler)",
             Bot::Bare => "bare WebSocket bot (acks on read)",
@@ -240,13 +240,13 @@ impl Bot {
 
     fn connections(self) -> usize {
         match self {
-            Bot::Lockstep | Bot::LockstepLazyCommit => 2,
+            Bot::Lockstep | Bot::LockstepNoThp => 2,
             _ => 1,
         }
     }
 
     fn is_lockstep(self) -> bool {
-        matches!(self, Bot::Lockstep | Bot::LockstepLazyCommit)
+        matches!(self, Bot::Lockstep | Bot::LockstepNoThp)
     }
 }
 
@@ -261,7 +261,7 @@ impl World<'_> {
     fn spawn(&self, bot: Bot, slack: &SlackSim, store: &Path) -> anyhow::Result<Child> {
         let log = std::fs::File::create(self.logs.join(format!("{bot:?}.log")))?;
         let mut command = match bot {
-            Bot::Lockstep | Bot::LockstepLazyCommit => {
+            Bot::Lockstep | Bot::LockstepNoThp => {
                 let config = store.join("lockstep.toml");
                 std::fs::write(&config, self.lockstep_config(slack, store))?;
                 let mut c = Command::new(&self.args.lockstep);
@@ -275,8 +275,8 @@ impl World<'_> {
                         FrappeSim::api_secret(site),
                     );
                 }
-                if bot == Bot::LockstepLazyCommit {
-                    c.env("MIMALLOC_ARENA_EAGER_COMMIT", "0");
+                if bot == Bot::LockstepNoThp {
+                    c.env("MIMALLOC_ALLOW_THP", "0");
                 }
                 c
             }
@@ -848,7 +848,10 @@ fn print_acks(args: &Args, acks: &[(Bot, AckResult)]) {
                 .take(8)
                 .map(|(name, cpu)| format!("{name} {cpu:.1} s"))
                 .collect();
-            println!("busy: CPU by thread of lockstep meanwhile: {}", threads.join(", "));
+            println!(
+                "busy: CPU by thread of lockstep meanwhile: {}",
+                threads.join(", ")
+            );
         }
     }
 }
@@ -934,7 +937,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let bots = [
             Bot::Bare,
             Bot::Lockstep,
-            Bot::LockstepLazyCommit,
+            Bot::LockstepNoThp,
             Bot::BoltAsync,
             Bot::BoltSync,
         ];

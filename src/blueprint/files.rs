@@ -13,7 +13,8 @@ use anyhow::{bail, Context};
 use serde_json::Value;
 
 use super::canonical::{
-    canonicalize_with_digest, digest_canonical_json, Blueprint, BlueprintError, BlueprintSet, Digest,
+    canonicalize_with_digest, digest_canonical_json, Blueprint, BlueprintError, BlueprintSet,
+    Digest,
 };
 use super::compact::{compact_bytes, CompactSet};
 use super::diff::DriftBuilder;
@@ -178,12 +179,12 @@ fn tree_files(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
         if !folder.is_dir() {
             continue;
         }
-        for entry in sorted_entries(&folder)? {
+        for (entry, _, is_file) in typed_entries(&folder)? {
             let Some(file_name) = entry.file_name().and_then(|n| n.to_str()) else {
                 continue;
             };
             let rel = format!("{}/{file_name}", kind.folder());
-            if TreeReader::wants(&rel) && entry.is_file() {
+            if TreeReader::wants(&rel) && is_file {
                 files.push((rel, entry));
             }
         }
@@ -288,17 +289,30 @@ fn for_each_tree_file(
 }
 
 fn sorted_entries(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    Ok(typed_entries(dir)?.into_iter().map(|e| e.0).collect())
+}
+
+/// The entries of one folder with whether each is a directory and whether a regular
+/// file (symlinks followed), sorted by name. Names only are compared (one folder), and
+/// the type comes from the listing where the file system gives it, so a large folder
+/// costs no `stat` per file.
+fn typed_entries(dir: &Path) -> anyhow::Result<Vec<(PathBuf, bool, bool)>> {
     let listing = fs::read_dir(dir).with_context(|| format!("while listing {}", dir.display()))?;
-    let mut paths = Vec::new();
+    let mut entries = Vec::new();
     for entry in listing {
-        paths.push(
-            entry
-                .with_context(|| format!("while listing {}", dir.display()))?
-                .path(),
-        );
+        let entry = entry.with_context(|| format!("while listing {}", dir.display()))?;
+        let path = entry.path();
+        let (is_dir, is_file) = match entry.file_type() {
+            Ok(kind) if !kind.is_symlink() => (kind.is_dir(), kind.is_file()),
+            _ => (path.is_dir(), path.is_file()),
+        };
+        entries.push((entry.file_name(), path, is_dir, is_file));
     }
-    paths.sort();
-    Ok(paths)
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(entries
+        .into_iter()
+        .map(|(_, path, is_dir, is_file)| (path, is_dir, is_file))
+        .collect())
 }
 
 /// Makes the tracked folders under `dir` hold exactly `set`: writes every file whose
@@ -429,8 +443,8 @@ fn unwrap_rest_body(value: Value) -> Value {
 }
 
 fn collect_json_files(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    for path in sorted_entries(dir)? {
-        if path.is_dir() {
+    for (path, is_dir, _) in typed_entries(dir)? {
+        if is_dir {
             collect_json_files(&path, out)?;
         } else if path.extension().is_some_and(|e| e == "json") {
             out.push(path);

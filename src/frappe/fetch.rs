@@ -101,9 +101,6 @@ struct Plan {
     continue_at: Option<usize>,
 }
 
-/// A unit's canonical blueprints, or why one could not be canonicalised.
-type Canonical = Result<Vec<(Blueprint, Digest)>, (Option<String>, String)>;
-
 impl SiteReader {
     /// Every tracked blueprint of the site, canonical. Requests run at most
     /// `SiteConfig::concurrency` at a time; a record deleted between the list and
@@ -302,36 +299,120 @@ impl SiteReader {
 }
 
 /// Decodes one answer (`{"data": [rows]}` or `{"data": {doc}}`) and canonicalises
-/// what it holds. Runs on the blocking pool. Answers the number of rows and the
-/// blueprints, or the record and message of what went wrong.
+/// what it holds. Runs on the blocking pool. A page is canonicalised row by row as it
+/// is parsed, so its raw rows never exist all at once. Answers the number of rows and
+/// the blueprints, or the record and message of what went wrong.
 fn decode(
     kind: Kind,
     is_page: bool,
     body: &Bytes,
 ) -> Result<(usize, Vec<(Blueprint, Digest)>), (Option<String>, String)> {
-    let answer: Value = serde_json::from_slice(body)
-        .map_err(|e| (None, format!("HTTP 200 with a body that is not JSON ({e})")))?;
-    let data = match answer {
-        Value::Object(mut map) => map
-            .remove("data")
-            .ok_or_else(|| (None, "the answer has no \"data\" key".to_string()))?,
-        other => return Err((None, format!("expected a JSON object, got {other}"))),
-    };
+    let not_json =
+        |e: serde_json::Error| (None, format!("HTTP 200 with a body that is not JSON ({e})"));
     if !is_page {
+        let answer: Value = serde_json::from_slice(body).map_err(not_json)?;
+        let data = match answer {
+            Value::Object(mut map) => map
+                .remove("data")
+                .ok_or_else(|| (None, "the answer has no \"data\" key".to_string()))?,
+            other => return Err((None, format!("expected a JSON object, got {other}"))),
+        };
         return canonical(data).map(|pair| (1, vec![pair]));
     }
-    let Value::Array(rows) = data else {
-        return Err((None, format!("expected a list under \"data\", got {data}")));
+    let mut page = Page {
+        kind,
+        rows: 0,
+        blueprints: Vec::new(),
+        failed: None,
+        has_data: false,
     };
-    let count = rows.len();
-    let blueprints = rows
-        .into_iter()
-        .filter_map(|row| match row {
-            Value::Object(row) => Some(canonical(row_as_document(kind, row))),
-            _ => None,
-        })
-        .collect::<Canonical>()?;
-    Ok((count, blueprints))
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    serde::de::DeserializeSeed::deserialize(&mut page, &mut reader)
+        .and_then(|()| reader.end())
+        .map_err(|e| match page.failed.take() {
+            Some(failure) => failure,
+            None => not_json(e),
+        })?;
+    if !page.has_data {
+        return Err((None, "the answer has no \"data\" list".to_string()));
+    }
+    Ok((page.rows, page.blueprints))
+}
+
+/// A list answer being read: `{"data": [row, …]}`, each row canonicalised as soon as
+/// it is parsed.
+struct Page {
+    kind: Kind,
+    rows: usize,
+    blueprints: Vec<(Blueprint, Digest)>,
+    /// Why a row could not be canonicalised (the parse is stopped with an error).
+    failed: Option<(Option<String>, String)>,
+    has_data: bool,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for &mut Page {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for &mut Page {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a Frappe list answer {\"data\": [...]}")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == "data" {
+                self.has_data = true;
+                map.next_value_seed(Rows(&mut *self))?;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `data` list of a [`Page`].
+struct Rows<'a>(&'a mut Page);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Rows<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Rows<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of rows under \"data\"")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let page = self.0;
+        while let Some(row) = seq.next_element::<Value>()? {
+            page.rows += 1;
+            let Value::Object(row) = row else {
+                continue;
+            };
+            match canonical(row_as_document(page.kind, row)) {
+                Ok(pair) => page.blueprints.push(pair),
+                Err(failure) => {
+                    page.failed = Some(failure);
+                    return Err(serde::de::Error::custom("a row is not a blueprint"));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 fn canonical(doc: Value) -> Result<(Blueprint, Digest), (Option<String>, String)> {
