@@ -62,7 +62,7 @@ impl FetchOptions {
             .unwrap_or_else(|| kind.tracked_filters())
     }
 
-    fn from_list(&self, kind: Kind) -> bool {
+    fn reads_whole_list(&self, kind: Kind) -> bool {
         self.bulk_list_flat_kinds && kind.child_tables().is_empty()
     }
 }
@@ -198,7 +198,7 @@ impl SiteReader {
         page_length: usize,
     ) -> Result<Plan, FrappeError> {
         let filters = options.filters_for(kind);
-        if options.from_list(kind) {
+        if options.reads_whole_list(kind) {
             let count = self.get_count(kind.doctype(), &filters).await? as usize;
             let pages = count.div_ceil(page_length).max(1);
             let units = (0..pages)
@@ -298,6 +298,9 @@ impl SiteReader {
     }
 }
 
+/// Why an answer could not be canonicalised: the record, when known, and what.
+type Failure = (Option<String>, String);
+
 /// Decodes one answer (`{"data": [rows]}` or `{"data": {doc}}`) and canonicalises
 /// what it holds. Runs on the blocking pool. A page is canonicalised row by row as it
 /// is parsed, so its raw rows never exist all at once. Answers the number of rows and
@@ -306,7 +309,7 @@ fn decode(
     kind: Kind,
     is_page: bool,
     body: &Bytes,
-) -> Result<(usize, Vec<(Blueprint, Digest)>), (Option<String>, String)> {
+) -> Result<(usize, Vec<(Blueprint, Digest)>), Failure> {
     let not_json =
         |e: serde_json::Error| (None, format!("HTTP 200 with a body that is not JSON ({e})"));
     if !is_page {
@@ -346,7 +349,7 @@ struct Page {
     rows: usize,
     blueprints: Vec<(Blueprint, Digest)>,
     /// Why a row could not be canonicalised (the parse is stopped with an error).
-    failed: Option<(Option<String>, String)>,
+    failed: Option<Failure>,
     has_data: bool,
 }
 
@@ -415,7 +418,7 @@ impl<'de> serde::de::Visitor<'de> for Rows<'_> {
     }
 }
 
-fn canonical(doc: Value) -> Result<(Blueprint, Digest), (Option<String>, String)> {
+fn canonical(doc: Value) -> Result<(Blueprint, Digest), Failure> {
     let name = doc.get("name").and_then(Value::as_str).map(str::to_string);
     canonicalize_with_digest(doc).map_err(|e| (name, e.to_string()))
 }
