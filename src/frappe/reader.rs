@@ -1,6 +1,6 @@
 //! `SiteReader`: the read-only core shared by both site types. It holds the HTTP
-//! client and knows Frappe's v1 read routes, paging and retry rules. Writes are in
-//! `sites.rs`, on the staging type only.
+//! client and knows Frappe's v1 read routes, paging and retry rules, and counts the
+//! requests it sends. Writes are in `sites.rs`, on the staging type only.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -24,7 +24,7 @@ pub struct SiteConfig {
     /// Per-request timeout.
     pub timeout: Duration,
     pub retry: RetryPolicy,
-    /// Parallel document reads when fetching every blueprint (default 8).
+    /// Requests in flight at once when fetching every blueprint (default 8).
     pub concurrency: usize,
     /// When set, sent as `X-Frappe-Site-Name` (it wins over `Host` in Frappe), so one
     /// address can serve several sites (a bench without DNS, or the sim).
