@@ -241,12 +241,13 @@ fn integral_float(n: &serde_json::Number) -> Option<i64> {
 /// without one keep their place after those with one) and lose every default field.
 /// Any other array is kept in order with its items normalised.
 fn normalize_array(items: &mut [Value], state: &mut DigestState) {
-    state.word(TAG_ARRAY | items.len() as u64);
+    state.word(TAG_ARRAY);
     let is_table = !items.is_empty() && items.iter().all(Value::is_object);
     if !is_table {
         items
             .iter_mut()
             .for_each(|item| normalize_value(item, state));
+        state.word(TAG_ARRAY_END | items.len() as u64);
         return;
     }
     // One `idx` lookup per row; Frappe already sends rows in order, so sorting is rare.
@@ -266,6 +267,7 @@ fn normalize_array(items: &mut [Value], state: &mut DigestState) {
             normalize_object(map, Depth::Row, state);
         }
     }
+    state.word(TAG_ARRAY_END | items.len() as u64);
 }
 
 fn row_idx(row: &Value) -> (bool, i64) {
@@ -306,6 +308,7 @@ const TAG_OBJECT: u64 = 9 << 56;
 const TAG_KEY: u64 = 10 << 56;
 const TAG_END: u64 = 11 << 56;
 const TAG_SMALL_UINT: u64 = 12 << 56;
+const TAG_ARRAY_END: u64 = 13 << 56;
 
 impl DigestState {
     fn new() -> Self {
@@ -370,8 +373,11 @@ impl DigestState {
             }
             Value::String(s) => self.bytes(TAG_STRING, s.as_bytes()),
             Value::Array(items) => {
-                self.word(TAG_ARRAY | items.len() as u64);
+                // The count goes last, as for objects: a reader streaming a file
+                // learns it only at the end.
+                self.word(TAG_ARRAY);
                 items.iter().for_each(|item| self.value(item));
+                self.word(TAG_ARRAY_END | items.len() as u64);
             }
             Value::Object(map) => {
                 // The count goes last: canonicalisation learns it only after pruning.
@@ -392,6 +398,205 @@ impl DigestState {
         x ^= x >> 33;
         x = x.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
         Digest(x ^ (x >> 33))
+    }
+}
+
+/// The identity and [`Digest`] of a file in canonical form, read without building it:
+/// the JSON is walked once and digested as [`canonicalize_with_digest`] would digest
+/// it. Answers `None` as soon as the text is not exactly canonical (keys out of order,
+/// a null, a volatile key, an integral float, no tracked `doctype` or no `name`), and
+/// the caller canonicalises it the slow way; so it never answers a digest that
+/// canonicalising would not. For the git side of a large drift, whose files the bot
+/// wrote itself: most of the cost of a file was building a tree only to hash it.
+pub fn digest_canonical_json(bytes: &[u8]) -> Option<(Kind, String, Digest)> {
+    use serde::de::DeserializeSeed;
+    let mut state = DigestState::new();
+    let mut identity = Identity::default();
+    let mut reader = serde_json::Deserializer::from_slice(bytes);
+    let seed = Walk {
+        state: &mut state,
+        at: Place::Top,
+        identity: Some(&mut identity),
+        row_keys: None,
+    };
+    seed.deserialize(&mut reader).ok()?;
+    reader.end().ok()?;
+    let kind = Kind::from_doctype(identity.doctype.as_deref()?)?;
+    let name = identity.name.filter(|n| !n.is_empty())?;
+    Some((kind, name, state.finish()))
+}
+
+#[derive(Default)]
+struct Identity {
+    doctype: Option<String>,
+    name: Option<String>,
+}
+
+/// Where a value sits, for which keys canonical form keeps there.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Top,
+    /// An item of an array: a table row if every item turns out to be an object.
+    Item,
+    Nested,
+}
+
+/// One value being walked: the digest to feed, where it sits, the identity to fill
+/// (top level only), and for an array item whether it held a key a table row drops.
+struct Walk<'a> {
+    state: &'a mut DigestState,
+    at: Place,
+    identity: Option<&'a mut Identity>,
+    row_keys: Option<&'a mut bool>,
+}
+
+/// What a walked value was, for its array.
+#[derive(PartialEq, Eq)]
+enum Shape {
+    Object,
+    Other,
+}
+
+/// Any error ends the walk: the file is simply not in canonical form.
+fn not_canonical<E: serde::de::Error>() -> E {
+    E::custom("not in canonical form")
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Walk<'_> {
+    type Value = Shape;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Shape, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Walk<'_> {
+    type Value = Shape;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a blueprint in canonical form")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Shape, E> {
+        self.state.value(&Value::Bool(b));
+        Ok(Shape::Other)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Shape, E> {
+        self.state.value(&Value::from(n));
+        Ok(Shape::Other)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Shape, E> {
+        self.state.value(&Value::from(n));
+        Ok(Shape::Other)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, f: f64) -> Result<Shape, E> {
+        let number = serde_json::Number::from_f64(f).ok_or_else(not_canonical)?;
+        if integral_float(&number).is_some() {
+            return Err(not_canonical());
+        }
+        self.state.value(&Value::Number(number));
+        Ok(Shape::Other)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Shape, E> {
+        self.state.bytes(TAG_STRING, s.as_bytes());
+        Ok(Shape::Other)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Shape, E> {
+        // Canonical form keeps a null only as an item of an array.
+        if self.at != Place::Item {
+            return Err(not_canonical());
+        }
+        self.state.word(TAG_NULL);
+        Ok(Shape::Other)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
+        self.state.word(TAG_ARRAY);
+        let (mut len, mut objects, mut row_keys) = (0u64, 0u64, false);
+        loop {
+            let item = Walk {
+                state: &mut *self.state,
+                at: Place::Item,
+                identity: None,
+                row_keys: Some(&mut row_keys),
+            };
+            match seq.next_element_seed(item)? {
+                Some(shape) => {
+                    len += 1;
+                    objects += u64::from(shape == Shape::Object);
+                }
+                None => break,
+            }
+        }
+        // A table's rows lose their identity and bookkeeping: a file that still has
+        // them is not canonical. (Canonical rows have no `idx`, so order is as read.)
+        if len > 0 && objects == len && row_keys {
+            return Err(not_canonical());
+        }
+        self.state.word(TAG_ARRAY_END | len);
+        Ok(Shape::Other)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Shape, A::Error> {
+        let Walk {
+            state,
+            at,
+            mut identity,
+            row_keys,
+        } = self;
+        state.word(TAG_OBJECT);
+        let mut previous: Option<String> = None;
+        let mut kept = 0u64;
+        let mut drops_in_row = false;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if previous.as_deref().is_some_and(|p| p >= key.as_ref()) {
+                return Err(not_canonical());
+            }
+            let (class, _) = classify_short(key.as_bytes());
+            match (class, at) {
+                (KeyClass::Keep, _) => {}
+                (KeyClass::Bookkeeping, _) | (KeyClass::Default, Place::Top) => {
+                    return Err(not_canonical())
+                }
+                (KeyClass::Default | KeyClass::Identity | KeyClass::ChildLink, Place::Item) => {
+                    drops_in_row = true
+                }
+                (KeyClass::Default | KeyClass::Identity | KeyClass::ChildLink, _) => {}
+            }
+            state.bytes(TAG_KEY, key.as_bytes());
+            let capture = match (&mut identity, key.as_ref()) {
+                (Some(id), "doctype") => Some(&mut id.doctype),
+                (Some(id), "name") => Some(&mut id.name),
+                _ => None,
+            };
+            match capture {
+                Some(slot) => {
+                    let text: String = map.next_value()?;
+                    state.bytes(TAG_STRING, text.as_bytes());
+                    *slot = Some(text);
+                }
+                None => {
+                    map.next_value_seed(Walk {
+                        state: &mut *state,
+                        at: Place::Nested,
+                        identity: None,
+                        row_keys: None,
+                    })?;
+                }
+            }
+            kept += 1;
+            previous = Some(key.into_owned());
+        }
+        if let Some(flag) = row_keys {
+            *flag |= drops_in_row;
+        }
+        state.word(TAG_END | kept);
+        Ok(Shape::Object)
     }
 }
 
@@ -714,5 +919,46 @@ mod tests {
             let (_, fused) = canonicalize_with_digest(Value::Object(doc_copy)).unwrap();
             prop_assert_eq!(fused, digest(&once.body));
         }
+
+        #[test]
+        fn a_canonical_file_digests_without_being_built(extra in prop::collection::btree_map("[a-z_]{1,8}", arb_json(), 0..6)) {
+            let mut doc: Map<String, Value> = extra.into_iter().collect();
+            doc.insert("doctype".into(), json!("Workflow"));
+            doc.insert("name".into(), json!("W"));
+            let raw = Value::Object(doc);
+            let (blueprint, expected) = canonicalize_with_digest(raw.clone()).unwrap();
+            // Written canonical, it streams to the same identity and digest.
+            let streamed = digest_canonical_json(&blueprint.to_canonical_bytes());
+            prop_assert_eq!(streamed, Some((Kind::Workflow, "W".to_string(), expected)));
+            // Anything else streams to that digest too, or is refused: never another.
+            let raw_bytes = serde_json::to_vec(&raw).unwrap();
+            if let Some((_, _, d)) = digest_canonical_json(&raw_bytes) {
+                prop_assert_eq!(d, expected);
+            }
+        }
+    }
+
+    #[test]
+    fn non_canonical_files_are_refused_not_misdigested() {
+        for text in [
+            r#"{"name": "W", "doctype": "Workflow"}"#,
+            r#"{"doctype": "Workflow", "modified": "x", "name": "W"}"#,
+            r#"{"doctype": "Workflow", "name": "W", "x": null}"#,
+            r#"{"doctype": "Workflow", "name": "W", "x": 1.0}"#,
+            r#"{"doctype": "Workflow", "name": "W", "states": [{"idx": 1, "state": "A"}]}"#,
+            r#"{"doctype": "Workflow", "name": "W", "x": {"_seen": 1}}"#,
+            r#"{"doctype": "User", "name": "W"}"#,
+            r#"{"doctype": "Workflow", "name": ""}"#,
+            r#"{"doctype": "Workflow", "name": "W"} x"#,
+        ] {
+            assert_eq!(digest_canonical_json(text.as_bytes()), None, "{text}");
+        }
+        // Kept where canonical form keeps them: identity in a mixed array, nulls in one.
+        let text = r#"{"doctype": "Workflow", "name": "W", "x": [{"name": "n"}, null, 2.5]}"#;
+        let (_, expected) = canonicalize_with_digest(serde_json::from_str(text).unwrap()).unwrap();
+        assert_eq!(
+            digest_canonical_json(text.as_bytes()),
+            Some((Kind::Workflow, "W".into(), expected))
+        );
     }
 }

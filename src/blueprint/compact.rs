@@ -35,13 +35,21 @@ impl CompactSet {
     /// As [`CompactSet::insert`] with the digest `canonicalize_with_digest` returned.
     pub fn insert_with_digest(&mut self, blueprint: &Blueprint, digest: Digest) -> bool {
         debug_assert_eq!(digest, super::canonical::digest(&blueprint.body));
-        let bytes = serde_json::to_vec(&blueprint.body)
-            .expect("a JSON value always serialises")
-            .into_boxed_slice();
-        let names = self.by_kind.entry(blueprint.kind).or_default();
-        let fresh = names
-            .insert(blueprint.name.clone(), (digest, bytes))
-            .is_none();
+        let bytes = compact_bytes(&blueprint.body);
+        self.insert_compact(blueprint.kind, blueprint.name.clone(), digest, bytes)
+    }
+
+    /// As [`CompactSet::insert_with_digest`] with the body already made compact by
+    /// [`compact_bytes`] (on another thread, say), and its digest.
+    pub fn insert_compact(
+        &mut self,
+        kind: Kind,
+        name: String,
+        digest: Digest,
+        bytes: Box<[u8]>,
+    ) -> bool {
+        let names = self.by_kind.entry(kind).or_default();
+        let fresh = names.insert(name, (digest, bytes)).is_none();
         if fresh {
             self.len += 1;
         }
@@ -76,6 +84,13 @@ impl CompactSet {
         let (_, bytes) = self.by_kind.get(&kind)?.get(name)?;
         Some(parse_body(bytes))
     }
+}
+
+/// A canonical body as the compact JSON bytes a [`CompactSet`] keeps.
+pub fn compact_bytes(body: &Value) -> Box<[u8]> {
+    serde_json::to_vec(body)
+        .expect("a JSON value always serialises")
+        .into_boxed_slice()
 }
 
 /// Compact bytes were written by `serde_json` from a value, so they parse; should they

@@ -136,6 +136,9 @@ pub struct DriftBuilder<'g> {
     /// Only-on-site blueprints so far, to refuse a second arrival of one.
     only_on_site: HashSet<BlueprintId>,
     drift: Drift,
+    /// Changed blueprints whose git body is not held ([`DriftBuilder::over_digests`]),
+    /// with the site body, explained by [`DriftBuilder::finish_with`].
+    deferred: Vec<(Kind, String, Value)>,
 }
 
 struct GitEntry<'g> {
@@ -148,6 +151,8 @@ struct GitEntry<'g> {
 enum GitBody<'g> {
     Value(&'g Value),
     Compact(&'g [u8]),
+    /// Not held: asked for at the end, for changed blueprints only.
+    Deferred,
 }
 
 impl<'g> DriftBuilder<'g> {
@@ -177,6 +182,23 @@ impl<'g> DriftBuilder<'g> {
         )
     }
 
+    /// Over git's digests alone, for a git side too large to hold even compact (a
+    /// folder of 50,000 files): the bodies of changed blueprints are asked for at the
+    /// end, through [`DriftBuilder::finish_with`].
+    pub fn over_digests(git: impl IntoIterator<Item = (Kind, &'g str, Digest)>) -> Self {
+        let mut entries: Vec<GitEntry<'g>> = git
+            .into_iter()
+            .map(|(kind, name, digest)| GitEntry {
+                kind,
+                name,
+                digest,
+                body: GitBody::Deferred,
+            })
+            .collect();
+        entries.sort_by(|a, b| (a.kind, a.name).cmp(&(b.kind, b.name)));
+        Self::from_entries(entries)
+    }
+
     fn from_entries(git: Vec<GitEntry<'g>>) -> Self {
         let mut index = HashMap::with_capacity_and_hasher(git.len(), BuildFastHasher);
         for (i, entry) in git.iter().enumerate() {
@@ -188,6 +210,7 @@ impl<'g> DriftBuilder<'g> {
             index,
             only_on_site: HashSet::new(),
             drift: Drift::default(),
+            deferred: Vec::new(),
         }
     }
 
@@ -218,6 +241,11 @@ impl<'g> DriftBuilder<'g> {
             let details = match git.body {
                 GitBody::Value(body) => explain(site.kind, &site.body, body),
                 GitBody::Compact(bytes) => explain(site.kind, &site.body, &parse_body(bytes)),
+                GitBody::Deferred => {
+                    self.deferred
+                        .push((site.kind, site.name.clone(), site.body.clone()));
+                    return true;
+                }
             };
             self.drift.changed.push(Change {
                 kind: site.kind,
@@ -228,7 +256,33 @@ impl<'g> DriftBuilder<'g> {
         true
     }
 
+    /// The drift. A builder made [`DriftBuilder::over_digests`] needs
+    /// [`DriftBuilder::finish_with`]; here its changed blueprints are explained
+    /// against an empty git body.
     pub fn finish(self) -> Drift {
+        self.finish_with(|_, _| Ok::<_, std::convert::Infallible>(Value::Null))
+            .unwrap_or_else(|never| match never {})
+    }
+
+    /// The drift, asking `git_body(kind, name)` for the git body of each changed
+    /// blueprint whose body was not held; its first error stops it.
+    pub fn finish_with<E>(
+        mut self,
+        mut git_body: impl FnMut(Kind, &str) -> Result<Value, E>,
+    ) -> Result<Drift, E> {
+        for (kind, name, site) in std::mem::take(&mut self.deferred) {
+            let git = git_body(kind, &name)?;
+            let details = explain(kind, &site, &git);
+            self.drift.changed.push(Change {
+                kind,
+                name,
+                details,
+            });
+        }
+        Ok(self.finish_held())
+    }
+
+    fn finish_held(self) -> Drift {
         let mut drift = self.drift;
         drift.only_in_git = self
             .git

@@ -15,7 +15,7 @@ mod sites;
 
 pub use credentials::ApiCredentials;
 pub use error::{ErrorContext, FrappeError};
-pub use fetch::FetchOptions;
+pub use fetch::{FetchOptions, FetchStats, DEFAULT_PAGE_LENGTH};
 pub use reader::{LatestBackups, ListQuery, RetryPolicy, SiteConfig, SiteReader};
 pub use site::SiteName;
 pub use sites::{ProductionSite, StagingSite};

@@ -1,9 +1,12 @@
 //! `SiteReader`: the read-only core shared by both site types. It holds the HTTP
-//! client and knows Frappe's v1 read routes, paging and retry rules. Writes are in
-//! `sites.rs`, on the staging type only.
+//! client and knows Frappe's v1 read routes, paging and retry rules, and counts the
+//! requests it sends. Writes are in `sites.rs`, on the staging type only.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Map, Value};
 use url::Url;
@@ -21,7 +24,7 @@ pub struct SiteConfig {
     /// Per-request timeout.
     pub timeout: Duration,
     pub retry: RetryPolicy,
-    /// Parallel document reads when fetching every blueprint (default 8).
+    /// Requests in flight at once when fetching every blueprint (default 8).
     pub concurrency: usize,
     /// When set, sent as `X-Frappe-Site-Name` (it wins over `Host` in Frappe), so one
     /// address can serve several sites (a bench without DNS, or the sim).
@@ -109,7 +112,7 @@ impl ListQuery {
         self
     }
 
-    fn params(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn params(&self) -> Vec<(&'static str, String)> {
         vec![
             ("fields", Value::from(self.fields.clone()).to_string()),
             ("filters", self.filters.to_string()),
@@ -134,6 +137,8 @@ pub struct LatestBackups {
 pub struct SiteReader {
     config: SiteConfig,
     http: reqwest::Client,
+    /// Requests sent so far, retries included (shared by clones).
+    requests: Arc<AtomicU64>,
 }
 
 /// What a request is about, for error messages.
@@ -164,7 +169,16 @@ impl SiteReader {
                     retry_after_secs: None,
                 }))
             })?;
-        Ok(SiteReader { config, http })
+        Ok(SiteReader {
+            config,
+            http,
+            requests: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// HTTP requests this reader (and its clones) has sent, retries included.
+    pub fn requests_sent(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
     }
 
     pub fn site(&self) -> &SiteName {
@@ -398,11 +412,23 @@ impl SiteReader {
         path: &[&str],
         params: &[(&str, String)],
     ) -> Result<Value, FrappeError> {
+        let bytes = self.read_bytes(target, path, params).await?;
+        self.parse_json(target, StatusCode::OK, &bytes)
+    }
+
+    /// A GET with retries on transient failures, answering the success body as it
+    /// came, so a caller may decode it off the async runtime (large list pages).
+    pub(crate) async fn read_bytes(
+        &self,
+        target: &Target<'_>,
+        path: &[&str],
+        params: &[(&str, String)],
+    ) -> Result<Bytes, FrappeError> {
         let policy = self.config.retry;
         let mut attempt = 1;
         loop {
             let request = self.request(Method::GET, path).query(params);
-            match self.send(target, request).await {
+            match self.send_raw(target, request).await {
                 Ok((_, body)) => return Ok(body),
                 Err(err) if err.is_transient() && attempt < policy.max_attempts.max(1) => {
                     tracing::debug!(site = %self.config.site, attempt, error = %err, "retrying a Frappe read");
@@ -444,6 +470,17 @@ impl SiteReader {
         target: &Target<'_>,
         request: RequestBuilder,
     ) -> Result<(StatusCode, Value), FrappeError> {
+        let (status, bytes) = self.send_raw(target, request).await?;
+        Ok((status, self.parse_json(target, status, &bytes)?))
+    }
+
+    /// Sends once; answers a success body as bytes, an error answer as `FrappeError`.
+    async fn send_raw(
+        &self,
+        target: &Target<'_>,
+        request: RequestBuilder,
+    ) -> Result<(StatusCode, Bytes), FrappeError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
         let response = request
             .send()
             .await
@@ -454,22 +491,31 @@ impl SiteReader {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        let text = response
-            .text()
+        let body = response
+            .bytes()
             .await
             .map_err(|e| self.transport_error(target, e))?;
         if !status.is_success() {
             let mut ctx = self.context(target);
             ctx.retry_after_secs = retry_after;
+            let text = String::from_utf8_lossy(&body);
             return Err(FrappeError::from_response(ctx, status.as_u16(), &text));
         }
-        let body = serde_json::from_str(&text).map_err(|e| {
+        Ok((status, body))
+    }
+
+    pub(crate) fn parse_json(
+        &self,
+        target: &Target<'_>,
+        status: StatusCode,
+        body: &[u8],
+    ) -> Result<Value, FrappeError> {
+        serde_json::from_slice(body).map_err(|e| {
             self.decode_error(
                 target,
                 format!("HTTP {status} with a body that is not JSON ({e})"),
             )
-        })?;
-        Ok((status, body))
+        })
     }
 
     pub(crate) fn context(&self, target: &Target<'_>) -> ErrorContext {

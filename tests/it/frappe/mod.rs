@@ -2,4 +2,5 @@
 
 mod cli;
 mod client;
+mod drift;
 mod export_example;
