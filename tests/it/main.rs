@@ -8,6 +8,7 @@ mod checklist;
 mod cli;
 mod crash;
 mod decisions;
+mod demo;
 mod faults;
 mod frappe;
 mod github;
