@@ -94,8 +94,18 @@ pub struct Demo {
 }
 
 impl Demo {
-    /// Starts the servers, the bot (on a clock set at `args.now`) and the page.
+    /// Starts the servers, the bot (on a clock set at `args.now`) and the page; this
+    /// binary plays the bench host.
     pub async fn start(args: &DemoArgs) -> anyhow::Result<Demo> {
+        Self::start_with_bench(args, std::env::current_exe().ok()).await
+    }
+
+    /// [`Demo::start`] with the `lockstep` binary that plays the bench host (a test's
+    /// own executable is not one).
+    pub async fn start_with_bench(
+        args: &DemoArgs,
+        bench_binary: Option<PathBuf>,
+    ) -> anyhow::Result<Demo> {
         let now = DateTime::parse_from_rfc3339(args.now.trim()).map_err(|err| {
             anyhow::anyhow!(
                 "--now / LOCKSTEP_NOW {:?} is not an RFC 3339 time ({err}); e.g. {WALKTHROUGH_NOW}",
@@ -106,12 +116,7 @@ impl Demo {
         let now = now.with_timezone(&file.freeze.timezone);
         let frozen = freeze_reason(now.naive_local(), &file.freeze).is_some();
         let world = Arc::new(
-            LocalWorld::start(
-                SimConfig::default(),
-                &example_sites(),
-                std::env::current_exe().ok(),
-            )
-            .await?,
+            LocalWorld::start(SimConfig::default(), &example_sites(), bench_binary).await?,
         );
         let temp = tempfile::tempdir()?;
         let store = args

@@ -4,6 +4,7 @@
 //! servers. The servers' own tests live in the `sim` crate.
 
 mod blueprint;
+mod browser;
 mod checklist;
 mod cli;
 mod crash;

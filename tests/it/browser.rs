@@ -1,0 +1,344 @@
+//! The demo's page in a real browser: Debian's headless `chromium`, driven through
+//! `chromedriver` over WebDriver (fantoccini), walks the seed as a person would —
+//! typing commands in the page's box, opening the promotion's thread, approving
+//! the PR as the on-call reviewer in the repository panel, switching to an approver
+//! to press Merge & deploy, ticking the smoke checks — and checks what the page
+//! shows after each step, waiting on the page (never a fixed sleep). It ends with a
+//! screenshot: `target/…/demo.png` always, `docs/demo.png` (the README's picture)
+//! when `LOCKSTEP_UPDATE_SCREENSHOT=1`.
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use lockstep::local::demo::{Demo, DemoArgs, WALKTHROUGH_NOW};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// How long the page may take to show what a step expects (the page polls every
+/// 0.7 s; a deploy takes a few seconds on a loaded machine).
+const PAGE_WAIT: Duration = Duration::from_secs(40);
+
+/// chromedriver for one test, ended when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(binary("chromedriver"))
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts (Debian's chromium-driver; .ci/run installs it)");
+        Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn binary(name: &str) -> PathBuf {
+    let path = Path::new("/usr/bin").join(name);
+    if path.exists() {
+        path
+    } else {
+        PathBuf::from(name)
+    }
+}
+
+/// A headless chromium session, retried until chromedriver listens.
+async fn browser(driver: &Driver) -> Client {
+    let capabilities = serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": binary("chromium").display().to_string(),
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                     "--disable-dev-shm-usage", "--window-size=1600,1000"],
+        }
+    });
+    let capabilities = capabilities.as_object().cloned().unwrap_or_default();
+    let deadline = tokio::time::Instant::now() + PAGE_WAIT;
+    loop {
+        let connected =
+            ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(capabilities.clone())
+                .connect(&driver.url)
+                .await;
+        match connected {
+            Ok(client) => return client,
+            Err(err) if tokio::time::Instant::now() > deadline => {
+                panic!("chromedriver at {} never took a session: {err}", driver.url)
+            }
+            // Not listening yet: the port opens a moment after the process starts.
+            Err(_) => tokio::task::yield_now().await,
+        }
+    }
+}
+
+/// The page, as the test reads and drives it.
+struct Page {
+    client: Client,
+}
+
+impl Page {
+    /// Waits until the element at `css` holds `text`; returns its text.
+    async fn shows(&self, css: &str, text: &str) -> String {
+        let xpath = format!("{}[contains(., {})]", css_to_xpath(css), xpath_string(text));
+        let found = self
+            .client
+            .wait()
+            .at_most(PAGE_WAIT)
+            .for_element(Locator::XPath(&xpath))
+            .await;
+        match found {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            Err(err) => {
+                let now = self.text(css).await;
+                panic!("the page never showed {text:?} in {css} ({err}); it shows:\n{now}")
+            }
+        }
+    }
+
+    async fn text(&self, css: &str) -> String {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Types `/frappe-stack <text>` in the page's box and sends it.
+    async fn type_command(&self, text: &str) {
+        let input = self
+            .client
+            .find(Locator::Css("#composer input[name=text]"))
+            .await
+            .expect("the command box");
+        input.send_keys(text).await.expect("typing");
+        self.click("#composer button").await;
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .wait()
+            .at_most(PAGE_WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|err| panic!("no {css} to click: {err}"))
+            .click()
+            .await
+            .unwrap_or_else(|err| panic!("clicking {css}: {err}"));
+    }
+
+    /// The person the page acts as ("You are").
+    async fn act_as(&self, user: &str) {
+        self.client
+            .find(Locator::Css("#user"))
+            .await
+            .expect("the You are box")
+            .select_by_value(user)
+            .await
+            .expect("a person of the workspace");
+    }
+
+    /// How many elements `css` matches now.
+    async fn count(&self, css: &str) -> usize {
+        self.client
+            .find_all(Locator::Css(css))
+            .await
+            .map(|all| all.len())
+            .unwrap_or(0)
+    }
+}
+
+/// The few CSS selectors this test uses (`#id`, `#id tag`, `tag[attr=value]`),
+/// as XPath, so that a text condition can be waited on by the browser.
+fn css_to_xpath(css: &str) -> String {
+    css.split(' ')
+        .map(|part| {
+            if let Some(id) = part.strip_prefix('#') {
+                format!("*[@id='{id}']")
+            } else if let Some((tag, rest)) = part.split_once('[') {
+                let (attr, value) = rest
+                    .trim_end_matches(']')
+                    .split_once('=')
+                    .unwrap_or((rest, ""));
+                format!("{tag}[@{attr}='{}']", value.trim_matches('"'))
+            } else {
+                part.to_string()
+            }
+        })
+        .map(|step| format!("//{step}"))
+        .collect()
+}
+
+/// `text` as an XPath string literal (XPath 1 has no escapes: concat() for quotes).
+fn xpath_string(text: &str) -> String {
+    if !text.contains('\'') {
+        return format!("'{text}'");
+    }
+    let parts: Vec<String> = text.split('\'').map(|p| format!("'{p}'")).collect();
+    format!("concat({})", parts.join(", \"'\", "))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_walks_the_seed_through_the_page() {
+    lockstep::tls::install_crypto_provider();
+    let bench = PathBuf::from(env!("CARGO_BIN_EXE_lockstep"));
+    let demo = Demo::start_with_bench(&DemoArgs::open_at(WALKTHROUGH_NOW), Some(bench))
+        .await
+        .expect("the demo world starts");
+    let driver = Driver::start();
+    let page = Page {
+        client: browser(&driver).await,
+    };
+    page.client
+        .goto(&demo.page.url())
+        .await
+        .expect("the page opens");
+    page.shows("#title", "#deploy").await;
+    page.shows("#repo", "acme/frappe-config").await;
+
+    prepare(&page).await;
+    promote_and_approve(&page).await;
+    merge_and_deploy(&page).await;
+    smoke(&page).await;
+
+    let shot = page.client.screenshot().await.expect("a screenshot");
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("demo.png");
+    std::fs::write(&out, &shot).expect("the screenshot is written");
+    if std::env::var("LOCKSTEP_UPDATE_SCREENSHOT").as_deref() == Ok("1") {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/demo.png");
+        std::fs::write(docs, &shot).expect("docs/demo.png is written");
+    }
+    page.client.close().await.expect("the browser closes");
+    demo.shutdown().await;
+}
+
+/// help, review, the staging drift (also in the staging panel), push, diff clean.
+async fn prepare(page: &Page) {
+    page.type_command("help").await;
+    page.shows("#messages", "Usage: /frappe-stack").await;
+    page.type_command("review").await;
+    page.shows("#messages", "Recommendation: ✓ ready to promote")
+        .await;
+    let staging = "section[data-site=staging]";
+    page.shows(staging, "Quick Test").await;
+    page.type_command("diff").await;
+    page.shows("#messages", "Resolve before promote").await;
+    page.type_command("push").await;
+    page.shows("#messages", "Push: applied 1 change").await;
+    page.type_command("diff").await;
+    page.shows("#messages", "Summary: clean. Ready to promote.")
+        .await;
+    assert!(
+        !page.text(staging).await.contains("Quick Test"),
+        "the staging panel no longer lists Quick Test"
+    );
+}
+
+/// promote: the thread opens beside the channel with the checklist and the PR;
+/// alice (on call) approves it in the repository panel.
+async fn promote_and_approve(page: &Page) {
+    page.type_command("promote").await;
+    page.shows("#messages", "running the checklist").await;
+    page.click("#messages a.replies").await;
+    let thread = page.shows("#thread-messages", "is open").await;
+    assert!(thread.contains("Review requested from @alice"), "{thread}");
+    for name in [
+        "diff",
+        "blueprints",
+        "reviewer",
+        "tester",
+        "role coverage",
+        "freeze guard",
+        "bundle",
+    ] {
+        assert!(
+            thread.contains(&format!("✓ {name}")),
+            "box {name}:\n{thread}"
+        );
+    }
+    page.shows("#repo", "Review required").await;
+    page.shows("#repo", "Files changed (15)").await;
+    // Review as alice (the form's first reviewer) with a comment, then approve.
+    page.client
+        .find(Locator::Css("#review-form select[name=user]"))
+        .await
+        .expect("the review-as box")
+        .select_by_value("alice")
+        .await
+        .expect("alice reviews");
+    page.client
+        .find(Locator::Css("#review-form textarea"))
+        .await
+        .expect("the comment box")
+        .send_keys("Checked the Beneficiary workflow on staging.")
+        .await
+        .expect("typing a comment");
+    page.click("#review-form button[data-verdict=approve]")
+        .await;
+    page.shows("#repo", "Approved by alice; ready to merge")
+        .await;
+    page.shows("#thread-messages", "is approved on GitHub by @alice")
+        .await;
+}
+
+/// The PM may not merge their own promotion; the developer (an approver) does, and
+/// the deploy's steps show in the thread, the repository panel and the prod panel.
+async fn merge_and_deploy(page: &Page) {
+    page.click("#thread-messages button[data-action=promote_merge]")
+        .await;
+    page.shows("body", "You started this promotion").await;
+    page.act_as("U0DEV").await;
+    page.click("#thread-messages button[data-action=promote_merge]")
+        .await;
+    page.shows("#thread-messages", "Merged #1").await;
+    for step in [
+        "✓ backup — success",
+        "✓ migrate — success",
+        "✓ restart — success",
+    ] {
+        page.shows("#thread-messages", step).await;
+    }
+    page.shows("#repo", "Merged as").await;
+    page.shows("#repo", "✓ migrate").await;
+    page.shows("section[data-site=prod]", "Deploy #1").await;
+    page.shows("section[data-site=prod]", "-prod").await;
+}
+
+/// The automatic probes pass; the developer ticks every check by hand, one button
+/// at a time as the message changes under it; the promotion succeeds.
+async fn smoke(page: &Page) {
+    page.shows("#thread-messages", "✓ list of Beneficiary")
+        .await;
+    let ticks = "#thread-messages button[data-action^=promote_smoke_ok_]";
+    let mut left = page.count(ticks).await;
+    assert!(left > 0, "the checks by hand are buttons");
+    while left > 0 {
+        page.click(ticks).await;
+        let fewer = format!(
+            "//*[@id='thread-messages'][count(.//button[starts-with(@data-action, 'promote_smoke_ok_')]) < {left}]"
+        );
+        page.client
+            .wait()
+            .at_most(PAGE_WAIT)
+            .for_element(Locator::XPath(&fewer))
+            .await
+            .unwrap_or_else(|err| panic!("a tick never showed ({left} left): {err}"));
+        left = page.count(ticks).await;
+    }
+    page.shows("#thread-messages", "Promotion succeeded").await;
+    page.shows("#messages", "succeeded: #1 on production").await;
+}
