@@ -93,20 +93,30 @@ struct Page {
 }
 
 impl Page {
-    /// Waits until the element at `css` holds `text`; returns its text.
+    /// Waits until the element at `css` holds `text`; returns its text. The page
+    /// redraws what changed, so an element found may be replaced before it is read:
+    /// then it is found again.
     async fn shows(&self, css: &str, text: &str) -> String {
         let xpath = format!("{}[contains(., {})]", css_to_xpath(css), xpath_string(text));
-        let found = self
-            .client
-            .wait()
-            .at_most(PAGE_WAIT)
-            .for_element(Locator::XPath(&xpath))
-            .await;
-        match found {
-            Ok(element) => element.text().await.unwrap_or_default(),
-            Err(err) => {
-                let now = self.text(css).await;
-                panic!("the page never showed {text:?} in {css} ({err}); it shows:\n{now}")
+        loop {
+            let found = self
+                .client
+                .wait()
+                .at_most(PAGE_WAIT)
+                .for_element(Locator::XPath(&xpath))
+                .await;
+            let read = match found {
+                Ok(element) => element.text().await,
+                Err(err) => {
+                    let now = self.text(css).await;
+                    panic!("the page never showed {text:?} in {css} ({err}); it shows:\n{now}")
+                }
+            };
+            match read {
+                Ok(shown) if shown.contains(text) => return shown,
+                Ok(_) => {}
+                Err(err) if err.is_stale_element_reference() => {}
+                Err(err) => panic!("reading {css}: {err}"),
             }
         }
     }
@@ -129,16 +139,25 @@ impl Page {
         self.click("#composer button").await;
     }
 
+    /// Clicks the first element at `css`, found again if the page redrew it between
+    /// finding and clicking.
     async fn click(&self, css: &str) {
-        self.client
-            .wait()
-            .at_most(PAGE_WAIT)
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|err| panic!("no {css} to click: {err}"))
-            .click()
-            .await
-            .unwrap_or_else(|err| panic!("clicking {css}: {err}"));
+        loop {
+            let clicked = self
+                .client
+                .wait()
+                .at_most(PAGE_WAIT)
+                .for_element(Locator::Css(css))
+                .await
+                .unwrap_or_else(|err| panic!("no {css} to click: {err}"))
+                .click()
+                .await;
+            match clicked {
+                Ok(_) => return,
+                Err(err) if err.is_stale_element_reference() => {}
+                Err(err) => panic!("clicking {css}: {err}"),
+            }
+        }
     }
 
     /// The person the page acts as ("You are").
@@ -252,7 +271,7 @@ async fn prepare(page: &Page) {
 /// alice (on call) approves it in the repository panel.
 async fn promote_and_approve(page: &Page) {
     page.type_command("promote").await;
-    page.shows("#messages", "running the checklist").await;
+    page.shows("#messages", "Each step is posted in this thread.").await;
     page.click("#messages a.replies").await;
     let thread = page.shows("#thread-messages", "is open").await;
     assert!(thread.contains("Review requested from @alice"), "{thread}");

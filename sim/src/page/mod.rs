@@ -130,6 +130,7 @@ fn typed(body: String, content_type: &'static str) -> Response {
 fn page_html() -> String {
     SLACK_PAGE
         .replace("<title>Slack sim</title>", "<title>lockstep demo</title>")
+        .replace("<h1>Slack sim</h1>", "<h1>lockstep demo</h1>")
         .replace("<!-- world -->", WORLD_PANELS)
 }
 
@@ -254,6 +255,7 @@ mod tests {
         assert!(html.contains("/_sim/page.js"), "the channel's script");
         assert!(html.contains("/_world/world.js"), "the panels' script");
         assert!(html.contains(r#"id="repo-panel""#));
+        assert!(html.contains("<h1>lockstep demo</h1>"), "named as the demo");
         assert!(
             !SLACK_PAGE.contains("world.js"),
             "the Slack page alone has none"
