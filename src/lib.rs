@@ -45,6 +45,7 @@ pub mod github;
 pub mod ids;
 #[cfg(feature = "local")]
 pub mod local;
+pub mod release;
 pub mod runner;
 pub mod secret;
 pub mod slack;

@@ -14,4 +14,5 @@ pub mod promotion;
 pub mod read;
 pub mod rollback;
 pub mod run;
+pub mod ship;
 pub mod sync;

@@ -389,3 +389,27 @@ async fn without_ci_the_bot_deploys_through_the_runner() {
     );
     h.finish().await;
 }
+
+/// Promotes the seed to success the shortest way (the on-call reviewer approves,
+/// the developer merges, the admin ticks every smoke item); returns the PR number.
+pub async fn promote_seed(h: &mut Harness) -> u64 {
+    let (_, pr) = open_pr(h).await;
+    approve_and_merge(h, pr).await;
+    let smoke = h
+        .wait_for("the smoke probes", |o| {
+            matches!(o, BotOutput::Updated { text, blocks, .. }
+                if text.contains("Smoke test") && visible_text(text, blocks).contains("✓ list of"))
+        })
+        .await;
+    let BotOutput::Updated { ts, blocks, .. } = smoke else {
+        unreachable!()
+    };
+    for tick in action_ids(&blocks)
+        .into_iter()
+        .filter(|id| id.starts_with("promote_smoke_ok_"))
+    {
+        h.press(ADMIN, &ts, &tick).await;
+    }
+    h.wait_for_post("Promotion succeeded").await;
+    pr
+}
