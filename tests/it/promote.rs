@@ -247,6 +247,11 @@ async fn a_failed_migrate_restores_production_opens_a_revert_and_keeps_it_locked
     let (_, unlocked) = h.expect_post().await;
     assert!(unlocked.contains("released the `prod` lock"), "{unlocked}");
     assert!(unlocked.contains("restore checked by hand"), "{unlocked}");
+    // A rolled-back promotion is not a release.
+    h.command("ship v0.1.0").await;
+    let refused = h.expect_ephemeral_to(PM).await;
+    assert!(refused.contains("ended rolled back"), "{refused}");
+    assert!(refused.contains("Nothing was changed"), "{refused}");
     h.command("audit 40").await;
     let (_, audit) = h.expect_post().await;
     assert!(audit.contains("rolling back"), "{audit}");
