@@ -30,6 +30,7 @@ OPERATIONS = [
     ("get", "/repos/{owner}/{repo}/git/tags/{tag_sha}"),
     ("post", "/repos/{owner}/{repo}/git/tags"),
     ("get", "/repos/{owner}/{repo}/compare/{basehead}"),
+    ("get", "/repos/{owner}/{repo}/commits"),
     ("get", "/repos/{owner}/{repo}/commits/{ref}"),
     ("get", "/repos/{owner}/{repo}/commits/{ref}/check-runs"),
     ("get", "/repos/{owner}/{repo}/branches/{branch}/protection"),

@@ -329,7 +329,7 @@ impl Consumer {
         // record it before stopping (its effects run at the next start if need be).
         receiver.close();
         while let Some(event) = receiver.recv().await {
-            if matches!(event, Event::Command(_) | Event::Action(_)) {
+            if matches!(event, Event::Command(_) | Event::Action(_) | Event::View(_)) {
                 self.consume_in_span(event).await;
             }
         }
@@ -377,6 +377,7 @@ impl Consumer {
         let batch = match event {
             Event::Command(command) => self.on_command(&command).await,
             Event::Action(action) => self.on_action(&action).await,
+            Event::View(view) => self.on_view(&view).await,
             Event::Done(done) => self.on_done(done),
             Event::Progress { run_id, message } => self.on_progress(&run_id, message),
         };
@@ -488,6 +489,31 @@ impl Consumer {
                 self.apply(&mut batch, run, transition, None)?;
             }
             _ => batch.effects.extend(commands::stale_button(action)),
+        }
+        Ok(batch)
+    }
+
+    /// A modal submitted: its text goes to the run that opened it. A view that is not
+    /// ours, or whose run is gone, is only recorded (the modal has closed; there is
+    /// no response URL to answer through).
+    async fn on_view(&self, view: &crate::workflow::event::ViewEvent) -> anyhow::Result<Batch> {
+        let mut batch = Batch {
+            dedup_key: Some(view.dedup_key.clone()),
+            ..Batch::default()
+        };
+        let roles = self.roles(&view.user).await;
+        let Some((run_id, submission)) = commands::submission_of(view, roles, self.clock.now())
+        else {
+            tracing::warn!(callback_id = %view.callback_id, "a submitted view that is not ours; ignored");
+            return Ok(batch);
+        };
+        tracing::Span::current().record("run_id", tracing::field::display(&run_id));
+        match self.store.run(&run_id)? {
+            Some(mut run) => {
+                let transition = run.step(&Input::Submit(submission), &self.step_context());
+                self.apply(&mut batch, run, transition, None)?;
+            }
+            None => tracing::warn!(%run_id, "a submitted view for a run that is gone; ignored"),
         }
         Ok(batch)
     }
@@ -619,7 +645,7 @@ impl Asker {
                 user: action.user.clone(),
                 what: "that button press".to_string(),
             }),
-            Event::Done(_) | Event::Progress { .. } => None,
+            Event::View(_) | Event::Done(_) | Event::Progress { .. } => None,
         }
     }
 }
@@ -641,6 +667,12 @@ fn event_span(event: &Event) -> tracing::Span {
             user = %command.user,
             channel = %command.channel,
             command = %first_word(&command.text),
+        ),
+        Event::View(view) => tracing::info_span!(
+            "view",
+            run_id = tracing::field::Empty,
+            user = %view.user,
+            command = %view.callback_id,
         ),
         Event::Action(action) => tracing::info_span!(
             "action",

@@ -71,6 +71,28 @@ pub struct FileConfig {
     /// Limits on the work a command does.
     #[serde(default)]
     pub commands: CommandsSection,
+    /// How `ship` lands the CHANGELOG.md entry.
+    #[serde(default)]
+    pub ship: ShipSection,
+}
+
+/// `[ship]`: how the release's CHANGELOG.md entry reaches the production branch.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShipSection {
+    #[serde(default)]
+    pub changelog: ChangelogMode,
+}
+
+/// "pr" (the default): a `release/vX` branch and a PR that needs the same approval
+/// as any other, merged by lockstep once approved. "direct": one commit straight on
+/// the production branch, for repositories whose protection allows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangelogMode {
+    #[default]
+    Pr,
+    Direct,
 }
 
 /// `[commands]`: how long a read (diff, review, the checklist, a plan) may take as

@@ -6,21 +6,25 @@
 //! - Domain, pure, no I/O: [`command`] (slash-command grammar and help),
 //!   [`blueprint`] (kinds, canonical JSON, repo paths, diff, plans, families,
 //!   validation), [`checks`] (the eight checklist boxes, the reviewer's rules, test
-//!   report parsing, the freeze guard).
+//!   report parsing, the freeze guard), [`release`] (versions, CHANGELOG.md entries,
+//!   release notes).
 //! - Infrastructure: [`config`] (TOML + environment), [`secret`] (values that never
 //!   print), [`clock`] (the one clock, `LOCKSTEP_NOW`-aware), [`store`] (sled: runs,
-//!   outbox, seen, locks, audit), [`error`] (user-facing vs internal errors),
-//!   [`ids`] (newtypes), [`tls`] (the process crypto provider).
+//!   outbox, seen, locks, audit, and the hash-chained audit log beside it), [`error`]
+//!   (user-facing vs internal errors), [`ids`] (newtypes), [`tls`] (the process
+//!   crypto provider).
 //! - Adapters, one outside system each: [`slack`] (Socket Mode listener, Web API,
 //!   Block Kit rendering), [`frappe`] (REST client; production is read-only by type),
-//!   [`github`] (the config repository), [`runner`] (bench on the bench host).
-//! - [`workflow`]: events, effects (stored in the outbox), job records, and the
-//!   executor that performs effects at least once, idempotently.
-//! - [`handlers`]: one per subcommand; they decide and return effects and jobs.
-//! - [`jobs`]: long operations (diff, pull, push, rollback, review, the checklist)
-//!   run as tasks through [`services`] and report back as events.
+//!   [`github`] (the config repository), [`runner`] (bench on the bench host);
+//!   [`adapters`] resolves them once from the configuration.
+//! - [`workflow`]: runs as values moved by pure `step`s (reads, syncs, rollbacks,
+//!   the promotion, the release), their effects and operations, and the executor
+//!   that performs effects at least once, idempotently.
+//! - [`commands`]: one file per subcommand: what arrives, and the performers of the
+//!   operations its runs ask for.
 //! - [`access`]: who may do what (users and user groups from the config).
 //! - [`app`]: wires config, store and adapters; the only place that spawns tasks.
+//!   [`check`] is `lockstep check`.
 //! - [`local`] (feature `local`): `lockstep demo` and the configuration that points
 //!   the bot at the local servers of the `lockstep-sim` crate.
 
@@ -45,6 +49,7 @@ pub mod github;
 pub mod ids;
 #[cfg(feature = "local")]
 pub mod local;
+pub mod release;
 pub mod runner;
 pub mod secret;
 pub mod slack;

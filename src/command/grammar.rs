@@ -69,6 +69,7 @@ pub enum Command {
     Ship {
         version: semver::Version,
         notes_from: Option<PrNumber>,
+        dry_run: bool,
     },
     Rollback {
         git_ref: GitRef,
@@ -113,8 +114,9 @@ impl Command {
             | Command::Audit { .. } => true,
             Command::Push { dry_run }
             | Command::Promote { dry_run, .. }
+            | Command::Ship { dry_run, .. }
             | Command::Rollback { dry_run, .. } => *dry_run,
-            Command::Pull | Command::Ship { .. } | Command::Unlock { .. } => false,
+            Command::Pull | Command::Unlock { .. } => false,
         }
     }
 
@@ -161,11 +163,13 @@ impl Command {
             Command::Ship {
                 version,
                 notes_from,
+                dry_run,
             } => {
                 words.push(version.to_string());
                 words.extend(
                     notes_from.map(|pr| flag("--notes-from", &text(&pr.get().to_string()))),
                 );
+                words.extend(switch("--dry-run", *dry_run));
             }
             Command::Rollback { git_ref, dry_run } => {
                 words.push(render_token(&text(git_ref.as_str())));
@@ -545,6 +549,7 @@ impl Parser<'_> {
             Subcommand::Ship => Command::Ship {
                 version: self.positional_value("<version>", positional(0), parse_version)?,
                 notes_from: self.typed(&args, "--notes-from", PrNumber::parse)?,
+                dry_run: args.switch("--dry-run"),
             },
             Subcommand::Rollback => Command::Rollback {
                 git_ref: self.positional_value("<git-ref>", positional(0), GitRef::parse)?,

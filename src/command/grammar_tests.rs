@@ -226,7 +226,16 @@ fn ship() {
         ok("ship v0.1.0"),
         Command::Ship {
             version: semver::Version::new(0, 1, 0),
-            notes_from: None
+            notes_from: None,
+            dry_run: false
+        }
+    );
+    assert_eq!(
+        ok("ship 0.2.0 --dry-run"),
+        Command::Ship {
+            version: semver::Version::new(0, 2, 0),
+            notes_from: None,
+            dry_run: true
         }
     );
     for text in [
@@ -238,7 +247,8 @@ fn ship() {
             ok(text),
             Command::Ship {
                 version: semver::Version::new(1, 4, 0),
-                notes_from: PrNumber::new(42)
+                notes_from: PrNumber::new(42),
+                dry_run: false
             },
             "{text}"
         );
@@ -355,7 +365,7 @@ fn unknown_subcommand_suggests_the_closest() {
 fn flag_before_subcommand() {
     assert_eq!(
         message("--dry-run"),
-        "Start with a subcommand: `--dry-run` goes after push, promote or rollback."
+        "Start with a subcommand: `--dry-run` goes after push, promote, ship or rollback."
     );
     assert_eq!(
         message("--bogus"),
@@ -379,8 +389,8 @@ fn unknown_flag_suggests_the_closest() {
         "Unknown flag `-dry-run` for push. Did you mean `--dry-run`?"
     );
     assert_eq!(
-        message("ship 1.0.0 --dry-run"),
-        "Unknown flag `--dry-run` for ship. Only push, promote and rollback take --dry-run."
+        message("status --dry-run"),
+        "Unknown flag `--dry-run` for status. Only push, promote, ship and rollback take --dry-run."
     );
     assert_eq!(
         message("status --verbose"),
@@ -437,7 +447,10 @@ fn missing_required_argument() {
         e.message,
         "Missing <version>: semantic version, e.g. 1.4.0 (a leading v is fine)."
     );
-    assert_eq!(e.usage, "/frappe-stack ship <version> [--notes-from=<pr>]");
+    assert_eq!(
+        e.usage,
+        "/frappe-stack ship <version> [--notes-from=<pr>] [--dry-run]"
+    );
     assert_eq!(
         message("rollback --dry-run"),
         "Missing <git-ref>: branch, tag or commit (7 to 40 hex digits)."
@@ -638,7 +651,10 @@ fn help_for_an_unknown_topic() {
 #[test]
 fn command_name_appears_in_usage() {
     let e = parse("ship", "/stack").unwrap_err();
-    assert_eq!(e.usage, "/stack ship <version> [--notes-from=<pr>]");
+    assert_eq!(
+        e.usage,
+        "/stack ship <version> [--notes-from=<pr>] [--dry-run]"
+    );
 }
 
 #[test]
@@ -700,6 +716,7 @@ fn flag_samples() -> Vec<(
         (Promote, "--feature", Some("intake"), Some("Not_A_Slug")),
         (Promote, "--dry-run", None, None),
         (Ship, "--notes-from", Some("#42"), Some("0")),
+        (Ship, "--dry-run", None, None),
         (Rollback, "--dry-run", None, None),
         (
             Unlock,
@@ -986,9 +1003,10 @@ fn any_command() -> impl Strategy<Value = Command> {
             0u64..1000,
             0u64..1000,
             proptest::option::of(1u64..100_000),
+            any::<bool>(),
             any::<bool>()
         )
-            .prop_map(|(major, minor, patch, pr, pre)| {
+            .prop_map(|(major, minor, patch, pr, pre, dry_run)| {
                 let mut version = semver::Version::new(major, minor, patch);
                 if pre {
                     version.pre = semver::Prerelease::new("rc.1").unwrap();
@@ -996,6 +1014,7 @@ fn any_command() -> impl Strategy<Value = Command> {
                 Command::Ship {
                     version,
                     notes_from: pr.and_then(PrNumber::new),
+                    dry_run,
                 }
             }),
         (git_ref_strategy(), any::<bool>())

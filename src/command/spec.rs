@@ -299,21 +299,34 @@ static PROMOTE: SubcommandSpec = SubcommandSpec {
 static SHIP: SubcommandSpec = SubcommandSpec {
     name: "ship",
     summary: "Tag a release with changelog and release notes",
-    usage: "ship <version> [--notes-from=<pr>]",
-    description: "Once the last promotion has succeeded, writes the CHANGELOG.md entry, \
-                  creates the tag and a GitHub release, and posts the notes. The \
-                  version must be greater than the last tag.",
+    usage: "ship <version> [--notes-from=<pr>] [--dry-run]",
+    description: "Once the last promotion has succeeded, drafts the CHANGELOG.md entry \
+                  and offers it with Edit, Ship and Cancel. Ship commits the entry to \
+                  the production branch (through a reviewed PR unless ship.changelog \
+                  is \"direct\"), tags that commit, makes the GitHub release and posts \
+                  the notes. The version must be greater than the newest tag.",
     args: &[ArgSpec {
         name: "<version>",
         required: true,
         description: "Semantic version, e.g. 1.4.0 (a leading v is fine)",
     }],
-    flags: &[FlagSpec {
-        name: "--notes-from",
-        value: Some("<pr>"),
-        description: "Take the notes from this PR's body, e.g. 42 or #42",
-    }],
-    examples: &["ship 1.4.0", "ship v1.4.0 --notes-from=#42"],
+    flags: &[
+        FlagSpec {
+            name: "--notes-from",
+            value: Some("<pr>"),
+            description: "Take the notes from this PR's body (its ## Summary), e.g. 42 or #42",
+        },
+        FlagSpec {
+            name: "--dry-run",
+            value: None,
+            description: "Show the draft and the checks; write nothing",
+        },
+    ],
+    examples: &[
+        "ship 1.4.0 --dry-run",
+        "ship 1.4.0",
+        "ship v1.4.0 --notes-from=#42",
+    ],
 };
 
 static ROLLBACK: SubcommandSpec = SubcommandSpec {

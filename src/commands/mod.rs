@@ -164,7 +164,8 @@ pub fn on_command(ctx: &Context, event: &CommandEvent) -> Arrival {
         Command::Ship {
             version,
             notes_from,
-        } => Ok(ship::on_command(ctx, event, version, notes_from)),
+            dry_run,
+        } => ship::on_command(ctx, event, version, notes_from, dry_run),
         Command::Unlock { env, reason } => unlock::on_command(ctx, event, env, reason),
     };
     result.unwrap_or_else(|err| Arrival::reply(event, Message::text(explain::explain(&err))))
@@ -177,6 +178,9 @@ pub fn press_of(action: &ActionEvent, roles: Roles, at: DateTime<Utc>) -> Option
     let ours = action
         .action_id
         .starts_with(crate::workflow::promotion::actions::PREFIX)
+        || action
+            .action_id
+            .starts_with(crate::workflow::ship::actions::PREFIX)
         || action.action_id == crate::workflow::rollback::APPLY
         || action.action_id == crate::workflow::rollback::CANCEL;
     if !ours || action.action_id.len() > 64 {
@@ -190,6 +194,31 @@ pub fn press_of(action: &ActionEvent, roles: Roles, at: DateTime<Utc>) -> Option
             version: value.version,
             roles,
             reply_to: requester_of_action(action),
+            at,
+            trigger_id: Some(action.slack_trigger_id.clone()).filter(|t| !t.is_empty()),
+        },
+    ))
+}
+
+/// A modal submission as a run's input, read from the view's callback id and the
+/// run and version the bot put in it. `None` for anything that is not one of ours.
+pub fn submission_of(
+    view: &crate::workflow::event::ViewEvent,
+    roles: Roles,
+    at: DateTime<Utc>,
+) -> Option<(RunId, crate::workflow::run::Submission)> {
+    if view.callback_id != crate::workflow::ship::actions::EDITOR {
+        return None;
+    }
+    let value = ButtonValue::decode(&view.private_metadata)?;
+    Some((
+        value.run_id,
+        crate::workflow::run::Submission {
+            user: view.user.clone(),
+            callback_id: view.callback_id.clone(),
+            version: value.version,
+            values: view.values.clone(),
+            roles,
             at,
         },
     ))
@@ -263,6 +292,7 @@ impl Performers {
             Op::Checklist(request) if request.dry_run => {
                 Some(("the staging site", "the checklist"))
             }
+            Op::DraftRelease(_) => Some(("the production site", "ship's draft")),
             _ => None,
         };
         let perform = self.perform_op(work, &progress, a, config);
@@ -357,6 +387,10 @@ impl Performers {
             } => promote::github::revert(a, *number, node_id, title, body).await,
             Op::ClosePull { number } => promote::github::close(a, *number).await,
             Op::Smoke { surface } => promote::smoke::probe(a, surface).await,
+            Op::DraftRelease(request) => ship::draft(a, request).await,
+            Op::CommitChangelog(request) => ship::commit_changelog(a, request).await,
+            Op::Tag { tag, sha, message } => ship::tag(a, tag, sha, message).await,
+            Op::Release { tag, name, body } => ship::release(a, tag, name, body).await,
             // The executor waits for timers itself; nothing to do here.
             Op::Wait { .. } => Ok(crate::workflow::op::Outcome::Elapsed),
         }

@@ -31,7 +31,7 @@ pub fn on_command(ctx: &Context, event: &CommandEvent) -> anyhow::Result<Arrival
         );
     }
     lines.push(last_promote(&runs));
-    lines.push("Last release: none yet.".to_string());
+    lines.push(last_release(&runs));
     lines.push(store_line(ctx));
     let text = lines.join("\n");
     Ok(Arrival::announce(
@@ -133,6 +133,30 @@ fn last_promote(runs: &[Run]) -> String {
                 promotion.header.requester.user,
                 promotion.state.describe(),
                 when.format("%Y-%m-%d %H:%M UTC")
+            )
+        }
+    }
+}
+
+/// The newest release shipped: its tag, where its notes are, and when.
+fn last_release(runs: &[Run]) -> String {
+    let last = runs
+        .iter()
+        .filter_map(|run| match run {
+            Run::Ship(ship) => ship.shipped(),
+            _ => None,
+        })
+        .max_by_key(|(_, _, at)| *at);
+    match last {
+        None => "Last release: none yet.".to_string(),
+        Some((tag, url, at)) => {
+            let notes = url
+                .map(|url| format!(", <{url}|release notes>"))
+                .unwrap_or_default();
+            format!(
+                "Last release: `{}` ({}){notes}",
+                escape(&tag),
+                at.format("%Y-%m-%d %H:%M UTC")
             )
         }
     }

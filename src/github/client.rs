@@ -235,6 +235,28 @@ impl GithubClient {
         .await
     }
 
+    /// The first commit of `branch`'s history (the one without parents): its
+    /// whole history is listed, 100 commits a page.
+    pub async fn root_commit(&self, branch: &str) -> Result<String, GithubError> {
+        let history: Vec<super::models::ListedCommit> = self
+            .get_pages(
+                &format!("commits?sha={}", escape_path(branch)),
+                "the history of the production branch",
+                "contents: read",
+            )
+            .await?;
+        history
+            .iter()
+            .rev()
+            .find(|commit| commit.parents.is_empty())
+            .or(history.last())
+            .map(|commit| commit.sha.clone())
+            .ok_or_else(|| GithubError::NotFound {
+                what: format!("the history of {branch}"),
+                message: "no commits".into(),
+            })
+    }
+
     /// A branch, tag (annotated ones peeled), full or abbreviated commit id as a
     /// full commit id: one `GET commits/{ref}`. A full id is taken as it is.
     pub async fn resolve_commit(&self, spec: &str) -> Result<String, GithubError> {

@@ -185,11 +185,22 @@ pub struct Comparison {
     pub files: Vec<ComparedFile>,
 }
 
+/// One commit of `GET commits` (a branch's history, newest first).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ListedCommit {
+    pub sha: String,
+    #[serde(default)]
+    pub parents: Vec<Sha>,
+}
+
 /// `GET /repos/{owner}/{repo}`, what `lockstep check` reports.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Repository {
     pub full_name: String,
     pub default_branch: String,
+    /// The repository on the web: `https://github.com/acme/frappe-config`.
+    #[serde(default)]
+    pub html_url: String,
     #[serde(default)]
     pub archived: bool,
 }

@@ -8,7 +8,7 @@
 
 use crate::slack::api::{Client, Connector, SlackApi};
 use crate::store::Store;
-use crate::workflow::event::{ActionEvent, CommandEvent, Event};
+use crate::workflow::event::{ActionEvent, CommandEvent, Event, ViewEvent};
 use slack_morphism::prelude::*;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -159,11 +159,15 @@ async fn on_interaction(
     client: Arc<Client>,
     state: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackInteractionResponse> {
-    let SlackInteractionEvent::BlockActions(actions) = event else {
-        return Ok(SlackInteractionResponse::Empty);
-    };
     let Some(inbox) = inbox_of(&state).await else {
         return Ok(SlackInteractionResponse::Empty);
+    };
+    let actions = match event {
+        SlackInteractionEvent::BlockActions(actions) => actions,
+        SlackInteractionEvent::ViewSubmission(submission) => {
+            return Ok(on_view_submission(&inbox, &submission));
+        }
+        _ => return Ok(SlackInteractionResponse::Empty),
     };
     for action in block_actions(&actions) {
         let response_url = action.response_url.clone();
@@ -180,6 +184,74 @@ async fn on_interaction(
         }
     }
     Ok(SlackInteractionResponse::Empty)
+}
+
+/// A modal's Submit: queued, and the ack closes the modal. When it cannot be queued
+/// the ack keeps the modal open with the reason under the input, so the text typed
+/// is not lost.
+fn on_view_submission(
+    inbox: &Inbox,
+    submission: &SlackInteractionViewSubmissionEvent,
+) -> SlackInteractionResponse {
+    let Some(view) = view_event(submission) else {
+        return SlackInteractionResponse::Empty;
+    };
+    let first_input = view.values.keys().next().cloned();
+    match inbox.admit(Event::View(view)) {
+        Admission::Queued | Admission::Duplicate => SlackInteractionResponse::Empty,
+        Admission::Rejected(text) | Admission::Busy(text) => match first_input {
+            Some(block_id) => SlackInteractionResponse::ViewSubmission(
+                SlackViewSubmissionResponse::Errors(SlackViewSubmissionErrorsResponse::new(
+                    [(block_id, text)].into_iter().collect(),
+                )),
+            ),
+            None => SlackInteractionResponse::Empty,
+        },
+    }
+}
+
+/// A `view_submission` as the consumer reads it; `None` for a view that is not a
+/// modal (only modals are submitted).
+fn view_event(submission: &SlackInteractionViewSubmissionEvent) -> Option<ViewEvent> {
+    let SlackView::Modal(modal) = &submission.view.view else {
+        return None;
+    };
+    let params = &submission.view.state_params;
+    let values = params
+        .state
+        .as_ref()
+        .map(|state| {
+            state
+                .values
+                .iter()
+                .map(|(block, actions)| {
+                    let typed = actions
+                        .iter()
+                        .map(|(action, value)| {
+                            (action.to_string(), value.value.clone().unwrap_or_default())
+                        })
+                        .collect();
+                    (block.to_string(), typed)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let dedup_key = match &submission.trigger_id {
+        Some(trigger) => format!("trigger:{trigger}"),
+        None => format!("view:{}:{}", params.id, params.hash),
+    };
+    Some(ViewEvent {
+        dedup_key,
+        user: submission.user.id.to_string(),
+        view_id: params.id.to_string(),
+        callback_id: modal
+            .callback_id
+            .as_ref()
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        private_metadata: modal.private_metadata.clone().unwrap_or_default(),
+        values,
+    })
 }
 
 /// A private note to someone whose press was not taken.
@@ -229,6 +301,7 @@ fn block_actions(event: &SlackInteractionBlockActionsEvent) -> Vec<ActionEvent> 
                 .response_url
                 .as_ref()
                 .map(|url| url.value().to_string()),
+            slack_trigger_id: event.trigger_id.to_string(),
         })
         .collect()
 }

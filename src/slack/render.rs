@@ -10,6 +10,8 @@ use slack_morphism::prelude::*;
 /// Slack rejects section text over 3,000 characters; keep a margin for the fences.
 const SECTION_LIMIT: usize = 2_900;
 const MAX_BLOCKS: usize = 50;
+/// A header block's plain text holds at most 150 characters.
+const HEADER_LIMIT: usize = 150;
 /// The fallback `text` is truncated by Slack at 40,000; notifications show far less.
 const TEXT_LIMIT: usize = 3_000;
 
@@ -28,6 +30,9 @@ pub fn message_content(message: &Message) -> SlackMessageContent {
 
 fn render_block(block: &Block) -> Vec<SlackBlock> {
     match block {
+        Block::Header(text) => vec![SlackBlock::Header(SlackHeaderBlock::new(
+            SlackBlockPlainTextOnly::from(truncate_chars(text, HEADER_LIMIT - 1).as_str()),
+        ))],
         Block::Section(text) => split_at_lines(text, SECTION_LIMIT)
             .into_iter()
             .map(|chunk| section_block(&chunk))

@@ -1465,18 +1465,27 @@ mod tests {
                 .insert(format!("command/{n}/reply"), encode(&posted))
                 .unwrap();
         }
+        // run-1 is still on record (a finished promotion a release will answer in
+        // the thread of): its root message stays.
+        store
+            .inner()
+            .unwrap()
+            .runs
+            .insert("run-1", b"kept".to_vec())
+            .unwrap();
         let now = start + chrono::Duration::minutes(150);
         let pruned = store.prune(now).unwrap();
         // Keys older than an hour: those of minutes 0, 30, 60 (not 90 or 120).
         assert_eq!(pruned.seen, 3, "{pruned:?}");
-        assert_eq!(pruned.posted, 6, "{pruned:?}");
+        assert_eq!(pruned.posted, 5, "{pruned:?}");
+        assert!(store.posted("run-1/message").unwrap().is_some());
         assert_eq!(pruned.audit, 2, "{pruned:?}");
         assert!(!store.is_seen("trigger:0").unwrap());
         assert!(store.is_seen("trigger:4").unwrap());
         assert_eq!(store.posted("run-0/message").unwrap(), None);
         assert!(store.posted("run-4/message").unwrap().is_some());
         let size = store.size().unwrap();
-        assert_eq!((size.seen, size.posted, size.audit), (2, 4, 3));
+        assert_eq!((size.seen, size.posted, size.audit), (2, 5, 3));
         // `audit 5` still shows five: the older ones come from the audit log.
         let details: Vec<String> = store
             .audit_tail(5)

@@ -7,7 +7,8 @@
 //!   channel reply (`command/<trigger>/reply` in `posted`) goes with its key.
 //! - `posted`: a run's messages are edited only while the run lives and its last
 //!   effects are performed; once it ended [`Retention::posted_grace`] ago and has
-//!   nothing left in the outbox, its entries go.
+//!   nothing left in the outbox, its entries go, all but the root message of a run
+//!   still on record (a later run may answer in its thread).
 //! - `audit`: the newest [`Retention::audit_keep`] entries stay in the store for
 //!   `audit N`; every entry is in the audit log beside the store, which is kept whole.
 
@@ -99,8 +100,17 @@ pub(super) fn prune(
         if ended >= grace_cutoff || busy.contains(&run) {
             continue;
         }
+        // A run still on record keeps its root message: a later run may answer in
+        // its thread (a release's line in the promotion it ships).
+        let root = inner
+            .runs
+            .contains_key(run.as_bytes())?
+            .then(|| format!("{run}/message"));
         for posted_item in inner.posted.scan_prefix(format!("{run}/")) {
             let (posted_key, _) = posted_item?;
+            if root.as_deref().map(str::as_bytes) == Some(&posted_key[..]) {
+                continue;
+            }
             posted.remove(posted_key);
             pruned.posted += 1;
         }

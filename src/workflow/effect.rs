@@ -22,6 +22,19 @@ pub enum Effect {
     Update(Update),
     /// Something a run needs done in the world; its outcome is fed back to the run.
     Work(Work),
+    /// A modal for the person whose press carried the trigger (Slack takes a
+    /// trigger once, within 3 seconds of the press).
+    OpenModal(Modal),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Modal {
+    /// The press's own Slack trigger id.
+    pub trigger_id: String,
+    /// The view as Slack's JSON (`type: "modal"`).
+    pub view: serde_json::Value,
+    /// Who hears it, privately, when Slack will not open it.
+    pub tell: Option<Requester>,
 }
 
 /// One operation of a run, keyed `<run>/<step>/<n>`: the key is what makes it
@@ -47,13 +60,21 @@ impl Effect {
             Effect::Post(post) => format!("post `{}` in {}", post.key, post.channel),
             Effect::Update(update) => format!("update `{}`", update.key),
             Effect::Work(work) => format!("{} `{}`", work.op.name(), work.key),
+            Effect::OpenModal(modal) => format!(
+                "modal for {}",
+                modal
+                    .tell
+                    .as_ref()
+                    .map(|t| t.user.as_str())
+                    .unwrap_or("someone")
+            ),
         }
     }
 
     /// The key under which the effect is idempotent, where it has one.
     pub fn key(&self) -> Option<&str> {
         match self {
-            Effect::Respond(_) => None,
+            Effect::Respond(_) | Effect::OpenModal(_) => None,
             Effect::Post(post) => Some(&post.key),
             Effect::Update(update) => Some(&update.key),
             Effect::Work(work) => Some(&work.key),
@@ -127,6 +148,8 @@ pub struct Message {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum Block {
+    /// A large plain-text title (Slack's header block: 150 characters at most).
+    Header(String),
     /// Slack mrkdwn text.
     Section(String),
     /// Monospaced text (a report, a usage line), shown in a code block.

@@ -10,6 +10,8 @@ use crate::workflow::op::OpResult;
 pub enum Event {
     Command(CommandEvent),
     Action(ActionEvent),
+    /// Someone pressed Submit on a modal the bot opened.
+    View(ViewEvent),
     /// A run's work effect was performed: its outcome goes to the run's `step`.
     Done(DoneEvent),
     /// A long piece of work says how far it got (an edit of the run's message; not
@@ -36,6 +38,7 @@ impl Event {
         match self {
             Event::Command(command) => Some(format!("trigger:{}", command.trigger_id)),
             Event::Action(action) => Some(format!("trigger:{}", action.trigger_id)),
+            Event::View(view) => Some(view.dedup_key.clone()),
             Event::Done(_) | Event::Progress { .. } => None,
         }
     }
@@ -60,4 +63,21 @@ pub struct ActionEvent {
     pub action_id: String,
     pub value: String,
     pub response_url: Option<String>,
+    /// The payload's own trigger id, for opening a modal in answer (`trigger_id`
+    /// above is made per action, for deduplication).
+    pub slack_trigger_id: String,
+}
+
+/// A `view_submission`: what the person typed into a modal's inputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewEvent {
+    /// The submission's trigger id, or the view's id and hash when Slack sent none.
+    pub dedup_key: String,
+    pub user: String,
+    pub view_id: String,
+    pub callback_id: String,
+    /// What the bot put in the view when it opened it (`<run-id>:<version>`).
+    pub private_metadata: String,
+    /// `block_id` → `action_id` → the text typed.
+    pub values: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
 }

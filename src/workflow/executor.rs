@@ -21,7 +21,7 @@ use crate::clock::Clock;
 use crate::ids::RunId;
 use crate::slack::api::{Posted, SlackApi, SlackApiError};
 use crate::store::{PendingEffect, PostedMessage, Store};
-use crate::workflow::effect::{Effect, Message, Post, Reply, Requester, Update, Work};
+use crate::workflow::effect::{Effect, Message, Modal, Post, Reply, Requester, Update, Work};
 use crate::workflow::event::{DoneEvent, Event};
 use crate::workflow::op::{Failure, Op, OpResult};
 use std::collections::HashSet;
@@ -460,6 +460,7 @@ impl Executor {
             Effect::Respond(reply) => self.respond(reply).await.map(|()| None),
             Effect::Post(post) => self.post(id, post).await.map(Some),
             Effect::Update(update) => self.update(update).await.map(|()| None),
+            Effect::OpenModal(modal) => return Ok(self.open_modal(modal).await),
             Effect::Work(_) => return Ok(Done::GaveUp),
         };
         match result {
@@ -501,7 +502,36 @@ impl Executor {
         }
     }
 
+    /// Opens a modal once: a trigger cannot be used twice, and an expired one will
+    /// not come back, so any refusal is told to the presser, never retried.
+    async fn open_modal(&self, modal: &Modal) -> Done {
+        let Err(err) = self.slack.open_modal(&modal.trigger_id, &modal.view).await else {
+            return Done::Performed(None);
+        };
+        tracing::warn!(error = %err, "Slack did not open a modal");
+        let why = match &err {
+            SlackApiError::Trigger { .. } => "Slack no longer accepts that press for opening a window (a press may open one only within 3 seconds, and this one reached me too late)".to_string(),
+            other => format!("Slack answered: {other}"),
+        };
+        if let Some(requester) = &modal.tell {
+            let reply = requester.reply(Message::text(format!(
+                ":warning: The editor could not open: {why}. Nothing was changed; press the button again."
+            )));
+            if let Err(second) = self.respond(&reply).await {
+                tracing::error!(error = %second, "could not tell the presser the modal did not open");
+            }
+        }
+        Done::GaveUp
+    }
+
     async fn respond(&self, reply: &Reply) -> Result<(), SlackApiError> {
+        // A modal's submission carries no response URL: answer with an ephemeral post.
+        if reply.response_url.is_empty() {
+            return self
+                .slack
+                .post_ephemeral(&reply.channel, &reply.user, &reply.message)
+                .await;
+        }
         match self
             .slack
             .respond(&reply.response_url, &reply.message, reply.replace_original)

@@ -1,5 +1,5 @@
 //! The bot's durable work. A run ([`run`]) is a value in the store moved only by its
-//! kind's pure `step` ([`read`], [`sync`], [`rollback`], [`promotion`]); a step
+//! kind's pure `step` ([`read`], [`sync`], [`rollback`], [`promotion`], [`ship`]); a step
 //! returns effects ([`effect`]): Slack messages, and work in the world ([`op`]) whose
 //! outcome comes back to the step. The consumer commits a run's new state with its
 //! effects, audit entries, lock changes and the event's dedup key in one store
@@ -14,4 +14,5 @@ pub mod promotion;
 pub mod read;
 pub mod rollback;
 pub mod run;
+pub mod ship;
 pub mod sync;

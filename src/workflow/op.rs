@@ -107,6 +107,26 @@ pub enum Op {
         surface: SmokeSurface,
     },
 
+    // ---- the release ------------------------------------------------------------------
+    /// Checks the version against the tags and production against the production
+    /// branch, and drafts the CHANGELOG.md entry (a dry run reports instead).
+    DraftRelease(Box<ReleaseDraftRequest>),
+    /// CHANGELOG.md with the entry on the release branch (or the production branch
+    /// when direct); the entry already there counts as done.
+    CommitChangelog(Box<ChangelogCommit>),
+    /// The annotated tag on `sha`; the tag already on that commit counts as done.
+    Tag {
+        tag: String,
+        sha: String,
+        message: String,
+    },
+    /// The GitHub release of the tag; a release already there counts as done.
+    Release {
+        tag: String,
+        name: String,
+        body: String,
+    },
+
     /// A timer: done when the clock reaches `until`.
     Wait {
         until: DateTime<Utc>,
@@ -140,6 +160,10 @@ impl Op {
             Op::RevertPull { .. } => "revert PR",
             Op::ClosePull { .. } => "close PR",
             Op::Smoke { .. } => "smoke",
+            Op::DraftRelease(_) => "draft release",
+            Op::CommitChangelog(_) => "commit changelog",
+            Op::Tag { .. } => "tag",
+            Op::Release { .. } => "release",
             Op::Wait { .. } => "wait",
         }
     }
@@ -163,6 +187,7 @@ impl Op {
                 | Op::ReadReviews { .. }
                 | Op::ReadDeploy { .. }
                 | Op::Smoke { .. }
+                | Op::DraftRelease(_)
                 | Op::Wait { .. }
         ) || matches!(self, Op::Checklist(request) if request.dry_run)
     }
@@ -272,6 +297,63 @@ pub struct SmokeSurface {
     pub cards: Vec<String>,
 }
 
+/// What `ship` asks the draft for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseDraftRequest {
+    pub version: semver::Version,
+    /// Take the entry from this PR's summary instead of the blueprints.
+    pub notes_from: Option<u64>,
+    /// The release date (`freeze.timezone`), for the entry's heading.
+    pub date: chrono::NaiveDate,
+    /// Which promotion PR brought each blueprint, from the promotions lockstep ran.
+    pub promoted: Vec<PromotedBlueprint>,
+    pub dry_run: bool,
+    /// For a dry run: why a real ship would be refused by what lockstep knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotedBlueprint {
+    pub doctype: String,
+    pub name: String,
+    pub number: u64,
+    pub url: String,
+}
+
+/// The draft: the entry's body (what the modal edits; the heading is added when it
+/// lands) and what the release needs later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseDraft {
+    pub body: String,
+    /// Blueprints listed (0 with `--notes-from`).
+    pub changes: usize,
+    pub previous_tag: Option<String>,
+    /// The production branch's commit the draft was made from.
+    pub base: String,
+    /// The repository on the web: `https://github.com/acme/frappe-config`.
+    pub repo_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_pr: Option<u64>,
+}
+
+/// The CHANGELOG.md commit of a release, recomputed against the production
+/// branch's CHANGELOG.md when performed, so a change to that file since the draft
+/// is kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangelogCommit {
+    /// `release/v0.1.0`, or the production branch when `direct`.
+    pub branch: String,
+    pub direct: bool,
+    pub version: semver::Version,
+    /// The whole entry, heading included.
+    pub entry: String,
+    pub previous_tag: Option<String>,
+    pub repo_url: String,
+    pub message: String,
+    pub stamp: DateTime<Utc>,
+}
+
 /// What became of an operation.
 pub type OpResult = Result<Outcome, Failure>;
 
@@ -313,6 +395,23 @@ pub enum Outcome {
     },
     Reverted(PullRef),
     Smoke(Vec<Probe>),
+    ReleaseDraft(Box<ReleaseDraft>),
+    /// The commit holding the release's CHANGELOG.md entry; `on_main` when it is
+    /// already on the production branch (no release PR needed).
+    ChangelogCommitted {
+        sha: String,
+        on_main: bool,
+    },
+    Tagged {
+        /// The tag object's id.
+        object: String,
+        /// The tag was already there (made before a restart).
+        already: bool,
+    },
+    Released {
+        url: String,
+        already: bool,
+    },
     Elapsed,
 }
 

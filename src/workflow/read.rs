@@ -59,7 +59,7 @@ impl ReadRun {
                     }
                 }
             }
-            Input::Done { .. } | Input::Press(_) | Input::Again { .. } => {}
+            Input::Done { .. } | Input::Press(_) | Input::Submit(_) | Input::Again { .. } => {}
         }
         t
     }

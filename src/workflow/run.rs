@@ -11,7 +11,7 @@ use crate::ids::RunId;
 use crate::store::{AuditEntry, EnvLock};
 use crate::workflow::effect::{Block, Effect, Message, Post, Reply, Requester, Update, Work};
 use crate::workflow::op::{Op, OpResult};
-use crate::workflow::{promotion, read, rollback, sync};
+use crate::workflow::{promotion, read, rollback, ship, sync};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +44,7 @@ pub enum Run {
     Push(sync::PushRun),
     Rollback(rollback::RollbackRun),
     Promotion(Box<promotion::PromotionRun>),
+    Ship(Box<ship::ShipRun>),
 }
 
 /// What every run carries.
@@ -94,6 +95,7 @@ impl Run {
             Run::Push(run) => &run.header,
             Run::Rollback(run) => &run.header,
             Run::Promotion(run) => &run.header,
+            Run::Ship(run) => &run.header,
         }
     }
 
@@ -109,15 +111,16 @@ impl Run {
             Run::Push(run) => run.is_finished(),
             Run::Rollback(run) => run.is_finished(),
             Run::Promotion(run) => run.state.is_terminal(),
+            Run::Ship(run) => run.state.is_terminal(),
         }
     }
 
     /// Whether a finished run is kept as history or dropped (its audit entries say
     /// what it did). Promotions are kept for `status`, `ship` and the figures;
-    /// rollbacks because their buttons outlive them: a late press is told who
-    /// decided.
+    /// releases for `status` and for what the next `ship` may do; rollbacks because
+    /// their buttons outlive them: a late press is told who decided.
     pub fn keep_when_finished(&self) -> bool {
-        matches!(self, Run::Promotion(_) | Run::Rollback(_))
+        matches!(self, Run::Promotion(_) | Run::Rollback(_) | Run::Ship(_))
     }
 
     /// One line for `status`: what the run is doing now.
@@ -128,6 +131,7 @@ impl Run {
             Run::Push(run) => run.state_line(),
             Run::Rollback(run) => run.state_line(),
             Run::Promotion(run) => run.state.describe().to_string(),
+            Run::Ship(run) => run.state_line(),
         }
     }
 
@@ -140,6 +144,7 @@ impl Run {
             Run::Push(run) => run.step(input, ctx),
             Run::Rollback(run) => run.step(input, ctx),
             Run::Promotion(run) => run.step(input, ctx),
+            Run::Ship(run) => run.step(input, ctx),
         }
     }
 }
@@ -171,6 +176,32 @@ pub struct Press {
     /// How to answer the presser privately.
     pub reply_to: Option<Requester>,
     pub at: DateTime<Utc>,
+    /// The press's Slack trigger id: a modal may be opened in answer, once, within
+    /// 3 seconds.
+    pub trigger_id: Option<String>,
+}
+
+/// A modal submitted: the text typed, for the run and version that opened it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submission {
+    pub user: String,
+    pub callback_id: String,
+    /// The run version the modal was opened at.
+    pub version: u64,
+    /// `block_id` → `action_id` → text.
+    pub values: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    pub roles: Roles,
+    pub at: DateTime<Utc>,
+}
+
+impl Submission {
+    /// The text typed into one input.
+    pub fn value(&self, block_id: &str, action_id: &str) -> Option<&str> {
+        self.values
+            .get(block_id)?
+            .get(action_id)
+            .map(String::as_str)
+    }
 }
 
 /// What moves a run.
@@ -184,6 +215,8 @@ pub enum Input {
         result: OpResult,
     },
     Press(Press),
+    /// A modal the run opened was submitted.
+    Submit(Submission),
     /// The same command again while the run is in flight (a re-run of promote for
     /// the same feature updates the run's branch and PR).
     Again {

@@ -20,6 +20,7 @@ mod promote;
 mod properties;
 mod rig;
 mod runner;
+mod ship;
 mod slack_api;
 mod slack_bot;
 mod store_crash;

@@ -66,6 +66,18 @@ fn manifest_matches_what_the_bot_uses() {
         .map(|scope| scope.as_str().unwrap())
         .collect();
     // commands: the slash command; chat:write: post, update, ephemeral replies;
-    // usergroups:read: access lists that name user groups. Nothing else is called.
-    assert_eq!(scopes, ["commands", "chat:write", "usergroups:read"]);
+    // usergroups:read: access lists that name user groups; channels:history and
+    // groups:history: conversations.history/replies, which find a message a crash may
+    // have posted already (public and private channels). views.open and
+    // views.publish need no scope. Nothing else is called.
+    assert_eq!(
+        scopes,
+        [
+            "commands",
+            "chat:write",
+            "usergroups:read",
+            "channels:history",
+            "groups:history"
+        ]
+    );
 }

@@ -247,6 +247,11 @@ async fn a_failed_migrate_restores_production_opens_a_revert_and_keeps_it_locked
     let (_, unlocked) = h.expect_post().await;
     assert!(unlocked.contains("released the `prod` lock"), "{unlocked}");
     assert!(unlocked.contains("restore checked by hand"), "{unlocked}");
+    // A rolled-back promotion is not a release.
+    h.command("ship v0.1.0").await;
+    let refused = h.expect_ephemeral_to(PM).await;
+    assert!(refused.contains("ended rolled back"), "{refused}");
+    assert!(refused.contains("Nothing was changed"), "{refused}");
     h.command("audit 40").await;
     let (_, audit) = h.expect_post().await;
     assert!(audit.contains("rolling back"), "{audit}");
@@ -388,4 +393,28 @@ async fn without_ci_the_bot_deploys_through_the_runner() {
         "{text}"
     );
     h.finish().await;
+}
+
+/// Promotes the seed to success the shortest way (the on-call reviewer approves,
+/// the developer merges, the admin ticks every smoke item); returns the PR number.
+pub async fn promote_seed(h: &mut Harness) -> u64 {
+    let (_, pr) = open_pr(h).await;
+    approve_and_merge(h, pr).await;
+    let smoke = h
+        .wait_for("the smoke probes", |o| {
+            matches!(o, BotOutput::Updated { text, blocks, .. }
+                if text.contains("Smoke test") && visible_text(text, blocks).contains("✓ list of"))
+        })
+        .await;
+    let BotOutput::Updated { ts, blocks, .. } = smoke else {
+        unreachable!()
+    };
+    for tick in action_ids(&blocks)
+        .into_iter()
+        .filter(|id| id.starts_with("promote_smoke_ok_"))
+    {
+        h.press(ADMIN, &ts, &tick).await;
+    }
+    h.wait_for_post("Promotion succeeded").await;
+    pr
 }

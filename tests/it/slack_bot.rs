@@ -101,20 +101,20 @@ async fn malformed_commands_get_an_ephemeral_usage_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn later_commands_say_so_and_are_audited() {
+async fn refusals_by_right_are_answered_and_audited() {
     let mut h = Harness::start().await;
     h.command("audit").await;
     let (_, text) = h.expect_post().await;
     assert!(text.contains("audit log is empty"), "{text}");
 
+    // Nobody is in access.promoters here: ship and promote are refused, by right,
+    // and audited.
     h.command("ship v0.1.0").await;
     let text = h.expect_ephemeral_to(PM).await;
     assert!(
-        text.contains("`/frappe-stack ship` is not available yet"),
+        text.contains("<@U0PM> may not ship: only the people and groups in access.promoters may"),
         "{text}"
     );
-
-    // Nobody is in access.promoters here: a promote is refused, by right, audited.
     h.command("promote").await;
     let text = h.expect_ephemeral_to(PM).await;
     assert!(

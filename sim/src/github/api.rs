@@ -132,6 +132,7 @@ pub fn dispatch(
         ("GET", ["git", "tags", sha]) => get_tag(ctx, repo, sha),
         ("POST", ["git", "tags"]) => create_tag(ctx, repo, body),
         ("GET", ["compare", spec @ ..]) => compare(ctx, repo, &spec.join("/")),
+        ("GET", ["commits"]) => list_commits(ctx, repo, query),
         ("GET", ["commits", r @ .., "check-runs"]) => check_runs(ctx, repo, &r.join("/")),
         ("GET", ["commits", r @ ..]) => get_commit(ctx, repo, &r.join("/")),
         ("GET", ["branches", b @ .., "protection"]) => protection(ctx, repo, &b.join("/")),
@@ -535,6 +536,48 @@ fn get_git_commit(ctx: &Ctx, repo: &Repo, sha: &str) -> ApiResult<Reply> {
 
 /// `GET commits/{ref}`: the commit a branch, tag or (abbreviated) id names, in
 /// the REST `commit` shape (authors as git signatures; no GitHub accounts, no files).
+/// `GET commits?sha=&per_page=&page=`: the commits reachable from `sha` (default:
+/// the default branch), newest first by committer date as `git log` lists them.
+fn list_commits(ctx: &Ctx, repo: &Repo, query: &BTreeMap<String, String>) -> ApiResult<Reply> {
+    let spec = query
+        .get("sha")
+        .cloned()
+        .unwrap_or_else(|| repo.default_branch.clone());
+    let head = repo.resolve_commitish(&spec).ok_or_else(|| {
+        ApiError::new(
+            404,
+            format!("No commit found for SHA: {spec}"),
+            "https://docs.github.com/rest/commits/commits#list-commits",
+        )
+    })?;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut stack = vec![head];
+    let mut reachable = Vec::new();
+    while let Some(sha) = stack.pop() {
+        if !seen.insert(sha.clone()) {
+            continue;
+        }
+        if let Some(commit) = repo.objects.commit(&sha) {
+            stack.extend(commit.parents.iter().cloned());
+            reachable.push((commit.committer.time, sha));
+        }
+    }
+    // Newest first; ties (commits made in the same second) children before parents,
+    // which the walk above already visited first.
+    let order: BTreeMap<&String, usize> = reachable
+        .iter()
+        .enumerate()
+        .map(|(i, (_, s))| (s, i))
+        .collect();
+    let mut sorted: Vec<&(i64, String)> = reachable.iter().collect();
+    sorted.sort_by(|a, b| b.0.cmp(&a.0).then(order[&a.1].cmp(&order[&b.1])));
+    let listed = sorted
+        .into_iter()
+        .map(|(_, sha)| commit_json(ctx, repo, sha))
+        .collect();
+    Reply::ok(Value::Array(super::content::paginate(listed, query)))
+}
+
 fn get_commit(ctx: &Ctx, repo: &Repo, spec: &str) -> ApiResult<Reply> {
     let sha = repo.resolve_commitish(spec).ok_or_else(|| {
         ApiError::unprocessable(

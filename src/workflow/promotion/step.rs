@@ -35,6 +35,8 @@ impl PromotionRun {
                 self.on_done(&mut t, ctx, result);
             }
             Input::Press(press) => self.on_press(&mut t, ctx, press),
+            // A promotion opens no modal.
+            Input::Submit(_) => {}
             Input::Again {
                 user,
                 command: _,

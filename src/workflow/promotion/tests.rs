@@ -140,6 +140,7 @@ impl Table {
                 channel: "C0DEPLOY".into(),
                 user: user.into(),
             }),
+            trigger_id: None,
             at: self.now,
         }))
     }

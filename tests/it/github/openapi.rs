@@ -569,6 +569,9 @@ async fn tags_releases_contents_and_the_conversation_validate_too() {
     client.latest_release().await.unwrap();
     client.list_releases().await.unwrap();
     client.list_tags().await.unwrap();
+    // The first commit, found by listing the history (the release's first entry).
+    let root = client.root_commit("main").await.unwrap();
+    assert_eq!(root.len(), 40);
 
     // Contents: a file, a folder, the missing, and every refused write.
     let read = client
@@ -684,6 +687,7 @@ async fn tags_releases_contents_and_the_conversation_validate_too() {
         "GET /repos/{owner}/{repo}/releases/latest -> 200",
         "GET /repos/{owner}/{repo}/releases -> 200",
         "GET /repos/{owner}/{repo}/tags -> 200",
+        "GET /repos/{owner}/{repo}/commits -> 200",
         "GET /repos/{owner}/{repo}/contents/{path} -> 200",
         "GET /repos/{owner}/{repo}/contents/{path} -> 404",
         "PUT /repos/{owner}/{repo}/contents/{path} -> 201",
