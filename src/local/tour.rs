@@ -2,7 +2,9 @@
 //! review → diff (the staging site's hand edit) → push → diff clean → promote (the
 //! checklist) → branch and PR → the on-call reviewer approves on GitHub → an approver
 //! presses Merge & deploy → the deploy's steps → the smoke probes and their buttons →
-//! success, production without drift. On a frozen day the promote goes through
+//! success, production without drift → `ship v0.1.0`: the draft edited in Slack's
+//! modal, [Ship], the release PR approved by the on-call reviewer, the tag, the
+//! GitHub release and the notes in #releases. On a frozen day the promote goes through
 //! `--emergency` and a second approver. People act as people do (typing the slash
 //! command, pressing buttons in Slack, reviewing on GitHub); every step then checks
 //! what the bot actually posted and what the sims now hold, and the first step that
@@ -19,6 +21,11 @@ pub const COMMAND: &str = "/frappe-stack";
 pub const PM: &str = "U0PM";
 pub const DEV: &str = "U0DEV";
 pub const ADMIN: &str = "U0ADMIN";
+/// Where the release notes go (`slack.release_channel`).
+pub const RELEASES: &str = "C0RELEASES";
+/// The walkthrough's release and the line the PM adds to its notes.
+const VERSION: &str = "v0.1.0";
+const NOTE: &str = "- Age must not be negative any more.";
 
 /// The checklist's boxes, as the checklist message names them.
 const BOXES: [&str; 8] = [
@@ -46,6 +53,7 @@ pub async fn play(world: &LocalWorld, frozen: bool) -> anyhow::Result<()> {
     deploy(world, &mut t, pr).await?;
     smoke(world, &mut t, &root).await?;
     after(world, &mut t).await?;
+    ship(world, &mut t).await?;
     println!("The walkthrough is done: every step did what it says.");
     Ok(())
 }
@@ -352,6 +360,129 @@ async fn after(world: &LocalWorld, t: &mut Transcript<'_>) -> anyhow::Result<()>
         &status,
     )?;
     Ok(())
+}
+
+/// `ship v0.1.0`: the PM edits the draft in the modal, the developer presses Ship,
+/// the on-call reviewer approves the release PR; the tag, the release and the notes
+/// in #releases follow, each checked on GitHub and in Slack.
+async fn ship(world: &LocalWorld, t: &mut Transcript<'_>) -> anyhow::Result<()> {
+    type_command(&world.slack, PM, &format!("ship {VERSION}")).await?;
+    let draft = t
+        .wait_for("the release draft", |o| {
+            matches!(o, BotOutput::Updated { .. }) && shown(o).contains("draft ready")
+        })
+        .await?;
+    let root = ts_of(&draft);
+    check(
+        shown(&draft).contains("Draft CHANGELOG.md entry for *v0.1.0*")
+            && shown(&draft).contains("Beneficiary"),
+        "ship drafts the changelog entry from the promotion",
+        &shown(&draft),
+    )?;
+    edit_notes(world, t, &root).await?;
+    println!("> @dev presses [Ship]\n");
+    world
+        .slack
+        .click_button(DEV, CHANNEL, &root, "ship_ship", None)
+        .await?;
+    let (_, opened) = t.wait_for_text("Release PR <").await?;
+    let pr = pr_number(&opened).ok_or_else(|| anyhow::anyhow!("no release PR link:\n{opened}"))?;
+    approve_on_github_only(world, pr)?;
+    let notes = t
+        .wait_for("the release notes in #releases", |o| {
+            matches!(o, BotOutput::Posted { channel, thread_ts: None, .. } if channel == RELEASES)
+        })
+        .await?;
+    let notes = shown(&notes);
+    check(
+        notes.contains("Release v0.1.0") && notes.contains("Age must not be negative"),
+        "the notes, as edited, in #releases",
+        &notes,
+    )?;
+    t.wait_for_text("Shipped as *v0.1.0*").await?;
+    released_on_github(world)
+}
+
+/// The PM opens [Edit], adds a line to the draft in the modal and saves it.
+async fn edit_notes(world: &LocalWorld, t: &mut Transcript<'_>, root: &str) -> anyhow::Result<()> {
+    println!("> @pm presses [Edit] and adds a line to the notes in the modal\n");
+    world
+        .slack
+        .click_button(PM, CHANNEL, root, "ship_edit", None)
+        .await?;
+    let view = world
+        .slack
+        .wait_for_open_view(PM, super::transcript::REPLY_WAIT)
+        .await?;
+    let draft = view.view["blocks"]
+        .as_array()
+        .and_then(|blocks| {
+            blocks
+                .iter()
+                .find_map(|b| b["element"]["initial_value"].as_str())
+        })
+        .ok_or_else(|| anyhow::anyhow!("the editor holds no draft: {}", view.view))?;
+    let block = view.view["blocks"]
+        .as_array()
+        .and_then(|blocks| blocks.iter().find(|b| b["type"] == "input"))
+        .ok_or_else(|| anyhow::anyhow!("the editor has no input"))?;
+    let (block_id, action_id) = (
+        block["block_id"].as_str().unwrap_or_default().to_string(),
+        block["element"]["action_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    );
+    let edited = format!("{draft}\n\n### Notes\n\n{NOTE}");
+    let values = std::collections::BTreeMap::from([(
+        block_id,
+        std::collections::BTreeMap::from([(action_id, edited)]),
+    )]);
+    world.slack.submit_view(PM, &view.id, &values).await?;
+    t.wait_for_edit(root, "Edited by <@U0PM>").await.map(|_| ())
+}
+
+/// The on-call reviewer approves `pr` on GitHub (nothing to wait for in Slack yet).
+fn approve_on_github_only(world: &LocalWorld, pr: u64) -> anyhow::Result<()> {
+    let repo = world.github.repo(REPO);
+    let reviewer = repo
+        .pull_summary(pr)
+        .and_then(|p| p.requested_reviewers.first().cloned())
+        .ok_or_else(|| anyhow::anyhow!("PR #{pr} requests no reviewer"))?;
+    println!("> {reviewer} (on call) approves the release PR #{pr} on GitHub\n");
+    repo.approve(pr, &reviewer)
+}
+
+/// GitHub holds the annotated tag on main, the release, and CHANGELOG.md's entry.
+fn released_on_github(world: &LocalWorld) -> anyhow::Result<()> {
+    let repo = world.github.repo(REPO);
+    let main = repo.branch_sha("main").unwrap_or_default();
+    let tags = repo.tags();
+    let tagged = tags
+        .iter()
+        .any(|tag| tag.name == VERSION && tag.commit == main && tag.message.is_some());
+    check(
+        tagged,
+        "an annotated tag v0.1.0 on main",
+        &format!("{tags:?}"),
+    )?;
+    let released = repo.releases().iter().any(|r| {
+        r.tag_name == VERSION
+            && r.body
+                .as_deref()
+                .is_some_and(|b| b.contains("Age must not be negative"))
+    });
+    check(released, "the GitHub release with the notes", "")?;
+    let changelog = repo
+        .files_at("main")
+        .get("CHANGELOG.md")
+        .map(|b| String::from_utf8_lossy(b).to_string())
+        .unwrap_or_default();
+    check(
+        changelog.contains("## [0.1.0]"),
+        "CHANGELOG.md on main has the entry",
+        &changelog,
+    )
 }
 
 /// The PR number in a message that links it (`…/pull/3|#3>`).

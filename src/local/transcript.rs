@@ -50,12 +50,24 @@ impl<'a> Transcript<'a> {
                 })?;
             let matched = wanted(&output);
             if matched || self.verbose || !matches!(output, BotOutput::Updated { .. }) {
-                println!("{}\n", indent(&terminal_text(&output)));
+                let channel = self.channel_name(output.channel());
+                println!("{}\n", indent(&terminal_text(&output, &channel)));
             }
             if matched {
                 return Ok(output);
             }
         }
+    }
+
+    /// `#name` of a channel of the workspace (its id when unknown).
+    fn channel_name(&self, id: &str) -> String {
+        let config = self.slack.config();
+        let name = config
+            .channels
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| c.name.as_str());
+        format!("#{}", name.unwrap_or(id))
     }
 
     /// Waits for a new message or ephemeral whose visible text holds `needle`;
@@ -183,17 +195,17 @@ fn block_text(block: &Value) -> Option<String> {
     (!all.is_empty()).then(|| all.join(" "))
 }
 
-/// How an output reads in a terminal: where it went, then its text with Slack's
-/// entities and code fences undone.
-pub fn terminal_text(output: &BotOutput) -> String {
+/// How an output reads in a terminal: where it went (`channel`: its `#name`), then
+/// its text with Slack's entities and code fences undone.
+pub fn terminal_text(output: &BotOutput, channel: &str) -> String {
     let label = match output {
         BotOutput::Posted {
             thread_ts: Some(_), ..
-        } => "in the thread",
-        BotOutput::Posted { .. } | BotOutput::ResponseInChannel { .. } => "in the channel",
-        BotOutput::Updated { .. } => "edited",
-        BotOutput::Ephemeral { .. } => "only you can see this",
-        BotOutput::ResponseReplaced { .. } => "replaced",
+        } => format!("in a thread in {channel}"),
+        BotOutput::Posted { .. } | BotOutput::ResponseInChannel { .. } => format!("in {channel}"),
+        BotOutput::Updated { .. } => "edited".to_string(),
+        BotOutput::Ephemeral { .. } => "only you can see this".to_string(),
+        BotOutput::ResponseReplaced { .. } => "replaced".to_string(),
         BotOutput::ResponseDeleted { .. } => return "[a message was deleted]".to_string(),
     };
     let text = shown(output)
@@ -240,7 +252,8 @@ mod tests {
             "*Promotion* &lt;x&gt;\nby <@U0PM>\n[Merge & deploy] [Hold]"
         );
         assert_eq!(buttons(&output), ["promote_merge", "promote_hold"]);
-        assert!(terminal_text(&output).starts_with("[in the thread]\n*Promotion* <x>"));
+        assert!(terminal_text(&output, "#deploy")
+            .starts_with("[in a thread in #deploy]\n*Promotion* <x>"));
         assert_eq!(visible_text("plain", &[]), "plain");
     }
 }

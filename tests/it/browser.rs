@@ -2,8 +2,9 @@
 //! `chromedriver` over WebDriver (fantoccini), walks the seed as a person would —
 //! typing commands in the page's box, opening the promotion's thread, approving
 //! the PR as the on-call reviewer in the repository panel, switching to an approver
-//! to press Merge & deploy, ticking the smoke checks — and checks what the page
-//! shows after each step, waiting on the page (never a fixed sleep). It ends with a
+//! to press Merge & deploy, ticking the smoke checks, shipping v0.1.0 with a line
+//! added in the notes' modal and the release PR approved, reading the notes in
+//! #releases — and checks what the page shows after each step, waiting on the page (never a fixed sleep). It ends with a
 //! screenshot: `target/…/demo.png` always, `docs/demo.png` (the README's picture)
 //! when `LOCKSTEP_UPDATE_SCREENSHOT=1`.
 
@@ -233,6 +234,7 @@ async fn a_person_walks_the_seed_through_the_page() {
     promote_and_approve(&page).await;
     merge_and_deploy(&page).await;
     smoke(&page).await;
+    ship(&page).await;
 
     let shot = page.client.screenshot().await.expect("a screenshot");
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("demo.png");
@@ -271,7 +273,8 @@ async fn prepare(page: &Page) {
 /// alice (on call) approves it in the repository panel.
 async fn promote_and_approve(page: &Page) {
     page.type_command("promote").await;
-    page.shows("#messages", "Each step is posted in this thread.").await;
+    page.shows("#messages", "Each step is posted in this thread.")
+        .await;
     page.click("#messages a.replies").await;
     let thread = page.shows("#thread-messages", "is open").await;
     assert!(thread.contains("Review requested from @alice"), "{thread}");
@@ -360,4 +363,67 @@ async fn smoke(page: &Page) {
     }
     page.shows("#thread-messages", "Promotion succeeded").await;
     page.shows("#messages", "succeeded: #1 on production").await;
+}
+
+/// `ship v0.1.0`: the PM edits the draft in the modal and ships; alice approves the
+/// release PR in the repository panel; the tag and release show there, and the
+/// notes, as edited, in #releases.
+async fn ship(page: &Page) {
+    page.act_as("U0PM").await;
+    page.type_command("ship v0.1.0").await;
+    page.shows("#messages", "draft ready").await;
+    page.click("#messages button[data-action=ship_edit]").await;
+    page.client
+        .wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::Css("#modal textarea"))
+        .await
+        .expect("the notes' editor opens")
+        .send_keys("\n\n### Notes\n\n- Age must not be negative any more.")
+        .await
+        .expect("typing in the notes");
+    page.click("#modal button[data-modal=submit]").await;
+    page.shows("#messages", "Edited by @pm").await;
+    page.client
+        .wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::XPath(
+            "//*[@id='modal'][contains(@style, 'display: none')]",
+        ))
+        .await
+        .expect("the modal closes once saved");
+    page.click("#messages button[data-action=ship_ship]").await;
+    page.shows("#repo", "release/v0.1.0").await;
+    page.client
+        .wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::Css(
+            "#review-form select[name=pr] option[value='2']",
+        ))
+        .await
+        .expect("the release PR can be reviewed");
+    page.client
+        .find(Locator::Css("#review-form select[name=pr]"))
+        .await
+        .expect("the PR box")
+        .select_by_value("2")
+        .await
+        .expect("the release PR");
+    page.click("#review-form button[data-verdict=approve]")
+        .await;
+    page.shows("#repo", "v0.1.0").await;
+    page.shows("#repo", "Latest").await;
+    page.client
+        .find(Locator::XPath(
+            "//*[@id='channels']//a[contains(., 'releases')]",
+        ))
+        .await
+        .expect("#releases in the sidebar")
+        .click()
+        .await
+        .expect("opening #releases");
+    page.shows("#title", "#releases").await;
+    page.shows("#messages", "Release v0.1.0").await;
+    page.shows("#messages", "Age must not be negative any more.")
+        .await;
 }

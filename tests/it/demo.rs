@@ -1,5 +1,5 @@
 //! `lockstep demo --script-only` as a newcomer runs it: the binary plays the whole
-//! walkthrough against its own local world and exits 0 only when every step did
+//! walkthrough, from `help` to the release notes in #releases, against its own local world and exits 0 only when every step did
 //! what the walkthrough says. Its first line says when the demo is; on a frozen
 //! Friday (`LOCKSTEP_NOW`) the promote goes the emergency way, with a second approver.
 
@@ -46,6 +46,12 @@ fn script_only_plays_the_walkthrough_on_a_wednesday() {
         "✓ list of Beneficiary",
         "Promotion succeeded",
         "No drift between site `prod`",
+        "/frappe-stack ship v0.1.0",
+        "Edited by <@U0PM>",
+        "alice (on call) approves the release PR #2 on GitHub",
+        "[in #releases]\n  Release v0.1.0",
+        "Notes: Age must not be negative any more.",
+        "Shipped as *v0.1.0*",
     ] {
         assert!(text.contains(step), "{step:?} missing from:\n{text}");
     }
@@ -68,6 +74,7 @@ fn on_a_frozen_friday_the_promote_is_an_emergency_with_a_second_approver() {
         "<@U0ADMIN> approved the emergency promotion",
         "⚠ freeze guard",
         "Promotion succeeded",
+        "Shipped as *v0.1.0*",
     ] {
         assert!(text.contains(step), "{step:?} missing from:\n{text}");
     }

@@ -370,7 +370,8 @@ if (typeof module !== "undefined") {
     .catch(showError);
 
   document.getElementById("user").addEventListener("change", (e) => {
-    user = e.target.value; shown = ""; shownThread = ""; shownModal = "";
+    // null, not "": whatever the new person sees (even no modal) is drawn afresh.
+    user = e.target.value; shown = null; shownThread = null; shownModal = null;
     if (home) post("/_sim/open_home", { user }).catch(showError);
     refresh();
   });
@@ -386,9 +387,10 @@ if (typeof module !== "undefined") {
     document.querySelectorAll("#modal [data-block]").forEach((box) => {
       (values[box.dataset.block] = values[box.dataset.block] || {})[box.dataset.action] = box.value;
     });
-    // Force a redraw afterwards: the bot's errors or its update replace the form.
+    // Force a redraw afterwards: the bot's errors or its update replace the form, and
+    // a modal the submission closed must disappear (null differs from "no modal").
     post("/_sim/submit_view", { user, view_id: viewId, values })
-      .then(() => { shownModal = ""; showError(null); refresh(); }).catch(showError);
+      .then(() => { shownModal = null; showError(null); refresh(); }).catch(showError);
   });
   // Opening the Home tab is what makes Slack send app_home_opened.
   if (home) post("/_sim/open_home", { user }).catch(showError);
