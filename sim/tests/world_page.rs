@@ -20,7 +20,7 @@ async fn world() -> (Arc<LocalWorld>, WorldPage) {
             .await
             .expect("the world starts"),
     );
-    let page = WorldPage::start(world.clone(), 0)
+    let page = WorldPage::start(world.clone(), 0, "It is a test.")
         .await
         .expect("the page starts");
     (world, page)
@@ -78,6 +78,7 @@ async fn the_state_shows_the_repo_and_sites_and_a_review_lands_on_github() {
         .await
         .unwrap();
     assert!(html.contains("/_sim/page.js") && html.contains("/_world/world.js"));
+    assert!(html.contains("It is a test."), "the note under the title");
     // The channel's routes pass through to the Slack sim.
     let view: Value = reqwest::get(format!("{}/_sim/view/C0DEPLOY?user=U0PM", page.url()))
         .await

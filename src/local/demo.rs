@@ -129,7 +129,13 @@ impl Demo {
             .slack
             .wait_for_open_connections(1, super::transcript::REPLY_WAIT)
             .await?;
-        let page = WorldPage::start(world.clone(), args.port).await?;
+        let freeze = if frozen {
+            ", inside a freeze window"
+        } else {
+            ""
+        };
+        let note = format!("It is {}{freeze}.", wall_clock(&now));
+        let page = WorldPage::start(world.clone(), args.port, &note).await?;
         Ok(Demo {
             world,
             page,
@@ -157,6 +163,15 @@ impl Demo {
     pub async fn shutdown(self) {
         self.bot.shutdown().await;
     }
+}
+
+/// "Wednesday 25 November 2026, 14:30 Asia/Kolkata".
+fn wall_clock(now: &DateTime<chrono_tz::Tz>) -> String {
+    format!(
+        "{} {}",
+        now.format("%A %-d %B %Y, %H:%M"),
+        now.timezone().name()
+    )
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {

@@ -228,6 +228,8 @@ async fn a_person_walks_the_seed_through_the_page() {
         .await
         .expect("the page opens");
     page.shows("#title", "#deploy").await;
+    page.shows("#clock", "Wednesday 25 November 2026, 14:30 Asia/Kolkata")
+        .await;
     page.shows("#repo", "acme/frappe-config").await;
 
     prepare(&page).await;

@@ -45,6 +45,8 @@ const WORLD_PANELS: &str = concat!(
 
 struct PageState {
     world: Arc<LocalWorld>,
+    /// A line under the page's title (the demo says when it is), shown as text.
+    note: String,
     http: reqwest::Client,
 }
 
@@ -62,8 +64,9 @@ impl std::fmt::Debug for WorldPage {
 }
 
 impl WorldPage {
-    /// Serves the page of `world` on a free loopback port (`port` 0) or the one given.
-    pub async fn start(world: Arc<LocalWorld>, port: u16) -> anyhow::Result<WorldPage> {
+    /// Serves the page of `world` on a free loopback port (`port` 0) or the one given,
+    /// with `note` (plain text) under its title.
+    pub async fn start(world: Arc<LocalWorld>, port: u16, note: &str) -> anyhow::Result<WorldPage> {
         // The pass-through to the Slack sim is plain HTTP, but a reqwest built with
         // rustls wants a process-wide provider chosen first.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -73,6 +76,7 @@ impl WorldPage {
         let addr: SocketAddr = listener.local_addr()?;
         let shared = Arc::new(PageState {
             world,
+            note: note.to_string(),
             http: reqwest::Client::builder()
                 .no_proxy()
                 .build()
@@ -126,16 +130,28 @@ fn typed(body: String, content_type: &'static str) -> Response {
     response
 }
 
-/// The whole page: the Slack sim's page with the panels in its marker.
-fn page_html() -> String {
+/// The whole page: the Slack sim's page, named as the demo with `note` under the
+/// title, and the panels in its marker.
+fn page_html(note: &str) -> String {
+    let title = format!(
+        r#"<h1>lockstep demo</h1><div id="clock" style="font-size: 12px; margin: -6px 0 12px">{}</div>"#,
+        escape_html(note)
+    );
     SLACK_PAGE
         .replace("<title>Slack sim</title>", "<title>lockstep demo</title>")
-        .replace("<h1>Slack sim</h1>", "<h1>lockstep demo</h1>")
+        .replace("<h1>Slack sim</h1>", &title)
         .replace("<!-- world -->", WORLD_PANELS)
 }
 
-async fn page() -> Response {
-    typed(page_html(), "text/html; charset=utf-8")
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+async fn page(State(page): State<Arc<PageState>>) -> Response {
+    typed(page_html(&page.note), "text/html; charset=utf-8")
 }
 
 async fn script() -> Response {
@@ -251,7 +267,8 @@ mod tests {
 
     #[test]
     fn the_page_is_the_slack_page_with_the_panels() {
-        let html = page_html();
+        let html = page_html("Wednesday <14:30>");
+        assert!(html.contains(r#"id="clock""#) && html.contains("Wednesday &lt;14:30&gt;"));
         assert!(html.contains("/_sim/page.js"), "the channel's script");
         assert!(html.contains("/_world/world.js"), "the panels' script");
         assert!(html.contains(r#"id="repo-panel""#));
