@@ -1,7 +1,7 @@
 //! The demo's page in a real browser: Debian's headless `chromium`, driven through
 //! `chromedriver` over WebDriver (fantoccini), walks the seed as a person would —
-//! typing commands in the page's box, opening the promotion's thread, approving
-//! the PR as the on-call reviewer in the repository panel, switching to an approver
+//! typing commands in the page's box, opening the promotion's thread, requesting
+//! changes and then approving the PR as the on-call reviewer in the repository panel, switching to an approver
 //! to press Merge & deploy, ticking the smoke checks, shipping v0.1.0 with a line
 //! added in the notes' modal and the release PR approved, reading the notes in
 //! #releases — and checks what the page shows after each step, waiting on the page (never a fixed sleep). It ends with a
@@ -296,27 +296,46 @@ async fn promote_and_approve(page: &Page) {
     }
     page.shows("#repo", "Review required").await;
     page.shows("#repo", "Files changed (15)").await;
-    // Review as alice (the form's first reviewer) with a comment, then approve.
-    page.client
-        .find(Locator::Css("#review-form select[name=user]"))
-        .await
-        .expect("the review-as box")
-        .select_by_value("alice")
-        .await
-        .expect("alice reviews");
-    page.client
-        .find(Locator::Css("#review-form textarea"))
-        .await
-        .expect("the comment box")
-        .send_keys("Checked the Beneficiary workflow on staging.")
-        .await
-        .expect("typing a comment");
+    // Review as alice: first changes requested with a comment, which the bot quotes
+    // in the thread; then, satisfied, an approval with a comment.
+    review_as(page, "alice", "Is age checked on staging?").await;
+    page.click("#review-form button[data-verdict=request_changes]")
+        .await;
+    page.shows("#repo", "Changes requested by alice").await;
+    let quoted = page
+        .shows("#thread-messages", "@alice requested changes on #1")
+        .await;
+    assert!(quoted.contains("Is age checked on staging?"), "{quoted}");
+    review_as(
+        page,
+        "alice",
+        "Checked the Beneficiary workflow on staging.",
+    )
+    .await;
     page.click("#review-form button[data-verdict=approve]")
         .await;
     page.shows("#repo", "Approved by alice; ready to merge")
         .await;
     page.shows("#thread-messages", "is approved on GitHub by @alice")
         .await;
+}
+
+/// Fills the repository panel's review form: who reviews, and their comment.
+async fn review_as(page: &Page, reviewer: &str, comment: &str) {
+    page.client
+        .find(Locator::Css("#review-form select[name=user]"))
+        .await
+        .expect("the review-as box")
+        .select_by_value(reviewer)
+        .await
+        .expect("a reviewer of the repository");
+    page.client
+        .find(Locator::Css("#review-form textarea"))
+        .await
+        .expect("the comment box")
+        .send_keys(comment)
+        .await
+        .expect("typing a comment");
 }
 
 /// The PM may not merge their own promotion; the developer (an approver) does, and
