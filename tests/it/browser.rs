@@ -9,8 +9,10 @@
 //! when `LOCKSTEP_UPDATE_SCREENSHOT=1`.
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use futures::FutureExt;
 use lockstep::local::demo::{Demo, DemoArgs, WALKTHROUGH_NOW};
 use std::net::TcpListener;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -223,20 +225,32 @@ async fn a_person_walks_the_seed_through_the_page() {
     let page = Page {
         client: browser(&driver).await,
     };
-    page.client
-        .goto(&demo.page.url())
-        .await
-        .expect("the page opens");
+    // Whatever happens on the way, the browser is closed before the test ends: a
+    // chromium left behind would outlive the test (chromedriver's end does not end it).
+    let walked = AssertUnwindSafe(walk(&page, &demo.page.url()))
+        .catch_unwind()
+        .await;
+    let closed = page.client.close().await;
+    demo.shutdown().await;
+    if let Err(panic) = walked {
+        std::panic::resume_unwind(panic);
+    }
+    closed.expect("the browser closes");
+}
+
+/// The walk, from opening the page to the notes in #releases, then the screenshot.
+async fn walk(page: &Page, url: &str) {
+    page.client.goto(url).await.expect("the page opens");
     page.shows("#title", "#deploy").await;
     page.shows("#clock", "Wednesday 25 November 2026, 14:30 Asia/Kolkata")
         .await;
     page.shows("#repo", "acme/frappe-config").await;
 
-    prepare(&page).await;
-    promote_and_approve(&page).await;
-    merge_and_deploy(&page).await;
-    smoke(&page).await;
-    ship(&page).await;
+    prepare(page).await;
+    promote_and_approve(page).await;
+    merge_and_deploy(page).await;
+    smoke(page).await;
+    ship(page).await;
 
     let shot = page.client.screenshot().await.expect("a screenshot");
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("demo.png");
@@ -245,8 +259,6 @@ async fn a_person_walks_the_seed_through_the_page() {
         let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/demo.png");
         std::fs::write(docs, &shot).expect("docs/demo.png is written");
     }
-    page.client.close().await.expect("the browser closes");
-    demo.shutdown().await;
 }
 
 /// help, review, the staging drift (also in the staging panel), push, diff clean.
