@@ -11,6 +11,7 @@
 use fantoccini::{Client, ClientBuilder, Locator};
 use futures::FutureExt;
 use lockstep::local::demo::{Demo, DemoArgs, WALKTHROUGH_NOW};
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -28,17 +29,27 @@ struct Driver {
 }
 
 impl Driver {
+    /// Starts chromedriver and returns once it says it listens.
     fn start() -> Driver {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let child = Command::new(binary("chromedriver"))
+        let mut child = Command::new(binary("chromedriver"))
             .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver starts (Debian's chromium-driver; .ci/run installs it)");
+        let stdout = child.stdout.take().expect("chromedriver's output");
+        let mut lines = BufReader::new(stdout).lines();
+        let ready = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|line| line.contains("started successfully"));
+        assert!(ready, "chromedriver ended without listening");
+        // The rest of what it prints is read and dropped, so it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
         Driver {
             child,
             url: format!("http://127.0.0.1:{port}"),
@@ -62,7 +73,7 @@ fn binary(name: &str) -> PathBuf {
     }
 }
 
-/// A headless chromium session, retried until chromedriver listens.
+/// A headless chromium session.
 async fn browser(driver: &Driver) -> Client {
     let capabilities = serde_json::json!({
         "goog:chromeOptions": {
@@ -71,23 +82,11 @@ async fn browser(driver: &Driver) -> Client {
                      "--disable-dev-shm-usage", "--window-size=1600,1000"],
         }
     });
-    let capabilities = capabilities.as_object().cloned().unwrap_or_default();
-    let deadline = tokio::time::Instant::now() + PAGE_WAIT;
-    loop {
-        let connected =
-            ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-                .capabilities(capabilities.clone())
-                .connect(&driver.url)
-                .await;
-        match connected {
-            Ok(client) => return client,
-            Err(err) if tokio::time::Instant::now() > deadline => {
-                panic!("chromedriver at {} never took a session: {err}", driver.url)
-            }
-            // Not listening yet: the port opens a moment after the process starts.
-            Err(_) => tokio::task::yield_now().await,
-        }
-    }
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities.as_object().cloned().unwrap_or_default())
+        .connect(&driver.url)
+        .await
+        .unwrap_or_else(|err| panic!("chromedriver at {} took no session: {err}", driver.url))
 }
 
 /// The page, as the test reads and drives it.
