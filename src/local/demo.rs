@@ -203,7 +203,7 @@ fn print_world(demo: &Demo) {
 }
 
 async fn prompt_loop(demo: &Demo) -> anyhow::Result<()> {
-    println!("The walkthrough: help, review, diff, push, diff, promote; approve the PR as alice in the page's repo panel; press [Merge & deploy] as @dev; tick the smoke checks.");
+    println!("The walkthrough, in the page: type help, review, diff, push, diff, promote; open the promotion's thread; approve the PR as alice in the repo panel; be @dev and press [Merge & deploy]; tick the checks by hand; then ship v0.1.0 and read #releases.");
     println!("Type a command here too (without {COMMAND}), or an empty line to quit.");
     let mut transcript = Transcript::new(&demo.world.slack);
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
