@@ -171,11 +171,11 @@ async fn run_without_config() -> anyhow::Result<ExitCode> {
     #[cfg(feature = "local")]
     {
         eprintln!("No --config and no Slack credentials: running the embedded local demo (lockstep demo).");
-        lockstep::local::demo::run(lockstep::local::demo::DemoArgs {
-            script_only: false,
-            store: None,
-        })
-        .await?;
+        use lockstep::local::demo::{DemoArgs, WALKTHROUGH_NOW};
+        let now = config::ProcessEnv
+            .var("LOCKSTEP_NOW")
+            .unwrap_or_else(|| WALKTHROUGH_NOW.to_string());
+        lockstep::local::demo::run(DemoArgs::open_at(&now)).await?;
         Ok(ExitCode::SUCCESS)
     }
     #[cfg(not(feature = "local"))]

@@ -3,8 +3,9 @@
 //! ([`slack`]: Web API, Socket Mode, response URLs, a web page of the channels), a
 //! Frappe-compatible one ([`frappe`], several sites), a GitHub-compatible one
 //! ([`github`]: a real git object store, PRs, reviews, protection, Actions), the bench
-//! stand-in ([`bench`]), the example world they make together ([`world`]) and the
-//! benchmarks' synthetic blueprints ([`synth`]).
+//! stand-in ([`bench`]), the example world they make together ([`world`]), the demo's
+//! web page of that world ([`page`]: the channel beside the repo and site panels) and
+//! the benchmarks' synthetic blueprints ([`synth`]).
 //!
 //! This crate depends on nothing of the bot, and the bot reaches it only through its
 //! `local` cargo feature: the bot cannot tell a sim from the real service, and a
@@ -15,6 +16,7 @@
 pub mod bench;
 pub mod frappe;
 pub mod github;
+pub mod page;
 pub mod slack;
 pub mod synth;
 pub mod world;

@@ -16,6 +16,12 @@ pub const REPO: &str = "acme/frappe-config";
 /// The example production site (its CI deploys there).
 pub const PRODUCTION_SITE: &str = "prod";
 
+/// The config repository's production branch (protected; a push to it deploys).
+pub const PRODUCTION_BRANCH: &str = "main";
+
+/// The people who may review on the example GitHub (the bot's login aside).
+pub const REVIEWERS: [&str; 3] = ["alice", "bob", "carol"];
+
 /// The example sites, shipped with the source: one folder per site of canonical
 /// blueprint files (`config/demo/sites/{staging,prod}`).
 pub fn example_sites() -> PathBuf {
@@ -58,7 +64,11 @@ impl LocalWorld {
         // A push to `main` starts the operator's CI deploy (backup → migrate →
         // restart of `prod` through the bench stand-in); `bench.yml` is there for a
         // workflow-dispatch runner, with the example suite's test reports.
+        let mut collaborators: Vec<String> = REVIEWERS.map(String::from).to_vec();
+        collaborators.push(GithubSimConfig::default().bot_login);
         let github = GithubSim::start(GithubSimConfig {
+            production_branch: PRODUCTION_BRANCH.to_string(),
+            collaborators,
             deploy: Some(bench_deploy_hook(frappe.url(), PRODUCTION_SITE.to_string())),
             bench: Some(bench_workflow_hook(
                 frappe.url(),

@@ -297,9 +297,20 @@ const html = page.renderChannel({ users: [{ id: "U0PM", name: "pm" }], channels:
   messages: [{ ts: "2.0", text: "reply", thread_ts: "1.0", bot: true },
              { ts: "1.0", text: "root", bot: true }],
   ephemerals: [{ ts: "3.0", text: "secret" }] });
-assert.ok(html.indexOf("root") < html.indexOf('class="thread"') &&
-  html.indexOf('class="thread"') < html.indexOf("reply") &&
-  html.indexOf("reply") < html.indexOf("Only visible to you"), html);
+// The channel shows the root with a link to its thread, not the reply itself.
+assert.ok(html.indexOf("root") < html.indexOf('data-thread="1.0">1 reply</a>') &&
+  html.indexOf("1 reply") < html.indexOf("Only visible to you"), html);
+assert.ok(!html.includes(">reply<"), html);
+// The thread opens beside the channel: its root, then its replies.
+const thread = page.renderThread({ users: [], channels: [],
+  messages: [{ ts: "2.0", text: "reply <b>", thread_ts: "1.0", bot: true },
+             { ts: "1.0", text: "root", bot: true }], ephemerals: [] }, "1.0");
+assert.ok(thread.indexOf('class="message root"') < thread.indexOf("reply &lt;b&gt;"), thread);
+assert.strictEqual(page.renderThread({ users: [], channels: [], messages: [], ephemerals: [] }, "9.0"), "");
+// Emoji: Slack's short names, aliases included; code keeps them as written.
+assert.strictEqual(page.renderMrkdwn(":+1: :thumbsup: `:tada:` :tada:", names),
+  "\ud83d\udc4d \ud83d\udc4d <code>:tada:</code> \ud83c\udf89");
+assert.strictEqual(page.renderMrkdwn(":constructor: :__proto__:", names), ":constructor: :__proto__:");
 "#;
     let output = Command::new("node")
         .args(["-e", checks])

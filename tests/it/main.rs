@@ -4,10 +4,12 @@
 //! servers. The servers' own tests live in the `sim` crate.
 
 mod blueprint;
+mod browser;
 mod checklist;
 mod cli;
 mod crash;
 mod decisions;
+mod demo;
 mod faults;
 mod frappe;
 mod github;
