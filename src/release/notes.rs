@@ -171,10 +171,12 @@ fn parse(entry: &str) -> Parsed {
     parsed
 }
 
+/// `Added: …` under a change heading; a `### Notes` heading adds nothing, since the
+/// lines already go under the notes' own title.
 fn with_kind(kind: &Option<String>, text: &str) -> String {
     match kind {
-        Some(kind) => format!("{kind}: {text}"),
-        None => text.to_string(),
+        Some(kind) if !kind.eq_ignore_ascii_case("notes") => format!("{kind}: {text}"),
+        _ => text.to_string(),
     }
 }
 
@@ -252,6 +254,12 @@ mod tests {
                 "Reviewed with the programme team."
             ]
         );
+    }
+
+    #[test]
+    fn lines_under_a_notes_heading_are_not_labelled_twice() {
+        let parsed = parse("### Added\n\n- grant\n  - DocType \"Grant\"\n\n### Notes\n\n- Age must not be negative.\n");
+        assert_eq!(parsed.notes, ["Age must not be negative."]);
     }
 
     #[test]
