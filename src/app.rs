@@ -41,11 +41,18 @@ pub struct RunningBot {
     store: Store,
     /// Set when the bot cannot go on (its store found damaged while recovering).
     fatal: watch::Receiver<Option<String>>,
+    /// Where `/metrics` listens, when `[metrics]` is configured.
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl RunningBot {
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The address `/metrics`, `/healthz` and `/readyz` are served on, if any.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics_addr
     }
 
     /// Whether the bot can take work now: it is running and its store can be
@@ -128,7 +135,9 @@ pub async fn start_with(
     let executor_task = tokio::spawn(executor.clone().run(wait_for(stopped.clone())));
     let executor_waker = executor.clone();
 
-    let inbox = Arc::new(Inbox::new(sender, store.clone(), config.command_name()));
+    let inbox = Arc::new(
+        Inbox::new(sender, store.clone(), config.command_name()).with_liveness(slack.liveness()),
+    );
     let consumer = Consumer {
         config: config.clone(),
         store: store.clone(),
@@ -146,6 +155,15 @@ pub async fn start_with(
         wait_for(stopped),
     ));
 
+    let mut tasks = vec![consumer_task, executor_task, health_task];
+    let metrics_server = match bind_metrics(&config, &store, &slack, &stop, &fatal).await {
+        Ok(server) => server,
+        Err(err) => {
+            inbox.close();
+            let _ = stop.send(true);
+            return Err(err);
+        }
+    };
     let listener = match Listener::start(
         &slack,
         &config.file.slack.api_url,
@@ -162,14 +180,88 @@ pub async fn start_with(
         }
     };
     tracing::info!(command = config.command_name(), "lockstep is listening");
+    let mut metrics_addr = None;
+    if let Some(server) = metrics_server {
+        metrics_addr = server.local_addr().ok();
+        tracing::info!(listen = ?metrics_addr, "serving /metrics, /healthz and /readyz");
+        tasks.push(tokio::spawn(server.serve(wait_for(stop.subscribe()))));
+        tasks.push(tokio::spawn(ping_slack(
+            slack.clone(),
+            wait_for(stop.subscribe()),
+        )));
+    }
     Ok(RunningBot {
         listener,
         inbox,
         stop,
-        tasks: vec![consumer_task, executor_task, health_task],
+        tasks,
         store,
         fatal,
+        metrics_addr,
     })
+}
+
+/// Binds the `[metrics]` listener, when configured, with this bot's store and
+/// readiness.
+async fn bind_metrics(
+    config: &Config,
+    store: &Store,
+    slack: &SlackApi,
+    stop: &watch::Sender<bool>,
+    fatal: &watch::Receiver<Option<String>>,
+) -> anyhow::Result<Option<crate::metrics::server::MetricsServer>> {
+    let Some(section) = &config.file.metrics else {
+        return Ok(None);
+    };
+    let (stop, fatal, ready_store) = (stop.subscribe(), fatal.clone(), store.clone());
+    let liveness = slack.liveness();
+    let ready: crate::metrics::server::ReadyCheck =
+        Arc::new(move || readiness(&stop, &fatal, &ready_store, &liveness));
+    let server =
+        crate::metrics::server::MetricsServer::bind(section.listen, store.clone(), ready).await?;
+    Ok(Some(server))
+}
+
+/// `/readyz`: the bot runs, its store can be written, a Socket Mode connection said
+/// hello and Slack answered recently.
+fn readiness(
+    stop: &watch::Receiver<bool>,
+    fatal: &watch::Receiver<Option<String>>,
+    store: &Store,
+    liveness: &crate::metrics::server::Liveness,
+) -> Result<(), String> {
+    if *stop.borrow() {
+        return Err("lockstep is shutting down".into());
+    }
+    if let Some(reason) = fatal.borrow().as_ref() {
+        return Err(format!("lockstep cannot go on: {reason}"));
+    }
+    if let Some(reason) = store.unwritable_reason() {
+        return Err(format!("the store cannot be written: {reason}"));
+    }
+    match liveness.slack_problem(crate::metrics::server::SLACK_FRESH) {
+        Some(problem) => Err(problem),
+        None => Ok(()),
+    }
+}
+
+/// Asks Slack's Web API who we are every [`crate::metrics::server::PING_EVERY`], so
+/// `/readyz` knows Slack answers while no one types (slack-morphism keeps its
+/// Socket Mode pings to itself).
+async fn ping_slack(slack: SlackApi, shutdown: impl std::future::Future<Output = ()>) {
+    let ping = async {
+        let mut every = tokio::time::interval(crate::metrics::server::PING_EVERY);
+        loop {
+            every.tick().await;
+            if let Err(err) = slack.auth_test().await {
+                tracing::warn!(error = %err, "Slack did not answer the readiness ping");
+            }
+        }
+    };
+    tokio::select! {
+        _ = shutdown => {}
+        _ = ping => {}
+    }
 }
 
 /// Opens the store. A store held by an instance of the bot this process just shut

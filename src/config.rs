@@ -71,6 +71,17 @@ pub struct FileConfig {
     /// Limits on the work a command does.
     #[serde(default)]
     pub commands: CommandsSection,
+    /// `/metrics`, `/healthz` and `/readyz` for Prometheus and the supervisor.
+    #[serde(default)]
+    pub metrics: Option<MetricsSection>,
+}
+
+/// `[metrics]`: where the metrics, health and readiness endpoints listen.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// `host:port`, e.g. `127.0.0.1:9187` (port 0 picks a free one).
+    pub listen: std::net::SocketAddr,
 }
 
 /// `[commands]`: how long a read (diff, review, the checklist, a plan) may take as

@@ -6,6 +6,7 @@
 //! envelope repeats), enqueue, ack. All real work happens in the consumer task.
 //! Reconnection on every `disconnect` reason is slack-morphism's job.
 
+use crate::metrics::server::Liveness;
 use crate::slack::api::{Client, Connector, SlackApi};
 use crate::store::Store;
 use crate::workflow::event::{ActionEvent, CommandEvent, Event};
@@ -25,6 +26,8 @@ pub struct Inbox {
     /// Keys enqueued but not yet committed by the consumer: a redelivery that
     /// arrives before the commit is caught here, one after it by the store.
     in_flight: Mutex<HashSet<String>>,
+    /// What the bot's `/readyz` knows of Slack: a hello, an envelope.
+    liveness: Arc<Liveness>,
 }
 
 const SHUTTING_DOWN: &str =
@@ -45,6 +48,18 @@ pub enum Admission {
     Busy(String),
 }
 
+impl Admission {
+    /// How the acknowledgement is counted in the metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Admission::Queued => "queued",
+            Admission::Duplicate => "duplicate",
+            Admission::Rejected(_) => "rejected",
+            Admission::Busy(_) => "busy",
+        }
+    }
+}
+
 impl Inbox {
     pub fn new(sender: mpsc::Sender<Event>, store: Store, command_name: &str) -> Self {
         Self {
@@ -52,7 +67,14 @@ impl Inbox {
             store: Mutex::new(Some(store)),
             command_name: command_name.to_string(),
             in_flight: Mutex::new(HashSet::new()),
+            liveness: Arc::default(),
         }
+    }
+
+    /// Reports hellos and envelopes to `liveness` (the bot's Slack client's).
+    pub fn with_liveness(mut self, liveness: Arc<Liveness>) -> Self {
+        self.liveness = liveness;
+        self
     }
 
     /// Validate, deduplicate, enqueue. Never blocks: the caller is about to ack.
@@ -123,18 +145,37 @@ async fn on_command(
     _client: Arc<Client>,
     state: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackCommandEventResponse> {
+    let arrived = std::time::Instant::now();
     let Some(inbox) = inbox_of(&state).await else {
         return Ok(ephemeral_ack(
             "lockstep is starting up; please try again in a moment.",
         ));
     };
-    Ok(match inbox.admit(Event::Command(command_event(event))) {
+    inbox.liveness.slack_answered();
+    let event = command_event(event);
+    let subcommand = subcommand_label(&event.text);
+    let admission = inbox.admit(Event::Command(event));
+    let outcome = admission.label();
+    let response = match admission {
         // An empty payload acks without showing anything; the reply follows.
         Admission::Queued | Admission::Duplicate => {
             SlackCommandEventResponse::new(SlackMessageContent::new())
         }
         Admission::Rejected(text) | Admission::Busy(text) => ephemeral_ack(&text),
-    })
+    };
+    crate::metrics::global().command_acked(subcommand, outcome, arrived.elapsed());
+    Ok(response)
+}
+
+/// The subcommand a command's text starts with, for the metrics: a known name or
+/// `help` (empty text) or `unknown` (never the typed word, which is free text).
+fn subcommand_label(text: &str) -> &'static str {
+    match text.split_whitespace().next() {
+        None => "help",
+        Some(word) => crate::command::Subcommand::from_name(word)
+            .map(crate::command::Subcommand::name)
+            .unwrap_or("unknown"),
+    }
 }
 
 /// A slash command as the consumer reads it.
@@ -159,12 +200,14 @@ async fn on_interaction(
     client: Arc<Client>,
     state: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackInteractionResponse> {
+    let arrived = std::time::Instant::now();
     let SlackInteractionEvent::BlockActions(actions) = event else {
         return Ok(SlackInteractionResponse::Empty);
     };
     let Some(inbox) = inbox_of(&state).await else {
         return Ok(SlackInteractionResponse::Empty);
     };
+    inbox.liveness.slack_answered();
     for action in block_actions(&actions) {
         let response_url = action.response_url.clone();
         match inbox.admit(Event::Action(action)) {
@@ -179,6 +222,7 @@ async fn on_interaction(
             }
         }
     }
+    crate::metrics::global().envelope_acked("interaction", arrived.elapsed());
     Ok(SlackInteractionResponse::Empty)
 }
 
@@ -239,8 +283,11 @@ fn block_actions(event: &SlackInteractionBlockActionsEvent) -> Vec<ActionEvent> 
 async fn on_hello<HelloEvent: Send>(
     _event: HelloEvent,
     _client: Arc<Client>,
-    _state: SlackClientEventsUserState,
+    state: SlackClientEventsUserState,
 ) {
+    if let Some(inbox) = inbox_of(&state).await {
+        inbox.liveness.hello();
+    }
     let changed = super::nagle::disable_nagle_on_tcp_sockets();
     tracing::debug!(changed, "Socket Mode connection open; TCP_NODELAY set");
 }

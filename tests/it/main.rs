@@ -14,6 +14,7 @@ mod github;
 mod hardening;
 mod harness;
 mod manifest;
+mod metrics;
 mod promote;
 mod properties;
 mod rig;

@@ -186,6 +186,40 @@ async fn approve_and_merge(h: &mut Harness, pr: u64) {
     h.wait_for_post("Merged #").await;
 }
 
+/// Walks a promotion already past its merge through CI and the smoke test to
+/// success (every manual item ticked by the admin).
+async fn smoke_to_success(h: &mut Harness) {
+    let smoke = h
+        .wait_for("the smoke probes", |o| {
+            matches!(o, BotOutput::Updated { text, blocks, .. }
+                if text.contains("Smoke test") && visible_text(text, blocks).contains("✓ list of"))
+        })
+        .await;
+    let BotOutput::Updated { ts, blocks, .. } = smoke else {
+        unreachable!()
+    };
+    for tick in action_ids(&blocks)
+        .into_iter()
+        .filter(|id| id.starts_with("promote_smoke_ok_"))
+    {
+        h.press(ADMIN, &ts, &tick).await;
+    }
+    h.wait_for_post("Promotion succeeded").await;
+}
+
+/// Promotes what is on staging end to end (the other tests check each step's
+/// words; this one only follows them); returns the PR number.
+pub async fn promote_to_success(h: &mut Harness) -> u64 {
+    let (root, pr) = open_pr(h).await;
+    approve_and_merge(h, pr).await;
+    smoke_to_success(h).await;
+    h.wait_for("the root message saying so", |o| {
+        matches!(o, BotOutput::Updated { ts, text, .. } if *ts == root && text.contains("succeeded"))
+    })
+    .await;
+    pr
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_migrate_restores_production_opens_a_revert_and_keeps_it_locked() {
     let mut h = Harness::start_promotable(|_| {}).await;
