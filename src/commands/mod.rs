@@ -20,6 +20,7 @@ mod reviewer;
 mod rollback;
 mod shell;
 mod ship;
+mod stats;
 mod status;
 mod tester;
 mod unlock;
@@ -148,6 +149,7 @@ pub fn on_command(ctx: &Context, event: &CommandEvent) -> Arrival {
         Command::Help { topic } => Ok(help::on_command(ctx, event, topic)),
         Command::Status => status::on_command(ctx, event),
         Command::Audit { n } => audit::on_command(ctx, event, n),
+        Command::Stats { days } => stats::on_command(ctx, event, days),
         Command::Diff { site } => diff::on_command(ctx, event, site),
         Command::Pull => pull::on_command(ctx, event),
         Command::Push { dry_run } => push::on_command(ctx, event, dry_run),
@@ -333,7 +335,10 @@ impl Performers {
             }
             Op::VerifyPush { branch } => push::verify(a.staging().map_err(refused)?, branch).await,
             Op::TakeBackup { not_before } => promote::deploy::take_backup(a, *not_before).await,
-            Op::Snapshot(request) => promote::github::snapshot(a, request).await,
+            Op::Snapshot(request) => {
+                let since = promote::github::staging_taken_last(&self.store, &work.run_id);
+                promote::github::snapshot(a, request, since.as_deref()).await
+            }
             Op::OpenPull(draft) => promote::github::open_pull(a, draft).await,
             Op::LabelPull { number, labels } => promote::github::label(a, *number, labels).await,
             Op::RequestReview { number, login } => {

@@ -21,5 +21,6 @@ mod rig;
 mod runner;
 mod slack_api;
 mod slack_bot;
+mod stats;
 mod store_crash;
 mod sync;

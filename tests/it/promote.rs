@@ -29,7 +29,7 @@ fn action_ids(blocks: &[serde_json::Value]) -> Vec<String> {
 }
 
 /// Starts a promotion and follows it to its open PR; returns (root ts, PR number).
-async fn open_pr(h: &mut Harness) -> (String, u64) {
+pub async fn open_pr(h: &mut Harness) -> (String, u64) {
     h.command("promote").await;
     let (root, text) = h.wait_for_post("*Promotion*").await;
     assert!(text.contains("running the checklist"), "{text}");
@@ -179,7 +179,7 @@ async fn only_approvers_merge_and_a_second_promote_is_refused_naming_the_holder(
 }
 
 /// Approves `pr` as alice and presses Merge & deploy as the developer.
-async fn approve_and_merge(h: &mut Harness, pr: u64) {
+pub async fn approve_and_merge(h: &mut Harness, pr: u64) {
     h.world.github.repo(REPO).approve(pr, "alice").unwrap();
     let offer = merge_offer(h).await;
     h.press(DEV, &offer, "promote_merge").await;
