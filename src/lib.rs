@@ -21,6 +21,8 @@
 //!   run as tasks through [`services`] and report back as events.
 //! - [`access`]: who may do what (users and user groups from the config).
 //! - [`app`]: wires config, store and adapters; the only place that spawns tasks.
+//! - [`logging`]: text or JSON log lines (`--log-format`), each with its spans'
+//!   fields (the run id).
 //! - [`metrics`]: the Prometheus registry and the `/metrics`, `/healthz`, `/readyz`
 //!   listener (`[metrics] listen`).
 //! - [`local`] (feature `local`): `lockstep demo` and the configuration that points
@@ -47,6 +49,7 @@ pub mod github;
 pub mod ids;
 #[cfg(feature = "local")]
 pub mod local;
+pub mod logging;
 pub mod metrics;
 pub mod runner;
 pub mod secret;

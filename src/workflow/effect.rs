@@ -50,6 +50,16 @@ impl Effect {
         }
     }
 
+    /// The run the effect belongs to, read from its key (`<run>/<step>/<n>`);
+    /// `None` for replies and for a command's own answer (`command/…`).
+    pub fn run_id(&self) -> Option<&str> {
+        if let Effect::Work(work) = self {
+            return Some(&work.run_id.0);
+        }
+        let run = self.key()?.split('/').next()?;
+        run.starts_with("run-").then_some(run)
+    }
+
     /// The key under which the effect is idempotent, where it has one.
     pub fn key(&self) -> Option<&str> {
         match self {
