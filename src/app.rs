@@ -43,11 +43,19 @@ pub struct RunningBot {
     fatal: watch::Receiver<Option<String>>,
     /// Where `/metrics` listens, when `[metrics]` is configured.
     metrics_addr: Option<std::net::SocketAddr>,
+    /// How many scheduled drift checks the watcher finished.
+    watch_checks: watch::Receiver<u64>,
 }
 
 impl RunningBot {
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Counts the drift watcher's finished checks (posted or not), so a caller can
+    /// wait for one instead of guessing how long it takes.
+    pub fn watch_checks(&self) -> watch::Receiver<u64> {
+        self.watch_checks.clone()
     }
 
     /// The address `/metrics`, `/healthz` and `/readyz` are served on, if any.
@@ -134,6 +142,21 @@ pub async fn start_with(
     }
     let executor_task = tokio::spawn(executor.clone().run(wait_for(stopped.clone())));
     let executor_waker = executor.clone();
+    let (watch_checks_sender, watch_checks) = watch::channel(0);
+    let watcher = config
+        .file
+        .watch
+        .clone()
+        .map(|section| crate::watch::Watcher {
+            config: config.clone(),
+            section,
+            store: store.clone(),
+            adapters: adapters.clone(),
+            clock: clock.clone(),
+            executor: executor.clone(),
+            started_at: clock.now(),
+            checks: watch_checks_sender,
+        });
 
     let inbox = Arc::new(
         Inbox::new(sender, store.clone(), config.command_name()).with_liveness(slack.liveness()),
@@ -156,6 +179,9 @@ pub async fn start_with(
     ));
 
     let mut tasks = vec![consumer_task, executor_task, health_task];
+    if let Some(watcher) = watcher {
+        tasks.push(tokio::spawn(watcher.run(wait_for(stop.subscribe()))));
+    }
     let metrics_server = match bind_metrics(&config, &store, &slack, &stop, &fatal).await {
         Ok(server) => server,
         Err(err) => {
@@ -198,6 +224,7 @@ pub async fn start_with(
         store,
         fatal,
         metrics_addr,
+        watch_checks,
     })
 }
 

@@ -25,6 +25,8 @@
 //!   fields (the run id).
 //! - [`metrics`]: the Prometheus registry and the `/metrics`, `/healthz`, `/readyz`
 //!   listener (`[metrics] listen`).
+//! - [`watch`]: the drift watcher (`[watch] schedule`): `diff` of both sites on a
+//!   cron schedule, posted only when the drift changed.
 //! - [`local`] (feature `local`): `lockstep demo` and the configuration that points
 //!   the bot at the local servers of the `lockstep-sim` crate.
 
@@ -56,4 +58,5 @@ pub mod secret;
 pub mod slack;
 pub mod store;
 pub mod tls;
+pub mod watch;
 pub mod workflow;

@@ -9,7 +9,7 @@
 
 mod apply;
 mod audit;
-mod diff;
+pub(crate) mod diff;
 pub mod explain;
 mod help;
 mod promote;

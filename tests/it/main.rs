@@ -24,3 +24,4 @@ mod slack_bot;
 mod stats;
 mod store_crash;
 mod sync;
+mod watch;
