@@ -15,6 +15,7 @@ mod hardening;
 mod harness;
 mod manifest;
 mod metrics;
+mod packaging;
 mod promote;
 mod properties;
 mod rig;
