@@ -448,7 +448,10 @@ impl Consumer {
         // record it before stopping (its effects run at the next start if need be).
         receiver.close();
         while let Some(event) = receiver.recv().await {
-            if matches!(event, Event::Command(_) | Event::Action(_)) {
+            if matches!(
+                event,
+                Event::Command(_) | Event::Action(_) | Event::HomeOpened(_)
+            ) {
                 self.consume_in_span(event).await;
             }
         }
@@ -498,6 +501,7 @@ impl Consumer {
             Event::Action(action) => self.on_action(&action).await,
             Event::Done(done) => self.on_done(done),
             Event::Progress { run_id, message } => self.on_progress(&run_id, message),
+            Event::HomeOpened(home) => self.on_home_opened(&home),
         };
         let batch = match batch {
             Ok(batch) => batch,
@@ -609,6 +613,22 @@ impl Consumer {
             _ => batch.effects.extend(commands::stale_button(action)),
         }
         Ok(batch)
+    }
+
+    /// Publishes the person's Home tab as the store stands now.
+    fn on_home_opened(&self, home: &crate::workflow::event::HomeEvent) -> anyhow::Result<Batch> {
+        let ctx = Context {
+            config: &self.config,
+            store: &self.store,
+            adapters: &self.adapters,
+            now: self.clock.now(),
+            roles: Roles::default(),
+        };
+        Ok(Batch {
+            dedup_key: Some(format!("event:{}", home.event_id)),
+            effects: vec![commands::on_home_opened(&ctx, &home.user)?],
+            ..Batch::default()
+        })
     }
 
     fn on_done(&self, done: DoneEvent) -> anyhow::Result<Batch> {
@@ -738,7 +758,7 @@ impl Asker {
                 user: action.user.clone(),
                 what: "that button press".to_string(),
             }),
-            Event::Done(_) | Event::Progress { .. } => None,
+            Event::Done(_) | Event::Progress { .. } | Event::HomeOpened(_) => None,
         }
     }
 }
@@ -754,6 +774,7 @@ fn event_span(event: &Event) -> tracing::Span {
             key = %done.key,
         ),
         Event::Progress { run_id, .. } => tracing::debug_span!("progress", run_id = %run_id),
+        Event::HomeOpened(home) => tracing::info_span!("home", user = %home.user),
         Event::Command(command) => tracing::info_span!(
             "command",
             run_id = tracing::field::Empty,

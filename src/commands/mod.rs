@@ -12,6 +12,7 @@ mod audit;
 pub(crate) mod diff;
 pub mod explain;
 mod help;
+mod home;
 mod promote;
 mod pull;
 mod push;
@@ -170,6 +171,11 @@ pub fn on_command(ctx: &Context, event: &CommandEvent) -> Arrival {
         Command::Unlock { env, reason } => unlock::on_command(ctx, event, env, reason),
     };
     result.unwrap_or_else(|err| Arrival::reply(event, Message::text(explain::explain(&err))))
+}
+
+/// Someone opened the Home tab: the effect that publishes theirs.
+pub fn on_home_opened(ctx: &Context, user: &str) -> anyhow::Result<Effect> {
+    home::on_home_opened(ctx, user)
 }
 
 /// What a button press is, read from its action id and value: which run, at which

@@ -167,20 +167,22 @@ pub fn human_duration(d: Duration) -> String {
     }
 }
 
+/// The finished promotions among `runs`, as the figures see them.
+pub fn finished_promotions(runs: &[Run]) -> Vec<Promotion> {
+    runs.iter()
+        .filter_map(|run| match run {
+            Run::Promotion(promotion) => Promotion::of(promotion),
+            _ => None,
+        })
+        .collect()
+}
+
 pub fn on_command(
     ctx: &Context,
     event: &CommandEvent,
     days: Option<u32>,
 ) -> anyhow::Result<Arrival> {
-    let promotions: Vec<Promotion> = ctx
-        .store
-        .runs()?
-        .iter()
-        .filter_map(|run| match run {
-            Run::Promotion(promotion) => Promotion::of(promotion),
-            _ => None,
-        })
-        .collect();
+    let promotions = finished_promotions(&ctx.store.runs()?);
     let figures = Figures::of(&promotions, days.unwrap_or(DEFAULT_DAYS), ctx.now);
     let staging = ctx
         .config
@@ -212,7 +214,7 @@ pub fn render(figures: &Figures, staging_branch: &str) -> Message {
     }
 }
 
-fn frequency_line(f: &Figures) -> String {
+pub(super) fn frequency_line(f: &Figures) -> String {
     format!(
         "• *Deployment frequency*: {} ({:.1} a week)\n      _promotions deployed to production that passed the smoke test, per week of the window_",
         crate::blueprint::render::plural(f.deployments, "deployment"),
@@ -220,7 +222,7 @@ fn frequency_line(f: &Figures) -> String {
     )
 }
 
-fn lead_time_line(f: &Figures, staging: &str) -> String {
+pub(super) fn lead_time_line(f: &Figures, staging: &str) -> String {
     let value = match f.lead_time {
         Some(m) => format!(
             "median {} over {}",
@@ -239,7 +241,7 @@ fn lead_time_line(f: &Figures, staging: &str) -> String {
     )
 }
 
-fn failure_line(f: &Figures) -> String {
+pub(super) fn failure_line(f: &Figures) -> String {
     let value = match f.failure_percent() {
         Some(percent) => format!("{percent}% ({} of {})", f.failures.0, f.failures.1),
         None => "no deployments".to_string(),
@@ -249,7 +251,7 @@ fn failure_line(f: &Figures) -> String {
     )
 }
 
-fn restore_line(f: &Figures) -> String {
+pub(super) fn restore_line(f: &Figures) -> String {
     let value = match f.time_to_restore {
         Some(m) => format!(
             "median {} over {}",

@@ -45,7 +45,7 @@ pub fn on_command(ctx: &Context, event: &CommandEvent) -> anyhow::Result<Arrival
 }
 
 /// `• `run-4fcfc55cad` `/frappe-stack diff --site=prod` for <@U0PM>, since 09:00 UTC: reading`.
-fn run_line(ctx: &Context, run: &Run) -> String {
+pub(super) fn run_line(ctx: &Context, run: &Run) -> String {
     let header = run.header();
     format!(
         "  • `{}` `{} {}` for <@{}>, since {}: {}",
@@ -58,7 +58,7 @@ fn run_line(ctx: &Context, run: &Run) -> String {
     )
 }
 
-fn lock_line(env: &str, lock: &EnvLock, now: DateTime<Utc>) -> String {
+pub(super) fn lock_line(env: &str, lock: &EnvLock, now: DateTime<Utc>) -> String {
     let reason = if lock.reason.is_empty() {
         String::new()
     } else {

@@ -9,7 +9,7 @@
 use crate::metrics::server::Liveness;
 use crate::slack::api::{Client, Connector, SlackApi};
 use crate::store::Store;
-use crate::workflow::event::{ActionEvent, CommandEvent, Event};
+use crate::workflow::event::{ActionEvent, CommandEvent, Event, HomeEvent};
 use slack_morphism::prelude::*;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -277,6 +277,35 @@ fn block_actions(event: &SlackInteractionBlockActionsEvent) -> Vec<ActionEvent> 
         .collect()
 }
 
+/// An Events API event: only `app_home_opened` on the Home tab is ours (the
+/// consumer publishes that person's Home); the rest is acknowledged and ignored.
+async fn on_push(
+    event: SlackPushEventCallback,
+    _client: Arc<Client>,
+    state: SlackClientEventsUserState,
+) -> UserCallbackResult<()> {
+    let arrived = std::time::Instant::now();
+    let SlackEventCallbackBody::AppHomeOpened(opened) = &event.event else {
+        return Ok(());
+    };
+    if opened.tab.as_deref().is_some_and(|tab| tab != "home") {
+        return Ok(());
+    }
+    let Some(inbox) = inbox_of(&state).await else {
+        return Ok(());
+    };
+    inbox.liveness.slack_answered();
+    let home = HomeEvent {
+        event_id: event.event_id.to_string(),
+        user: opened.user.to_string(),
+    };
+    if let Admission::Busy(why) = inbox.admit(Event::HomeOpened(home)) {
+        tracing::warn!(why, "cannot take an app_home_opened event now");
+    }
+    crate::metrics::global().envelope_acked("event", arrived.elapsed());
+    Ok(())
+}
+
 /// A new Socket Mode connection: its acks must not wait on Nagle's algorithm.
 /// (Generic over the event: slack-morphism 2.31 does not export the hello type's
 /// name.)
@@ -337,7 +366,8 @@ impl Listener {
         let callbacks = SlackSocketModeListenerCallbacks::new()
             .with_hello_events(on_hello)
             .with_command_events(on_command)
-            .with_interaction_events(on_interaction);
+            .with_interaction_events(on_interaction)
+            .with_push_events(on_push);
         let inner = SlackClientSocketModeListener::new(
             &SlackClientSocketModeConfig::new().with_max_connections_count(connections),
             environment,

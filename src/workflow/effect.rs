@@ -22,6 +22,16 @@ pub enum Effect {
     Update(Update),
     /// Something a run needs done in the world; its outcome is fed back to the run.
     Work(Work),
+    /// A person's App Home tab, published whole (`views.publish`; publishing the
+    /// same view again changes nothing).
+    Home(HomeView),
+}
+
+/// `user`'s Home tab: Slack's view JSON (`type: "home"`), built by the commands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HomeView {
+    pub user: String,
+    pub view: serde_json::Value,
 }
 
 /// One operation of a run, keyed `<run>/<step>/<n>`: the key is what makes it
@@ -47,6 +57,7 @@ impl Effect {
             Effect::Post(post) => format!("post `{}` in {}", post.key, post.channel),
             Effect::Update(update) => format!("update `{}`", update.key),
             Effect::Work(work) => format!("{} `{}`", work.op.name(), work.key),
+            Effect::Home(home) => format!("Home tab of {}", home.user),
         }
     }
 
@@ -63,7 +74,7 @@ impl Effect {
     /// The key under which the effect is idempotent, where it has one.
     pub fn key(&self) -> Option<&str> {
         match self {
-            Effect::Respond(_) => None,
+            Effect::Respond(_) | Effect::Home(_) => None,
             Effect::Post(post) => Some(&post.key),
             Effect::Update(update) => Some(&update.key),
             Effect::Work(work) => Some(&work.key),

@@ -472,6 +472,11 @@ impl Executor {
             Effect::Respond(reply) => self.respond(reply).await.map(|()| None),
             Effect::Post(post) => self.post(id, post).await.map(Some),
             Effect::Update(update) => self.update(update).await.map(|()| None),
+            Effect::Home(home) => self
+                .slack
+                .publish_home(&home.user, &home.view, None)
+                .await
+                .map(|_| None),
             Effect::Work(_) => return Ok(Done::GaveUp),
         };
         match result {

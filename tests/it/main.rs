@@ -13,6 +13,7 @@ mod frappe;
 mod github;
 mod hardening;
 mod harness;
+mod home;
 mod manifest;
 mod metrics;
 mod packaging;
