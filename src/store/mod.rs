@@ -1216,6 +1216,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_watch_digest_is_written_with_its_post_and_survives_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            assert_eq!(store.watch_digest().unwrap(), None);
+            let batch = || Batch {
+                dedup_key: Some("watch:2026-11-24T03:30:00+00:00".into()),
+                effects: vec![reply_effect("drift")],
+                watch_digest: Some("abc".into()),
+                ..Batch::default()
+            };
+            store.commit(batch(), Utc::now()).await.unwrap();
+            assert_eq!(store.watch_digest().unwrap().as_deref(), Some("abc"));
+            // Another batch without a digest leaves it alone.
+            store.commit(Batch::default(), Utc::now()).await.unwrap();
+            assert_eq!(store.watch_digest().unwrap().as_deref(), Some("abc"));
+        }
+        let reopened = Store::open(dir.path()).unwrap();
+        assert_eq!(reopened.watch_digest().unwrap().as_deref(), Some("abc"));
+    }
+
+    #[tokio::test]
     async fn audit_tail_returns_the_newest_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
