@@ -141,6 +141,35 @@ where
     }
 }
 
+/// What `promtool check metrics` (from the same Debian package) says of `text`;
+/// empty when it passes.
+fn promtool_check(text: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool runs (it comes with Prometheus)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("promtool reads the exposition");
+    let output = child.wait_with_output().expect("promtool ends");
+    if output.status.success() {
+        String::new()
+    } else {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    }
+}
+
 async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     let answer = reqwest::get(format!("http://{addr}{path}"))
         .await
@@ -186,6 +215,10 @@ async fn prometheus_scrapes_the_promotion_its_github_writes_and_the_ack_histogra
     assert!(prometheus.wait_for(promote, |n| n >= 1.0).await >= 1.0);
     let finished = "lockstep_runs{kind=\"promotion\",state=\"succeeded\"}";
     assert_eq!(prometheus.wait_for(finished, |n| n >= 1.0).await, 1.0);
+    // Prometheus's own linter passes the exposition (names, units, help, types).
+    let (_, exposition) = get(addr, "/metrics").await;
+    let problems = promtool_check(&exposition);
+    assert!(problems.is_empty(), "promtool check metrics:\n{problems}");
     h.finish().await;
 }
 
