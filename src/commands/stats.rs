@@ -236,7 +236,7 @@ pub(super) fn lead_time_line(f: &Figures, staging: &str) -> String {
         n => format!(" ({n} without a recorded first commit left out)"),
     };
     format!(
-        "• *Lead time for changes*: {value}{unknown}\n      _from the first commit of the change on `{}` (the oldest commit after the staging head the previous promotion took, read from GitHub when the promotion branch is made) to its deploy finishing on production_",
+        "• *Lead time for changes*: {value}{unknown}\n      _from the first commit of the change on `{}` (the oldest commit after the staging head the last successful promotion took, read from GitHub when the promotion branch is made) to its deploy finishing on production_",
         escape(staging)
     )
 }

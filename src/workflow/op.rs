@@ -421,8 +421,8 @@ pub struct SnapshotResult {
     #[serde(default)]
     pub staging_head: Option<String>,
     /// When the oldest commit on staging that this promotion carries was made: the
-    /// first commit after the staging head the previous promotion took (or, for
-    /// the first promotion, after staging left production). The start of the lead
+    /// first commit after the staging head the last successful promotion took (or,
+    /// before any, after staging left production). The start of the lead
     /// time (`stats`); `None` when GitHub could not say.
     #[serde(default)]
     pub first_change_at: Option<DateTime<Utc>>,

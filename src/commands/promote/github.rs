@@ -16,6 +16,7 @@ use crate::workflow::op::{
     ChangeRequest, Failure, OpResult, Outcome, PullRef, PullRequestDraft, ReviewState,
     ReviewVerdict, SnapshotRequest, SnapshotResult,
 };
+use crate::workflow::promotion::PromotionState;
 use crate::workflow::run::Run;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -120,7 +121,7 @@ pub async fn snapshot(
 }
 
 /// When the first commit this promotion carries was made on staging: the oldest
-/// commit after `since` (the staging head the previous promotion took), or after
+/// commit after `since` (the staging head the last successful promotion took), or after
 /// production's head for the first promotion. Only for the figures: a GitHub that
 /// cannot say is logged and leaves it unknown, and the promotion goes on.
 async fn first_change(
@@ -139,13 +140,16 @@ async fn first_change(
     }
 }
 
-/// The staging head the newest other promotion that reached the merge took: where
-/// this promotion's change starts.
+/// The staging head the newest other promotion that succeeded took: where this
+/// promotion's change starts. A rolled-back promotion's change never stayed on
+/// production, so its commits still count for the next one that carries them.
 pub fn staging_taken_last(store: &Store, except: &RunId) -> Option<String> {
     let runs = store.runs().ok()?;
     runs.iter()
         .filter_map(|run| match run {
-            Run::Promotion(p) if &p.header.id != except && p.facts.merge_sha.is_some() => Some(p),
+            Run::Promotion(p) if &p.header.id != except && p.state == PromotionState::Succeeded => {
+                Some(p)
+            }
             _ => None,
         })
         .filter_map(|p| {
