@@ -83,9 +83,13 @@ async fn check_reaches_slack_the_sites_the_repo_and_the_runner_workflow() {
         .await
         .expect("the local servers start");
     let dir = tempfile::tempdir().unwrap();
+    // A port that is in use, for [metrics]: check notes it rather than failing.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_addr = taken.local_addr().unwrap();
     let config = |workflow: &str| {
         let mut text = format!(
-            "[slack]\napi_url = \"{}\"\n[store]\npath = \"{}\"\n",
+            "[slack]\napi_url = \"{}\"\n[store]\npath = \"{}\"\n[metrics]\nlisten = \"{taken_addr}\"\n\
+             [freeze]\ntimezone = \"Asia/Kolkata\"\n[watch]\nschedule = \"0 9 * * 1-5\"\nchannel = \"C0DEPLOY\"\n",
             world.slack.api_url(),
             dir.path().join("store").display()
         );
@@ -109,7 +113,9 @@ async fn check_reaches_slack_the_sites_the_repo_and_the_runner_workflow() {
             .args(["check", "--config", path.to_str().unwrap()])
             .env("SLACK_APP_TOKEN", world.slack.app_token())
             .env("SLACK_BOT_TOKEN", world.slack.bot_token())
-            .env("GITHUB_TOKEN", world.github.token());
+            .env("GITHUB_TOKEN", world.github.token())
+            // Wednesday 14:30 in Kolkata: the next weekday 09:00 is Thursday's.
+            .env("LOCKSTEP_NOW", "2026-11-25T14:30:00+05:30");
         for site in ["staging", "prod"] {
             let upper = site.to_uppercase();
             command
@@ -137,6 +143,8 @@ async fn check_reaches_slack_the_sites_the_repo_and_the_runner_workflow() {
         "ok    site     prod",
         "ok    github   acme/frappe-config",
         "ok    runner   workflow bench.yml (\"Bench\", .github/workflows/bench.yml) dispatched on main",
+        &format!("note  metrics  {taken_addr}: in use"),
+        "ok    watch    `0 9 * * 1-5` in Asia/Kolkata: next run Thu 2026-11-26 09:00 IST, posting in C0DEPLOY",
     ] {
         assert!(out.contains(line), "{line:?} in:\n{out}");
     }
