@@ -41,11 +41,26 @@ pub struct RunningBot {
     store: Store,
     /// Set when the bot cannot go on (its store found damaged while recovering).
     fatal: watch::Receiver<Option<String>>,
+    /// Where `/metrics` listens, when `[metrics]` is configured.
+    metrics_addr: Option<std::net::SocketAddr>,
+    /// How many scheduled drift checks the watcher finished.
+    watch_checks: watch::Receiver<u64>,
 }
 
 impl RunningBot {
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Counts the drift watcher's finished checks (posted or not), so a caller can
+    /// wait for one instead of guessing how long it takes.
+    pub fn watch_checks(&self) -> watch::Receiver<u64> {
+        self.watch_checks.clone()
+    }
+
+    /// The address `/metrics`, `/healthz` and `/readyz` are served on, if any.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics_addr
     }
 
     /// Whether the bot can take work now: it is running and its store can be
@@ -127,8 +142,25 @@ pub async fn start_with(
     }
     let executor_task = tokio::spawn(executor.clone().run(wait_for(stopped.clone())));
     let executor_waker = executor.clone();
+    let (watch_checks_sender, watch_checks) = watch::channel(0);
+    let watcher = config
+        .file
+        .watch
+        .clone()
+        .map(|section| crate::watch::Watcher {
+            config: config.clone(),
+            section,
+            store: store.clone(),
+            adapters: adapters.clone(),
+            clock: clock.clone(),
+            executor: executor.clone(),
+            started_at: clock.now(),
+            checks: watch_checks_sender,
+        });
 
-    let inbox = Arc::new(Inbox::new(sender, store.clone(), config.command_name()));
+    let inbox = Arc::new(
+        Inbox::new(sender, store.clone(), config.command_name()).with_liveness(slack.liveness()),
+    );
     let consumer = Consumer {
         config: config.clone(),
         store: store.clone(),
@@ -146,6 +178,18 @@ pub async fn start_with(
         wait_for(stopped),
     ));
 
+    let mut tasks = vec![consumer_task, executor_task, health_task];
+    if let Some(watcher) = watcher {
+        tasks.push(tokio::spawn(watcher.run(wait_for(stop.subscribe()))));
+    }
+    let metrics_server = match bind_metrics(&config, &store, &slack, &stop, &fatal).await {
+        Ok(server) => server,
+        Err(err) => {
+            inbox.close();
+            let _ = stop.send(true);
+            return Err(err);
+        }
+    };
     let listener = match Listener::start(
         &slack,
         &config.file.slack.api_url,
@@ -162,14 +206,89 @@ pub async fn start_with(
         }
     };
     tracing::info!(command = config.command_name(), "lockstep is listening");
+    let mut metrics_addr = None;
+    if let Some(server) = metrics_server {
+        metrics_addr = server.local_addr().ok();
+        tracing::info!(listen = ?metrics_addr, "serving /metrics, /healthz and /readyz");
+        tasks.push(tokio::spawn(server.serve(wait_for(stop.subscribe()))));
+        tasks.push(tokio::spawn(ping_slack(
+            slack.clone(),
+            wait_for(stop.subscribe()),
+        )));
+    }
     Ok(RunningBot {
         listener,
         inbox,
         stop,
-        tasks: vec![consumer_task, executor_task, health_task],
+        tasks,
         store,
         fatal,
+        metrics_addr,
+        watch_checks,
     })
+}
+
+/// Binds the `[metrics]` listener, when configured, with this bot's store and
+/// readiness.
+async fn bind_metrics(
+    config: &Config,
+    store: &Store,
+    slack: &SlackApi,
+    stop: &watch::Sender<bool>,
+    fatal: &watch::Receiver<Option<String>>,
+) -> anyhow::Result<Option<crate::metrics::server::MetricsServer>> {
+    let Some(section) = &config.file.metrics else {
+        return Ok(None);
+    };
+    let (stop, fatal, ready_store) = (stop.subscribe(), fatal.clone(), store.clone());
+    let liveness = slack.liveness();
+    let ready: crate::metrics::server::ReadyCheck =
+        Arc::new(move || readiness(&stop, &fatal, &ready_store, &liveness));
+    let server =
+        crate::metrics::server::MetricsServer::bind(section.listen, store.clone(), ready).await?;
+    Ok(Some(server))
+}
+
+/// `/readyz`: the bot runs, its store can be written, a Socket Mode connection said
+/// hello and Slack answered recently.
+fn readiness(
+    stop: &watch::Receiver<bool>,
+    fatal: &watch::Receiver<Option<String>>,
+    store: &Store,
+    liveness: &crate::metrics::server::Liveness,
+) -> Result<(), String> {
+    if *stop.borrow() {
+        return Err("lockstep is shutting down".into());
+    }
+    if let Some(reason) = fatal.borrow().as_ref() {
+        return Err(format!("lockstep cannot go on: {reason}"));
+    }
+    if let Some(reason) = store.unwritable_reason() {
+        return Err(format!("the store cannot be written: {reason}"));
+    }
+    match liveness.slack_problem(crate::metrics::server::SLACK_FRESH) {
+        Some(problem) => Err(problem),
+        None => Ok(()),
+    }
+}
+
+/// Asks Slack's Web API who we are every [`crate::metrics::server::PING_EVERY`], so
+/// `/readyz` knows Slack answers while no one types (slack-morphism keeps its
+/// Socket Mode pings to itself).
+async fn ping_slack(slack: SlackApi, shutdown: impl std::future::Future<Output = ()>) {
+    let ping = async {
+        let mut every = tokio::time::interval(crate::metrics::server::PING_EVERY);
+        loop {
+            every.tick().await;
+            if let Err(err) = slack.auth_test().await {
+                tracing::warn!(error = %err, "Slack did not answer the readiness ping");
+            }
+        }
+    };
+    tokio::select! {
+        _ = shutdown => {}
+        _ = ping => {}
+    }
 }
 
 /// Opens the store. A store held by an instance of the bot this process just shut
@@ -329,7 +448,10 @@ impl Consumer {
         // record it before stopping (its effects run at the next start if need be).
         receiver.close();
         while let Some(event) = receiver.recv().await {
-            if matches!(event, Event::Command(_) | Event::Action(_) | Event::View(_)) {
+            if matches!(
+                event,
+                Event::Command(_) | Event::Action(_) | Event::View(_) | Event::HomeOpened(_)
+            ) {
                 self.consume_in_span(event).await;
             }
         }
@@ -380,6 +502,7 @@ impl Consumer {
             Event::View(view) => self.on_view(&view).await,
             Event::Done(done) => self.on_done(done),
             Event::Progress { run_id, message } => self.on_progress(&run_id, message),
+            Event::HomeOpened(home) => self.on_home_opened(&home),
         };
         let batch = match batch {
             Ok(batch) => batch,
@@ -518,6 +641,22 @@ impl Consumer {
         Ok(batch)
     }
 
+    /// Publishes the person's Home tab as the store stands now.
+    fn on_home_opened(&self, home: &crate::workflow::event::HomeEvent) -> anyhow::Result<Batch> {
+        let ctx = Context {
+            config: &self.config,
+            store: &self.store,
+            adapters: &self.adapters,
+            now: self.clock.now(),
+            roles: Roles::default(),
+        };
+        Ok(Batch {
+            dedup_key: Some(format!("event:{}", home.event_id)),
+            effects: vec![commands::on_home_opened(&ctx, &home.user)?],
+            ..Batch::default()
+        })
+    }
+
     fn on_done(&self, done: DoneEvent) -> anyhow::Result<Batch> {
         let mut batch = Batch {
             completes: Some(done.effect_id),
@@ -645,7 +784,7 @@ impl Asker {
                 user: action.user.clone(),
                 what: "that button press".to_string(),
             }),
-            Event::View(_) | Event::Done(_) | Event::Progress { .. } => None,
+            Event::View(_) | Event::Done(_) | Event::Progress { .. } | Event::HomeOpened(_) => None,
         }
     }
 }
@@ -661,6 +800,7 @@ fn event_span(event: &Event) -> tracing::Span {
             key = %done.key,
         ),
         Event::Progress { run_id, .. } => tracing::debug_span!("progress", run_id = %run_id),
+        Event::HomeOpened(home) => tracing::info_span!("home", user = %home.user),
         Event::Command(command) => tracing::info_span!(
             "command",
             run_id = tracing::field::Empty,

@@ -1,8 +1,9 @@
 //! `lockstep check`: validate the configuration, then reach every endpoint it names
 //! (Slack's `auth.test` and `apps.connections.open`, each Frappe site's login, the
 //! config repository and both its branches, and a workflow runner's workflow), one
-//! line each, naming what fails and what to do. What is not configured is noted
-//! with the sentence a command would answer.
+//! line each, naming what fails and what to do; where `[metrics]` would listen and
+//! when `[watch]` runs next. What is not configured is noted with the sentence a
+//! command would answer.
 
 use crate::adapters::Adapters;
 use crate::clock::Clock;
@@ -25,6 +26,8 @@ pub async fn run(path: &std::path::Path) -> anyhow::Result<bool> {
     };
     Clock::from_env()?;
     let mut failed = !check_store(&config.store_path()).await;
+    failed |= !check_metrics(&config).await;
+    check_watch(&config, &Clock::from_env()?);
     let api = slack::api::SlackApi::new(&config);
     let api_url = &config.file.slack.api_url;
     match api.auth_test().await {
@@ -151,6 +154,52 @@ fn store_verdict(path: &std::path::Path) -> Result<String, String> {
             "ok    store    {shown}: does not exist yet; lockstep can create it there"
         )),
         Err(err) => Err(err.to_string()),
+    }
+}
+
+/// That `[metrics] listen` can be listened on (a port in use is noted: it may be
+/// this bot's own listener); true unless it cannot be.
+async fn check_metrics(config: &config::Config) -> bool {
+    let Some(section) = &config.file.metrics else {
+        return true;
+    };
+    let addr = section.listen;
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(_) => {
+            println!(
+                "ok    metrics  {addr}: free; /metrics, /healthz and /readyz will listen there"
+            );
+            true
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::AddrInUse => {
+            println!("note  metrics  {addr}: in use (fine if that is this bot's listener; a second `run` would fail to start)");
+            true
+        }
+        Err(err) => {
+            println!("FAIL  metrics  {addr}: cannot listen there ({err}); choose another [metrics] listen address");
+            false
+        }
+    }
+}
+
+/// When the drift watcher runs next, in the freeze time zone.
+fn check_watch(config: &config::Config, clock: &Clock) {
+    let Some(section) = &config.file.watch else {
+        return;
+    };
+    let zone = config.file.freeze.timezone;
+    let next = section
+        .cron()
+        .ok()
+        .and_then(|cron| crate::watch::next_run(&cron, zone, clock.now()));
+    match next {
+        Some(at) => println!(
+            "ok    watch    `{}` in {zone}: next run {}, posting in {} when the drift changed",
+            section.schedule,
+            at.with_timezone(&zone).format("%a %Y-%m-%d %H:%M %Z"),
+            section.channel
+        ),
+        None => println!("note  watch    `{}` never fires again", section.schedule),
     }
 }
 

@@ -18,6 +18,13 @@ pub enum Clock {
     },
     /// A shared, settable instant for tests that move time forward.
     Manual(Arc<std::sync::Mutex<DateTime<Utc>>>),
+    /// Started at an instant and running, and moved forward by a test on top: for
+    /// scenarios whose polls need time to pass and that also skip hours.
+    Running {
+        at: DateTime<Utc>,
+        since: std::time::Instant,
+        skipped: Arc<std::sync::Mutex<chrono::Duration>>,
+    },
 }
 
 impl Clock {
@@ -48,6 +55,15 @@ impl Clock {
         Clock::Manual(Arc::new(std::sync::Mutex::new(start)))
     }
 
+    /// A clock running from `start` that [`Clock::advance`] also moves forward.
+    pub fn running_from(start: DateTime<Utc>) -> Self {
+        Clock::Running {
+            at: start,
+            since: std::time::Instant::now(),
+            skipped: Arc::default(),
+        }
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         match self {
             Clock::System => Utc::now(),
@@ -55,14 +71,23 @@ impl Clock {
                 *at + chrono::Duration::from_std(since.elapsed()).unwrap_or_default()
             }
             Clock::Manual(shared) => *shared.lock().unwrap_or_else(|poison| poison.into_inner()),
+            Clock::Running { at, since, skipped } => {
+                let skipped = *skipped.lock().unwrap_or_else(|poison| poison.into_inner());
+                *at + chrono::Duration::from_std(since.elapsed()).unwrap_or_default() + skipped
+            }
         }
     }
 
-    /// Moves a manual clock forward; other clocks ignore it.
+    /// Moves a manual or running clock forward; other clocks ignore it.
     pub fn advance(&self, by: chrono::Duration) {
-        if let Clock::Manual(shared) = self {
-            let mut now = shared.lock().unwrap_or_else(|poison| poison.into_inner());
-            *now += by;
+        match self {
+            Clock::Manual(shared) => {
+                *shared.lock().unwrap_or_else(|poison| poison.into_inner()) += by;
+            }
+            Clock::Running { skipped, .. } => {
+                *skipped.lock().unwrap_or_else(|poison| poison.into_inner()) += by;
+            }
+            Clock::System | Clock::Pinned { .. } => {}
         }
     }
 }
@@ -91,6 +116,16 @@ mod tests {
         let err = Clock::parse_fixed("friday").unwrap_err().to_string();
         assert!(err.contains("LOCKSTEP_NOW"), "{err}");
         assert!(err.contains("2026-11-27T15:00:00+05:30"), "{err}");
+    }
+
+    #[test]
+    fn a_running_clock_runs_and_skips_forward() {
+        let start = Utc::now() - chrono::Duration::days(30);
+        let clock = Clock::running_from(start);
+        let first = clock.now();
+        assert!(first >= start);
+        clock.advance(chrono::Duration::hours(3));
+        assert!(clock.now() - first >= chrono::Duration::hours(3));
     }
 
     #[test]

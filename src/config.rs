@@ -74,6 +74,12 @@ pub struct FileConfig {
     /// How `ship` lands the CHANGELOG.md entry.
     #[serde(default)]
     pub ship: ShipSection,
+    /// `/metrics`, `/healthz` and `/readyz` for Prometheus and the supervisor.
+    #[serde(default)]
+    pub metrics: Option<MetricsSection>,
+    /// The drift watcher: `diff` on both sites on a schedule.
+    #[serde(default)]
+    pub watch: Option<WatchSection>,
 }
 
 /// `[ship]`: how the release's CHANGELOG.md entry reaches the production branch.
@@ -93,6 +99,46 @@ pub enum ChangelogMode {
     #[default]
     Pr,
     Direct,
+}
+
+/// `[metrics]`: where the metrics, health and readiness endpoints listen.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// `host:port`, e.g. `127.0.0.1:9187` (port 0 picks a free one).
+    pub listen: std::net::SocketAddr,
+}
+
+/// `[watch]`: when the drift watcher runs `diff` on both sites. The schedule is a
+/// five-field cron expression (minute hour day-of-month month day-of-week) read in
+/// `freeze.timezone`; the watcher posts to `channel` only when the drift changed
+/// since its last post.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchSection {
+    pub schedule: String,
+    /// The channel id it posts to (e.g. C0DEPLOY).
+    pub channel: String,
+}
+
+impl WatchSection {
+    /// The schedule, parsed (checked at load, so this does not fail afterwards).
+    pub fn cron(&self) -> Result<croner::Cron, String> {
+        use std::str::FromStr;
+        let fields = self.schedule.split_whitespace().count();
+        if fields != 5 {
+            return Err(format!(
+                "watch.schedule = {:?} has {fields} fields; write five: minute hour day-of-month month day-of-week, e.g. \"0 9 * * 1-5\"",
+                self.schedule
+            ));
+        }
+        croner::Cron::from_str(&self.schedule).map_err(|err| {
+            format!(
+                "watch.schedule = {:?} is not a cron expression ({err}); e.g. \"0 9 * * 1-5\" is 09:00 on weekdays",
+                self.schedule
+            )
+        })
+    }
 }
 
 /// `[commands]`: how long a read (diff, review, the checklist, a plan) may take as
@@ -474,6 +520,12 @@ impl FileConfig {
 
     fn check(&self) -> Result<(), String> {
         check_command_name(&self.slack.command)?;
+        if let Some(watch) = &self.watch {
+            watch.cron()?;
+            if watch.channel.trim().is_empty() {
+                return Err("watch.channel is empty; give the channel id the watcher posts to, e.g. \"C0DEPLOY\"".into());
+            }
+        }
         if !(1..=10).contains(&self.slack.socket_connections) {
             return Err(format!(
                 "slack.socket_connections must be between 1 and 10 (Slack allows 10 per app), got {}",
@@ -873,6 +925,19 @@ mod tests {
         let file = FileConfig::parse(text, "lockstep.example.toml").unwrap();
         assert_eq!(file.slack.command, "/frappe-stack");
         assert!(file.sites.contains_key("staging"));
+    }
+
+    #[test]
+    fn a_watch_schedule_must_be_five_cron_fields() {
+        let parse = |schedule: &str| {
+            let text = format!("[watch]\nschedule = \"{schedule}\"\nchannel = \"C0DEPLOY\"\n");
+            FileConfig::parse(&text, "w.toml").map_err(|err| err.to_string())
+        };
+        assert!(parse("0 9 * * 1-5").is_ok());
+        let err = parse("0 0 9 * * 1-5").unwrap_err();
+        assert!(err.contains("has 6 fields"), "{err}");
+        let err = parse("0 25 * * *").unwrap_err();
+        assert!(err.contains("is not a cron expression"), "{err}");
     }
 
     #[test]

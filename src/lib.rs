@@ -25,6 +25,12 @@
 //! - [`access`]: who may do what (users and user groups from the config).
 //! - [`app`]: wires config, store and adapters; the only place that spawns tasks.
 //!   [`check`] is `lockstep check`.
+//! - [`logging`]: text or JSON log lines (`--log-format`), each with its spans'
+//!   fields (the run id).
+//! - [`metrics`]: the Prometheus registry and the `/metrics`, `/healthz`, `/readyz`
+//!   listener (`[metrics] listen`).
+//! - [`watch`]: the drift watcher (`[watch] schedule`): `diff` of both sites on a
+//!   cron schedule, posted only when the drift changed.
 //! - [`local`] (feature `local`): `lockstep demo` and the configuration that points
 //!   the bot at the local servers of the `lockstep-sim` crate.
 
@@ -49,10 +55,13 @@ pub mod github;
 pub mod ids;
 #[cfg(feature = "local")]
 pub mod local;
+pub mod logging;
+pub mod metrics;
 pub mod release;
 pub mod runner;
 pub mod secret;
 pub mod slack;
 pub mod store;
 pub mod tls;
+pub mod watch;
 pub mod workflow;

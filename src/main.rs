@@ -13,6 +13,10 @@ use std::process::ExitCode;
     about = "Promote Frappe configuration from staging to production through GitHub pull requests, driven from Slack."
 )]
 struct Cli {
+    /// How log lines (on stderr) are written: text, or one JSON object a line for
+    /// log shippers. Lines logged while a run is handled carry its run_id.
+    #[arg(long, global = true, value_enum, default_value_t = lockstep::logging::LogFormat::Text)]
+    log_format: lockstep::logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -108,7 +112,7 @@ fn main() -> ExitCode {
     tls::install_crypto_provider();
     lockstep::error::install_panic_hook();
     let cli = Cli::parse();
-    init_logging(&cli.command);
+    init_logging(&cli.command, cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -283,17 +287,11 @@ fn is_demo(_: &Command) -> bool {
 /// demo, whose transcript is the output a newcomer reads (warnings still show).
 /// octocrab logs every failed request as an ERROR of its own; the GitHub client
 /// reports each failure itself, with what to do, so octocrab's are off.
-fn init_logging(command: &Command) {
-    let demo = is_demo(command);
-    let default = if demo {
+fn init_logging(command: &Command, format: lockstep::logging::LogFormat) {
+    let default = if is_demo(command) {
         "warn"
     } else {
         "info,slack_morphism=warn,octocrab=off"
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    lockstep::logging::init(format, default);
 }

@@ -18,6 +18,9 @@ pub const MAX_COMMAND_CHARS: usize = 4000;
 /// The most audit entries one `audit` may ask for.
 pub const MAX_AUDIT_ENTRIES: u32 = 200;
 
+/// The longest window `stats --days` may look back over.
+pub const MAX_STATS_DAYS: u32 = 365;
+
 /// Flags people reach for to get past a safeguard; refused by name, never ignored.
 pub const FORBIDDEN_FLAGS: [&str; 10] = [
     "--force",
@@ -71,6 +74,10 @@ pub enum Command {
         notes_from: Option<PrNumber>,
         dry_run: bool,
     },
+    Stats {
+        /// `None` lets the handler choose its default.
+        days: Option<u32>,
+    },
     Rollback {
         git_ref: GitRef,
         dry_run: bool,
@@ -97,6 +104,7 @@ impl Command {
             Command::Review { .. } => Subcommand::Review,
             Command::Promote { .. } => Subcommand::Promote,
             Command::Ship { .. } => Subcommand::Ship,
+            Command::Stats { .. } => Subcommand::Stats,
             Command::Rollback { .. } => Subcommand::Rollback,
             Command::Unlock { .. } => Subcommand::Unlock,
             Command::Audit { .. } => Subcommand::Audit,
@@ -111,6 +119,7 @@ impl Command {
             | Command::Status
             | Command::Diff { .. }
             | Command::Review { .. }
+            | Command::Stats { .. }
             | Command::Audit { .. } => true,
             Command::Push { dry_run }
             | Command::Promote { dry_run, .. }
@@ -178,6 +187,9 @@ impl Command {
             Command::Unlock { env, reason } => {
                 words.push(env.as_str().to_string());
                 words.push(flag("--reason", reason.segments()));
+            }
+            Command::Stats { days } => {
+                words.extend(days.map(|d| flag("--days", &text(&d.to_string()))))
             }
             Command::Audit { n } => words.extend(n.map(|n| n.to_string())),
         }
@@ -551,6 +563,9 @@ impl Parser<'_> {
                 notes_from: self.typed(&args, "--notes-from", PrNumber::parse)?,
                 dry_run: args.switch("--dry-run"),
             },
+            Subcommand::Stats => Command::Stats {
+                days: self.typed(&args, "--days", stats_days)?,
+            },
             Subcommand::Rollback => Command::Rollback {
                 git_ref: self.positional_value("<git-ref>", positional(0), GitRef::parse)?,
                 dry_run: args.switch("--dry-run"),
@@ -657,6 +672,18 @@ fn audit_count(text: &str) -> Result<u32, String> {
         }
         _ => Err(format!(
             "{} is not a number from 1 to {MAX_AUDIT_ENTRIES}",
+            echo(text)
+        )),
+    }
+}
+
+fn stats_days(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(n) if (1..=MAX_STATS_DAYS).contains(&n) && text.chars().all(|c| c.is_ascii_digit()) => {
+            Ok(n)
+        }
+        _ => Err(format!(
+            "{} is not a number of days from 1 to {MAX_STATS_DAYS}",
             echo(text)
         )),
     }

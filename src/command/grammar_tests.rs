@@ -318,6 +318,28 @@ fn audit() {
 }
 
 #[test]
+fn stats_takes_a_number_of_days_written_either_way() {
+    assert_eq!(ok("stats"), Command::Stats { days: None });
+    assert_eq!(ok("stats --days=90"), Command::Stats { days: Some(90) });
+    assert_eq!(ok("stats --days 7"), Command::Stats { days: Some(7) });
+    assert_eq!(ok("stats --days=365"), Command::Stats { days: Some(365) });
+    for bad in [
+        "stats --days=0",
+        "stats --days=366",
+        "stats --days=-3",
+        "stats --days=two",
+    ] {
+        assert!(
+            message(bad).contains("is not a number of days from 1 to 365"),
+            "{bad}: {}",
+            message(bad)
+        );
+    }
+    assert!(message("stats --days").contains("--days needs a value"));
+    assert!(message("stats 30").contains("Unexpected argument"));
+}
+
+#[test]
 fn subcommand_and_read_only() {
     let cases = [
         ("help", true),
@@ -325,6 +347,7 @@ fn subcommand_and_read_only() {
         ("diff --site=prod", true),
         ("review", true),
         ("audit 5", true),
+        ("stats --days=7", true),
         ("promote --dry-run", true),
         ("push --dry-run", true),
         ("rollback main --dry-run", true),
@@ -717,6 +740,7 @@ fn flag_samples() -> Vec<(
         (Promote, "--dry-run", None, None),
         (Ship, "--notes-from", Some("#42"), Some("0")),
         (Ship, "--dry-run", None, None),
+        (Stats, "--days", Some("90"), Some("0")),
         (Rollback, "--dry-run", None, None),
         (
             Unlock,
@@ -1027,6 +1051,7 @@ fn any_command() -> impl Strategy<Value = Command> {
                 env,
                 reason: EmergencyReason::from_text(&reason).unwrap()
             }),
+        proptest::option::of(1u32..=MAX_STATS_DAYS).prop_map(|days| Command::Stats { days }),
         proptest::option::of(1u32..=200).prop_map(|n| Command::Audit { n }),
     ]
 }

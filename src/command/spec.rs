@@ -17,6 +17,7 @@ pub enum Subcommand {
     Review,
     Promote,
     Ship,
+    Stats,
     Rollback,
     Unlock,
     Audit,
@@ -78,7 +79,7 @@ pub const GLOBAL_FLAGS: &[FlagSpec] = &[FlagSpec {
 }];
 
 impl Subcommand {
-    pub const ALL: [Subcommand; 11] = [
+    pub const ALL: [Subcommand; 12] = [
         Subcommand::Help,
         Subcommand::Status,
         Subcommand::Diff,
@@ -87,6 +88,7 @@ impl Subcommand {
         Subcommand::Review,
         Subcommand::Promote,
         Subcommand::Ship,
+        Subcommand::Stats,
         Subcommand::Rollback,
         Subcommand::Unlock,
         Subcommand::Audit,
@@ -102,6 +104,7 @@ impl Subcommand {
             Subcommand::Review => &REVIEW,
             Subcommand::Promote => &PROMOTE,
             Subcommand::Ship => &SHIP,
+            Subcommand::Stats => &STATS,
             Subcommand::Rollback => &ROLLBACK,
             Subcommand::Unlock => &UNLOCK,
             Subcommand::Audit => &AUDIT,
@@ -368,6 +371,22 @@ static UNLOCK: SubcommandSpec = SubcommandSpec {
     examples: &["unlock prod --reason=\"restore checked by hand\""],
 };
 
+static STATS: SubcommandSpec = SubcommandSpec {
+    name: "stats",
+    summary: "Delivery figures (DORA) from the promotion history",
+    usage: "stats [--days=<n>]",
+    description: "Deployment frequency, lead time for changes, change failure rate and \
+                  time to restore, computed from the promotions that ended in the last \
+                  <n> days, each with its definition. Read-only.",
+    args: &[],
+    flags: &[FlagSpec {
+        name: "--days",
+        value: Some("<n>"),
+        description: "How many days back to look, 1 to 365 (default 30)",
+    }],
+    examples: &["stats", "stats --days=90"],
+};
+
 static AUDIT: SubcommandSpec = SubcommandSpec {
     name: "audit",
     summary: "The last N audit entries",
@@ -400,9 +419,10 @@ mod tests {
                 Subcommand::Review => 5,
                 Subcommand::Promote => 6,
                 Subcommand::Ship => 7,
-                Subcommand::Rollback => 8,
-                Subcommand::Unlock => 9,
-                Subcommand::Audit => 10,
+                Subcommand::Stats => 8,
+                Subcommand::Rollback => 9,
+                Subcommand::Unlock => 10,
+                Subcommand::Audit => 11,
             }
         }
         for (i, sub) in Subcommand::ALL.into_iter().enumerate() {

@@ -9,9 +9,10 @@
 
 mod apply;
 mod audit;
-mod diff;
+pub(crate) mod diff;
 pub mod explain;
 mod help;
+mod home;
 mod promote;
 mod pull;
 mod push;
@@ -20,6 +21,7 @@ mod reviewer;
 mod rollback;
 mod shell;
 mod ship;
+mod stats;
 mod status;
 mod tester;
 mod unlock;
@@ -148,6 +150,7 @@ pub fn on_command(ctx: &Context, event: &CommandEvent) -> Arrival {
         Command::Help { topic } => Ok(help::on_command(ctx, event, topic)),
         Command::Status => status::on_command(ctx, event),
         Command::Audit { n } => audit::on_command(ctx, event, n),
+        Command::Stats { days } => stats::on_command(ctx, event, days),
         Command::Diff { site } => diff::on_command(ctx, event, site),
         Command::Pull => pull::on_command(ctx, event),
         Command::Push { dry_run } => push::on_command(ctx, event, dry_run),
@@ -169,6 +172,11 @@ pub fn on_command(ctx: &Context, event: &CommandEvent) -> Arrival {
         Command::Unlock { env, reason } => unlock::on_command(ctx, event, env, reason),
     };
     result.unwrap_or_else(|err| Arrival::reply(event, Message::text(explain::explain(&err))))
+}
+
+/// Someone opened the Home tab: the effect that publishes theirs.
+pub fn on_home_opened(ctx: &Context, user: &str) -> anyhow::Result<Effect> {
+    home::on_home_opened(ctx, user)
 }
 
 /// What a button press is, read from its action id and value: which run, at which
@@ -363,7 +371,10 @@ impl Performers {
             }
             Op::VerifyPush { branch } => push::verify(a.staging().map_err(refused)?, branch).await,
             Op::TakeBackup { not_before } => promote::deploy::take_backup(a, *not_before).await,
-            Op::Snapshot(request) => promote::github::snapshot(a, request).await,
+            Op::Snapshot(request) => {
+                let since = promote::github::staging_taken_last(&self.store, &work.run_id);
+                promote::github::snapshot(a, request, since.as_deref()).await
+            }
             Op::OpenPull(draft) => promote::github::open_pull(a, draft).await,
             Op::LabelPull { number, labels } => promote::github::label(a, *number, labels).await,
             Op::RequestReview { number, login } => {

@@ -32,6 +32,7 @@ pub fn on_command(ctx: &Context, event: &CommandEvent) -> anyhow::Result<Arrival
     }
     lines.push(last_promote(&runs));
     lines.push(last_release(&runs));
+    lines.extend(watch_line(ctx));
     lines.push(store_line(ctx));
     let text = lines.join("\n");
     Ok(Arrival::announce(
@@ -44,7 +45,7 @@ pub fn on_command(ctx: &Context, event: &CommandEvent) -> anyhow::Result<Arrival
 }
 
 /// `• `run-4fcfc55cad` `/frappe-stack diff --site=prod` for <@U0PM>, since 09:00 UTC: reading`.
-fn run_line(ctx: &Context, run: &Run) -> String {
+pub(super) fn run_line(ctx: &Context, run: &Run) -> String {
     let header = run.header();
     format!(
         "  • `{}` `{} {}` for <@{}>, since {}: {}",
@@ -57,7 +58,7 @@ fn run_line(ctx: &Context, run: &Run) -> String {
     )
 }
 
-fn lock_line(env: &str, lock: &EnvLock, now: DateTime<Utc>) -> String {
+pub(super) fn lock_line(env: &str, lock: &EnvLock, now: DateTime<Utc>) -> String {
     let reason = if lock.reason.is_empty() {
         String::new()
     } else {
@@ -71,6 +72,28 @@ fn lock_line(env: &str, lock: &EnvLock, now: DateTime<Utc>) -> String {
         lock.since.format("%Y-%m-%d %H:%M UTC"),
         crate::checks::backup::human_age(now - lock.since)
     )
+}
+
+/// When the drift watcher runs next, in the freeze time zone; nothing without `[watch]`.
+fn watch_line(ctx: &Context) -> Option<String> {
+    let section = ctx.config.file.watch.as_ref()?;
+    let zone = ctx.config.file.freeze.timezone;
+    let next = section
+        .cron()
+        .ok()
+        .and_then(|cron| crate::watch::next_run(&cron, zone, ctx.now));
+    Some(match next {
+        Some(at) => format!(
+            "Drift watch: next `diff` of both sites {} (`{}`), posted in <#{}> if the drift changed.",
+            at.with_timezone(&zone).format("%a %Y-%m-%d %H:%M %Z"),
+            escape(&section.schedule),
+            section.channel
+        ),
+        None => format!(
+            "Drift watch: `{}` never fires again.",
+            escape(&section.schedule)
+        ),
+    })
 }
 
 /// How much the store holds: `Store: 1.2 MB on disk (3 runs, 140 dedup keys, …); audit log 2.0 MB`.

@@ -435,6 +435,9 @@ impl SiteReader {
                     // Honour a 429's Retry-After, but never wait longer than max_backoff.
                     let asked = Duration::from_secs(err.context().retry_after_secs.unwrap_or(0));
                     let wait = policy.backoff(attempt).max(asked.min(policy.max_backoff));
+                    if err.context().retry_after_secs.is_some() {
+                        crate::metrics::global().rate_limit_wait("frappe", wait);
+                    }
                     tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
@@ -481,11 +484,16 @@ impl SiteReader {
         request: RequestBuilder,
     ) -> Result<(StatusCode, Bytes), FrappeError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let response = request
-            .send()
-            .await
-            .map_err(|e| self.transport_error(target, e))?;
+        let class = crate::metrics::frappe_class(self.config.site.as_str(), target.operation);
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => {
+                crate::metrics::global().request("frappe", &class, false);
+                return Err(self.transport_error(target, e));
+            }
+        };
         let status = response.status();
+        crate::metrics::global().request("frappe", &class, status.is_success());
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)

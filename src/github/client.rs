@@ -591,6 +591,28 @@ impl GithubClient {
         .await
     }
 
+    /// When the oldest commit on `head` that `base` lacks was committed (`None` when
+    /// there is none). GitHub lists at most 250 commits of a comparison, oldest
+    /// first, so a longer history gives the oldest of the first 250.
+    pub async fn first_commit_since(
+        &self,
+        base: &str,
+        head: &str,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, GithubError> {
+        let op = Op::new(format!("the commits {base}...{head}"), "contents: read");
+        let comparison: CommitDates = self
+            .get(
+                &format!("compare/{}...{}", escape_path(base), escape_path(head)),
+                op,
+            )
+            .await?;
+        Ok(comparison
+            .commits
+            .iter()
+            .map(|c| c.commit.committer.date)
+            .min())
+    }
+
     /// An annotated tag object on `sha` plus its `refs/tags/` ref (2 calls).
     pub async fn create_annotated_tag(
         &self,
@@ -695,4 +717,26 @@ mod tests {
             "promote/2026-11-26%20x%231"
         );
     }
+}
+
+/// The commit dates of a comparison (the rest of its answer is not read).
+#[derive(Debug, serde::Deserialize)]
+struct CommitDates {
+    #[serde(default)]
+    commits: Vec<DatedCommit>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct DatedCommit {
+    commit: DatedCommitBody,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct DatedCommitBody {
+    committer: CommitterDate,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct CommitterDate {
+    date: chrono::DateTime<chrono::Utc>,
 }

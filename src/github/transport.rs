@@ -230,6 +230,7 @@ impl Transport {
             if let Some(wait) = rate_limit_wait(&raw) {
                 if wait <= self.retry.max_rate_limit_wait && !last {
                     tracing::info!(what = %op.what, wait_s = wait.as_secs(), "GitHub rate limit; waiting");
+                    crate::metrics::global().rate_limit_wait("github", wait);
                     tokio::time::sleep(wait).await;
                     continue;
                 }
@@ -299,11 +300,16 @@ impl Transport {
             .build_request(builder, body)
             .map_err(|e| transport(e.to_string()))?;
         self.calls.fetch_add(1, Ordering::Relaxed);
-        let response = self
-            .crab
-            .execute(request)
-            .await
-            .map_err(|e| transport(e.to_string()))?;
+        let class = crate::metrics::github_class(method, path);
+        let response = match self.crab.execute(request).await {
+            Ok(response) => response,
+            Err(e) => {
+                crate::metrics::global().request("github", &class, false);
+                return Err(transport(e.to_string()));
+            }
+        };
+        let answered = response.status().is_success() || response.status().is_redirection();
+        crate::metrics::global().request("github", &class, answered);
         let (parts, body) = response.into_parts();
         let text = self
             .crab

@@ -14,6 +14,7 @@
 //! subscribed to the `app_home_opened` bot event to hear a person open it.
 
 use crate::config::Config;
+use crate::metrics::server::Liveness;
 use crate::secret::Secret;
 use crate::slack::render::message_content;
 use crate::workflow::effect::Message;
@@ -213,6 +214,8 @@ pub struct SlackApi {
     bot_token: SlackApiToken,
     app_token: SlackApiToken,
     rate_limit_retries: u32,
+    /// When Slack last answered this client (for `/readyz`).
+    liveness: Arc<Liveness>,
 }
 
 /// Builds the HTTP connector used for both the Web API and the Socket Mode listener.
@@ -251,7 +254,14 @@ impl SlackApi {
             bot_token: SlackApiToken::new(bot_token.expose().into()),
             app_token: SlackApiToken::new(app_token.expose().into()),
             rate_limit_retries,
+            liveness: Arc::default(),
         }
+    }
+
+    /// What this client (and the listener given the same `Arc`) knows of Slack's
+    /// answers, for `/readyz`.
+    pub fn liveness(&self) -> Arc<Liveness> {
+        self.liveness.clone()
     }
 
     pub fn client(&self) -> Arc<Client> {
@@ -275,8 +285,13 @@ impl SlackApi {
         let mut tries = 0;
         loop {
             tries += 1;
-            match attempt().await {
-                Ok(value) => return Ok(value),
+            let answer = attempt().await;
+            crate::metrics::global().request("slack", method, answer.is_ok());
+            match answer {
+                Ok(value) => {
+                    self.liveness.slack_answered();
+                    return Ok(value);
+                }
                 Err(SlackClientError::RateLimitError(limit))
                     if tries <= self.rate_limit_retries =>
                 {
@@ -284,6 +299,7 @@ impl SlackApi {
                         .retry_after
                         .unwrap_or(Duration::from_secs(1))
                         .min(MAX_RETRY_AFTER);
+                    crate::metrics::global().rate_limit_wait("slack", wait);
                     tracing::warn!(
                         method,
                         wait_secs = wait.as_secs_f32(),

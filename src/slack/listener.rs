@@ -6,9 +6,10 @@
 //! envelope repeats), enqueue, ack. All real work happens in the consumer task.
 //! Reconnection on every `disconnect` reason is slack-morphism's job.
 
+use crate::metrics::server::Liveness;
 use crate::slack::api::{Client, Connector, SlackApi};
 use crate::store::Store;
-use crate::workflow::event::{ActionEvent, CommandEvent, Event, ViewEvent};
+use crate::workflow::event::{ActionEvent, CommandEvent, Event, HomeEvent, ViewEvent};
 use slack_morphism::prelude::*;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -25,6 +26,8 @@ pub struct Inbox {
     /// Keys enqueued but not yet committed by the consumer: a redelivery that
     /// arrives before the commit is caught here, one after it by the store.
     in_flight: Mutex<HashSet<String>>,
+    /// What the bot's `/readyz` knows of Slack: a hello, an envelope.
+    liveness: Arc<Liveness>,
 }
 
 const SHUTTING_DOWN: &str =
@@ -45,6 +48,18 @@ pub enum Admission {
     Busy(String),
 }
 
+impl Admission {
+    /// How the acknowledgement is counted in the metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Admission::Queued => "queued",
+            Admission::Duplicate => "duplicate",
+            Admission::Rejected(_) => "rejected",
+            Admission::Busy(_) => "busy",
+        }
+    }
+}
+
 impl Inbox {
     pub fn new(sender: mpsc::Sender<Event>, store: Store, command_name: &str) -> Self {
         Self {
@@ -52,7 +67,14 @@ impl Inbox {
             store: Mutex::new(Some(store)),
             command_name: command_name.to_string(),
             in_flight: Mutex::new(HashSet::new()),
+            liveness: Arc::default(),
         }
+    }
+
+    /// Reports hellos and envelopes to `liveness` (the bot's Slack client's).
+    pub fn with_liveness(mut self, liveness: Arc<Liveness>) -> Self {
+        self.liveness = liveness;
+        self
     }
 
     /// Validate, deduplicate, enqueue. Never blocks: the caller is about to ack.
@@ -123,18 +145,37 @@ async fn on_command(
     _client: Arc<Client>,
     state: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackCommandEventResponse> {
+    let arrived = std::time::Instant::now();
     let Some(inbox) = inbox_of(&state).await else {
         return Ok(ephemeral_ack(
             "lockstep is starting up; please try again in a moment.",
         ));
     };
-    Ok(match inbox.admit(Event::Command(command_event(event))) {
+    inbox.liveness.slack_answered();
+    let event = command_event(event);
+    let subcommand = subcommand_label(&event.text);
+    let admission = inbox.admit(Event::Command(event));
+    let outcome = admission.label();
+    let response = match admission {
         // An empty payload acks without showing anything; the reply follows.
         Admission::Queued | Admission::Duplicate => {
             SlackCommandEventResponse::new(SlackMessageContent::new())
         }
         Admission::Rejected(text) | Admission::Busy(text) => ephemeral_ack(&text),
-    })
+    };
+    crate::metrics::global().command_acked(subcommand, outcome, arrived.elapsed());
+    Ok(response)
+}
+
+/// The subcommand a command's text starts with, for the metrics: a known name or
+/// `help` (empty text) or `unknown` (never the typed word, which is free text).
+fn subcommand_label(text: &str) -> &'static str {
+    match text.split_whitespace().next() {
+        None => "help",
+        Some(word) => crate::command::Subcommand::from_name(word)
+            .map(crate::command::Subcommand::name)
+            .unwrap_or("unknown"),
+    }
 }
 
 /// A slash command as the consumer reads it.
@@ -159,13 +200,17 @@ async fn on_interaction(
     client: Arc<Client>,
     state: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackInteractionResponse> {
+    let arrived = std::time::Instant::now();
     let Some(inbox) = inbox_of(&state).await else {
         return Ok(SlackInteractionResponse::Empty);
     };
+    inbox.liveness.slack_answered();
     let actions = match event {
         SlackInteractionEvent::BlockActions(actions) => actions,
         SlackInteractionEvent::ViewSubmission(submission) => {
-            return Ok(on_view_submission(&inbox, &submission));
+            let response = on_view_submission(&inbox, &submission);
+            crate::metrics::global().envelope_acked("view_submission", arrived.elapsed());
+            return Ok(response);
         }
         _ => return Ok(SlackInteractionResponse::Empty),
     };
@@ -183,6 +228,7 @@ async fn on_interaction(
             }
         }
     }
+    crate::metrics::global().envelope_acked("interaction", arrived.elapsed());
     Ok(SlackInteractionResponse::Empty)
 }
 
@@ -306,14 +352,46 @@ fn block_actions(event: &SlackInteractionBlockActionsEvent) -> Vec<ActionEvent> 
         .collect()
 }
 
+/// An Events API event: only `app_home_opened` on the Home tab is ours (the
+/// consumer publishes that person's Home); the rest is acknowledged and ignored.
+async fn on_push(
+    event: SlackPushEventCallback,
+    _client: Arc<Client>,
+    state: SlackClientEventsUserState,
+) -> UserCallbackResult<()> {
+    let arrived = std::time::Instant::now();
+    let SlackEventCallbackBody::AppHomeOpened(opened) = &event.event else {
+        return Ok(());
+    };
+    if opened.tab.as_deref().is_some_and(|tab| tab != "home") {
+        return Ok(());
+    }
+    let Some(inbox) = inbox_of(&state).await else {
+        return Ok(());
+    };
+    inbox.liveness.slack_answered();
+    let home = HomeEvent {
+        event_id: event.event_id.to_string(),
+        user: opened.user.to_string(),
+    };
+    if let Admission::Busy(why) = inbox.admit(Event::HomeOpened(home)) {
+        tracing::warn!(why, "cannot take an app_home_opened event now");
+    }
+    crate::metrics::global().envelope_acked("event", arrived.elapsed());
+    Ok(())
+}
+
 /// A new Socket Mode connection: its acks must not wait on Nagle's algorithm.
 /// (Generic over the event: slack-morphism 2.31 does not export the hello type's
 /// name.)
 async fn on_hello<HelloEvent: Send>(
     _event: HelloEvent,
     _client: Arc<Client>,
-    _state: SlackClientEventsUserState,
+    state: SlackClientEventsUserState,
 ) {
+    if let Some(inbox) = inbox_of(&state).await {
+        inbox.liveness.hello();
+    }
     let changed = super::nagle::disable_nagle_on_tcp_sockets();
     tracing::debug!(changed, "Socket Mode connection open; TCP_NODELAY set");
 }
@@ -363,7 +441,8 @@ impl Listener {
         let callbacks = SlackSocketModeListenerCallbacks::new()
             .with_hello_events(on_hello)
             .with_command_events(on_command)
-            .with_interaction_events(on_interaction);
+            .with_interaction_events(on_interaction)
+            .with_push_events(on_push);
         let inner = SlackClientSocketModeListener::new(
             &SlackClientSocketModeConfig::new().with_max_connections_count(connections),
             environment,

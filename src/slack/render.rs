@@ -28,6 +28,18 @@ pub fn message_content(message: &Message) -> SlackMessageContent {
         .with_blocks(blocks)
 }
 
+/// A Home tab (`views.publish`) showing `message`'s blocks: the same Block Kit as a
+/// message, within a view's limit of 100 blocks.
+pub fn home_view(message: &Message) -> serde_json::Value {
+    const MAX_VIEW_BLOCKS: usize = 100;
+    let mut blocks: Vec<SlackBlock> = message.blocks.iter().flat_map(render_block).collect();
+    if blocks.len() > MAX_VIEW_BLOCKS {
+        blocks.truncate(MAX_VIEW_BLOCKS - 1);
+        blocks.push(context_block("…the rest was cut to fit the Home tab."));
+    }
+    serde_json::json!({ "type": "home", "blocks": blocks })
+}
+
 fn render_block(block: &Block) -> Vec<SlackBlock> {
     match block {
         Block::Header(text) => vec![SlackBlock::Header(SlackHeaderBlock::new(

@@ -158,6 +158,8 @@ pub struct Batch {
     pub completes: Option<u64>,
     /// Outbox entries to drop (a run's queued work after it failed or was cancelled).
     pub drops: Vec<u64>,
+    /// The drift watcher's digest of the drift it posts with this batch.
+    pub watch_digest: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,6 +224,7 @@ struct Inner {
 
 const META_STORE_ID: &str = "store_id";
 const META_GENERATION: &str = "generation";
+const META_WATCH_DIGEST: &str = "watch_digest";
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poison| poison.into_inner())
@@ -580,6 +583,15 @@ impl Store {
             .collect()
     }
 
+    /// The digest of the drift the watcher posted last, if it ever posted.
+    pub fn watch_digest(&self) -> Result<Option<String>, StoreError> {
+        let inner = self.inner()?;
+        Ok(inner
+            .meta
+            .get(META_WATCH_DIGEST)?
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
     /// Environment locks currently held, by environment name.
     pub fn locks(&self) -> Result<Vec<(String, EnvLock)>, StoreError> {
         self.inner()?
@@ -826,6 +838,9 @@ impl Inner {
                             Some(lock) => locks.insert(env.as_bytes(), encode(lock))?,
                             None => locks.remove(env.as_bytes())?,
                         };
+                    }
+                    if let Some(digest) = &batch.watch_digest {
+                        meta.insert(META_WATCH_DIGEST, digest.as_bytes())?;
                     }
                     meta.insert(META_GENERATION, &generation.to_be_bytes())?;
                     Ok::<_, ConflictableTransactionError<()>>(CommitOutcome::Committed)
@@ -1198,6 +1213,28 @@ mod tests {
             .unwrap();
         assert_eq!(store.pending_effects().unwrap().len(), 1);
         assert_eq!(store.posted("run/1/post").unwrap(), Some(posted));
+    }
+
+    #[tokio::test]
+    async fn the_watch_digest_is_written_with_its_post_and_survives_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            assert_eq!(store.watch_digest().unwrap(), None);
+            let batch = || Batch {
+                dedup_key: Some("watch:2026-11-24T03:30:00+00:00".into()),
+                effects: vec![reply_effect("drift")],
+                watch_digest: Some("abc".into()),
+                ..Batch::default()
+            };
+            store.commit(batch(), Utc::now()).await.unwrap();
+            assert_eq!(store.watch_digest().unwrap().as_deref(), Some("abc"));
+            // Another batch without a digest leaves it alone.
+            store.commit(Batch::default(), Utc::now()).await.unwrap();
+            assert_eq!(store.watch_digest().unwrap().as_deref(), Some("abc"));
+        }
+        let reopened = Store::open(dir.path()).unwrap();
+        assert_eq!(reopened.watch_digest().unwrap().as_deref(), Some("abc"));
     }
 
     #[tokio::test]

@@ -25,6 +25,9 @@ pub enum Effect {
     /// A modal for the person whose press carried the trigger (Slack takes a
     /// trigger once, within 3 seconds of the press).
     OpenModal(Modal),
+    /// A person's App Home tab, published whole (`views.publish`; publishing the
+    /// same view again changes nothing).
+    Home(HomeView),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +38,13 @@ pub struct Modal {
     pub view: serde_json::Value,
     /// Who hears it, privately, when Slack will not open it.
     pub tell: Option<Requester>,
+}
+
+/// `user`'s Home tab: Slack's view JSON (`type: "home"`), built by the commands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HomeView {
+    pub user: String,
+    pub view: serde_json::Value,
 }
 
 /// One operation of a run, keyed `<run>/<step>/<n>`: the key is what makes it
@@ -68,13 +78,24 @@ impl Effect {
                     .map(|t| t.user.as_str())
                     .unwrap_or("someone")
             ),
+            Effect::Home(home) => format!("Home tab of {}", home.user),
         }
+    }
+
+    /// The run the effect belongs to, read from its key (`<run>/<step>/<n>`);
+    /// `None` for replies and for a command's own answer (`command/…`).
+    pub fn run_id(&self) -> Option<&str> {
+        if let Effect::Work(work) = self {
+            return Some(&work.run_id.0);
+        }
+        let run = self.key()?.split('/').next()?;
+        run.starts_with("run-").then_some(run)
     }
 
     /// The key under which the effect is idempotent, where it has one.
     pub fn key(&self) -> Option<&str> {
         match self {
-            Effect::Respond(_) | Effect::OpenModal(_) => None,
+            Effect::Respond(_) | Effect::OpenModal(_) | Effect::Home(_) => None,
             Effect::Post(post) => Some(&post.key),
             Effect::Update(update) => Some(&update.key),
             Effect::Work(work) => Some(&work.key),

@@ -20,6 +20,15 @@ pub enum Event {
         run_id: RunId,
         message: Message,
     },
+    /// Someone opened the app's Home tab (`app_home_opened`): publish theirs.
+    HomeOpened(HomeEvent),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HomeEvent {
+    /// Slack's `event_id`: the same for a redelivery.
+    pub event_id: String,
+    pub user: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +48,7 @@ impl Event {
             Event::Command(command) => Some(format!("trigger:{}", command.trigger_id)),
             Event::Action(action) => Some(format!("trigger:{}", action.trigger_id)),
             Event::View(view) => Some(view.dedup_key.clone()),
+            Event::HomeOpened(home) => Some(format!("event:{}", home.event_id)),
             Event::Done(_) | Event::Progress { .. } => None,
         }
     }

@@ -31,6 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -277,7 +278,12 @@ impl Executor {
             }
             self.stop_if_frozen().await;
             self.pause_if(effect.key(), false).await;
-            match self.perform_slack(id, &effect).await {
+            let span = tracing::info_span!(
+                "effect",
+                run_id = effect.run_id().unwrap_or_default(),
+                key = effect.key().unwrap_or_default(),
+            );
+            match self.perform_slack(id, &effect).instrument(span).await {
                 Ok(Done::Performed(posted)) => {
                     self.pause_if(effect.key(), true).await;
                     let posted = posted
@@ -325,10 +331,16 @@ impl Executor {
         Ok(())
     }
 
+    /// Performs one work effect inside a span naming its run, so every line logged
+    /// on the way (by the adapters too) carries the run id.
     async fn perform_work(self, lane: Arc<WorkLane>, id: u64, work: Work) {
         let span = tracing::info_span!("work", run_id = %work.run_id, key = %work.key, op = work.op.name());
-        let _enter = span.enter();
-        drop(_enter);
+        self.perform_work_in_span(lane, id, work)
+            .instrument(span)
+            .await
+    }
+
+    async fn perform_work_in_span(self, lane: Arc<WorkLane>, id: u64, work: Work) {
         if let Some(not_before) = work.not_before {
             self.wait_until(not_before).await;
         }
@@ -461,6 +473,11 @@ impl Executor {
             Effect::Post(post) => self.post(id, post).await.map(Some),
             Effect::Update(update) => self.update(update).await.map(|()| None),
             Effect::OpenModal(modal) => return Ok(self.open_modal(modal).await),
+            Effect::Home(home) => self
+                .slack
+                .publish_home(&home.user, &home.view, None)
+                .await
+                .map(|_| None),
             Effect::Work(_) => return Ok(Done::GaveUp),
         };
         match result {

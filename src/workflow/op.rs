@@ -516,6 +516,15 @@ pub struct SnapshotResult {
     pub sha: String,
     pub base: String,
     pub files: usize,
+    /// The staging branch's head the files were taken from.
+    #[serde(default)]
+    pub staging_head: Option<String>,
+    /// When the oldest commit on staging that this promotion carries was made: the
+    /// first commit after the staging head the last successful promotion took (or,
+    /// before any, after staging left production). The start of the lead
+    /// time (`stats`); `None` when GitHub could not say.
+    #[serde(default)]
+    pub first_change_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -83,9 +83,13 @@ async fn check_reaches_slack_the_sites_the_repo_and_the_runner_workflow() {
         .await
         .expect("the local servers start");
     let dir = tempfile::tempdir().unwrap();
+    // A port that is in use, for [metrics]: check notes it rather than failing.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_addr = taken.local_addr().unwrap();
     let config = |workflow: &str| {
         let mut text = format!(
-            "[slack]\napi_url = \"{}\"\n[store]\npath = \"{}\"\n",
+            "[slack]\napi_url = \"{}\"\n[store]\npath = \"{}\"\n[metrics]\nlisten = \"{taken_addr}\"\n\
+             [freeze]\ntimezone = \"Asia/Kolkata\"\n[watch]\nschedule = \"0 9 * * 1-5\"\nchannel = \"C0DEPLOY\"\n",
             world.slack.api_url(),
             dir.path().join("store").display()
         );
@@ -109,7 +113,9 @@ async fn check_reaches_slack_the_sites_the_repo_and_the_runner_workflow() {
             .args(["check", "--config", path.to_str().unwrap()])
             .env("SLACK_APP_TOKEN", world.slack.app_token())
             .env("SLACK_BOT_TOKEN", world.slack.bot_token())
-            .env("GITHUB_TOKEN", world.github.token());
+            .env("GITHUB_TOKEN", world.github.token())
+            // Wednesday 14:30 in Kolkata: the next weekday 09:00 is Thursday's.
+            .env("LOCKSTEP_NOW", "2026-11-25T14:30:00+05:30");
         for site in ["staging", "prod"] {
             let upper = site.to_uppercase();
             command
@@ -137,6 +143,8 @@ async fn check_reaches_slack_the_sites_the_repo_and_the_runner_workflow() {
         "ok    site     prod",
         "ok    github   acme/frappe-config",
         "ok    runner   workflow bench.yml (\"Bench\", .github/workflows/bench.yml) dispatched on main",
+        &format!("note  metrics  {taken_addr}: in use"),
+        "ok    watch    `0 9 * * 1-5` in Asia/Kolkata: next run Thu 2026-11-26 09:00 IST, posting in C0DEPLOY",
     ] {
         assert!(out.contains(line), "{line:?} in:\n{out}");
     }
@@ -148,4 +156,54 @@ async fn check_reaches_slack_the_sites_the_repo_and_the_runner_workflow() {
             && out.contains(".github/workflows/deploy-bench.yml"),
         "{out}"
     );
+}
+
+/// The demo's tour with `--log-format json` and debug logs: every line on stderr is
+/// one JSON object; the Frappe reads (which the tour does only in its runs' work)
+/// log inside a span naming the run; and a line that names a run (`run-` and ten
+/// hex digits) was logged inside that run's span.
+#[test]
+fn json_logs_are_one_object_a_line_and_name_their_run() {
+    let output = Command::new(env!("CARGO_BIN_EXE_lockstep"))
+        .args(["demo", "--script-only", "--log-format", "json"])
+        .env_remove("SLACK_APP_TOKEN")
+        .env_remove("LOCKSTEP_NOW")
+        .env("RUST_LOG", "lockstep=debug")
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let mut site_reads = 0;
+    for line in stderr.lines() {
+        let value: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|err| panic!("not one JSON object ({err}): {line}"));
+        let spans: Vec<&str> = value["spans"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|span| span["run_id"].as_str())
+            .collect();
+        if value["target"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("lockstep::frappe"))
+        {
+            site_reads += 1;
+            assert!(!spans.is_empty(), "a site read outside a run: {line}");
+        }
+        for named in run_ids_in(&value["fields"].to_string()) {
+            assert!(
+                spans.contains(&named),
+                "a line about {named} outside its run's span: {line}"
+            );
+        }
+    }
+    assert!(site_reads > 0, "the tour logged no site read:\n{stderr}");
+}
+
+/// Every `run-` followed by ten hex digits in `text`.
+fn run_ids_in(text: &str) -> Vec<&str> {
+    text.match_indices("run-")
+        .filter_map(|(at, _)| text.get(at..at + 14))
+        .filter(|id| id[4..].chars().all(|c| c.is_ascii_hexdigit()))
+        .collect()
 }

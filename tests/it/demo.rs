@@ -50,7 +50,7 @@ fn script_only_plays_the_walkthrough_on_a_wednesday() {
         "Edited by <@U0PM>",
         "alice (on call) approves the release PR #2 on GitHub",
         "[in #releases]\n  Release v0.1.0",
-        "Notes: Age must not be negative any more.",
+        "Age must not be negative any more.",
         "Shipped as *v0.1.0*",
     ] {
         assert!(text.contains(step), "{step:?} missing from:\n{text}");

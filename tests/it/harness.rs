@@ -378,6 +378,11 @@ impl Harness {
         self.store_dir.path().join("store")
     }
 
+    /// The running bot (its metrics address, its store).
+    pub fn bot(&self) -> &RunningBot {
+        self.bot.as_ref().expect("the bot is running")
+    }
+
     /// Stops everything without reading the rest of the transcript, for a test that
     /// checks the world instead (the crash tests count every message by its key).
     pub async fn stop(mut self) {

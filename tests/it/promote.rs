@@ -29,7 +29,7 @@ fn action_ids(blocks: &[serde_json::Value]) -> Vec<String> {
 }
 
 /// Starts a promotion and follows it to its open PR; returns (root ts, PR number).
-async fn open_pr(h: &mut Harness) -> (String, u64) {
+pub async fn open_pr(h: &mut Harness) -> (String, u64) {
     h.command("promote").await;
     let (root, text) = h.wait_for_post("*Promotion*").await;
     assert!(text.contains("running the checklist"), "{text}");
@@ -179,11 +179,45 @@ async fn only_approvers_merge_and_a_second_promote_is_refused_naming_the_holder(
 }
 
 /// Approves `pr` as alice and presses Merge & deploy as the developer.
-async fn approve_and_merge(h: &mut Harness, pr: u64) {
+pub async fn approve_and_merge(h: &mut Harness, pr: u64) {
     h.world.github.repo(REPO).approve(pr, "alice").unwrap();
     let offer = merge_offer(h).await;
     h.press(DEV, &offer, "promote_merge").await;
     h.wait_for_post("Merged #").await;
+}
+
+/// Walks a promotion already past its merge through CI and the smoke test to
+/// success (every manual item ticked by the admin).
+async fn smoke_to_success(h: &mut Harness) {
+    let smoke = h
+        .wait_for("the smoke probes", |o| {
+            matches!(o, BotOutput::Updated { text, blocks, .. }
+                if text.contains("Smoke test") && visible_text(text, blocks).contains("✓ list of"))
+        })
+        .await;
+    let BotOutput::Updated { ts, blocks, .. } = smoke else {
+        unreachable!()
+    };
+    for tick in action_ids(&blocks)
+        .into_iter()
+        .filter(|id| id.starts_with("promote_smoke_ok_"))
+    {
+        h.press(ADMIN, &ts, &tick).await;
+    }
+    h.wait_for_post("Promotion succeeded").await;
+}
+
+/// Promotes what is on staging end to end (the other tests check each step's
+/// words; this one only follows them); returns the PR number.
+pub async fn promote_to_success(h: &mut Harness) -> u64 {
+    let (root, pr) = open_pr(h).await;
+    approve_and_merge(h, pr).await;
+    smoke_to_success(h).await;
+    h.wait_for("the root message saying so", |o| {
+        matches!(o, BotOutput::Updated { ts, text, .. } if *ts == root && text.contains("succeeded"))
+    })
+    .await;
+    pr
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

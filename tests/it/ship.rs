@@ -189,6 +189,20 @@ async fn the_seed_is_shipped_with_edited_notes_through_a_reviewed_release_pr() {
     let (_, status) = h.wait_for_post("lockstep status").await;
     assert!(status.contains("Last release: `v0.1.0`"), "{status}");
     assert!(status.contains("Environment locks: none."), "{status}");
+    h.world
+        .slack
+        .open_home(DEV)
+        .await
+        .expect("the Home tab opens");
+    let home = h
+        .world
+        .slack
+        .wait_for_home_view(DEV, None, WAIT)
+        .await
+        .expect("the bot publishes the Home tab");
+    let board = home.view.to_string();
+    assert!(board.contains("*Last releases*"), "{board}");
+    assert!(board.contains("`v0.1.0`"), "{board}");
 
     // The same promotion is never released twice, under its tag or another.
     for again in ["ship v0.1.0", "ship v0.1.1"] {

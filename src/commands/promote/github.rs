@@ -10,10 +10,15 @@ use crate::commands::failed;
 use crate::config::Config;
 use crate::github::models::PullRequest;
 use crate::github::{Entry, GithubError, Landed, MergeMethod, NewPull, StampedCommit};
+use crate::ids::RunId;
+use crate::store::Store;
 use crate::workflow::op::{
     ChangeRequest, Failure, OpResult, Outcome, PullRef, PullRequestDraft, ReviewState,
     ReviewVerdict, SnapshotRequest, SnapshotResult,
 };
+use crate::workflow::promotion::PromotionState;
+use crate::workflow::run::Run;
+use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
 fn repo(adapters: &Adapters) -> Result<&ConfigRepo, Failure> {
@@ -32,7 +37,11 @@ fn pull_ref(pull: &PullRequest) -> PullRef {
 /// The promotion branch: main's tree with the promotion's files taken (by blob id)
 /// from the staging branch, one stamped commit; an existing promotion branch moves
 /// to a new commit on top of its head (a re-run).
-pub async fn snapshot(adapters: &Adapters, request: &SnapshotRequest) -> OpResult {
+pub async fn snapshot(
+    adapters: &Adapters,
+    request: &SnapshotRequest,
+    since: Option<&str>,
+) -> OpResult {
     let repo = repo(adapters)?;
     let github = &repo.github;
     let main = github
@@ -98,8 +107,10 @@ pub async fn snapshot(adapters: &Adapters, request: &SnapshotRequest) -> OpResul
         Landed::At(sha) => Ok(Outcome::Snapshot(SnapshotResult {
             branch: request.branch.clone(),
             sha,
-            base: main.commit,
             files: request.upsert.len() + request.delete.len(),
+            first_change_at: first_change(repo, since, &main.commit, &staging_head).await,
+            base: main.commit,
+            staging_head: Some(staging_head),
         })),
         Landed::Moved { head } => Err(Failure::Refused(format!(
             "Branch `{}` already exists at {}, which is not this promotion's commit; nothing was forced. Delete that branch or use --feature to name another.",
@@ -107,6 +118,46 @@ pub async fn snapshot(adapters: &Adapters, request: &SnapshotRequest) -> OpResul
             head.as_deref().map(|h| &h[..h.len().min(7)]).unwrap_or("an unknown commit")
         ))),
     }
+}
+
+/// When the first commit this promotion carries was made on staging: the oldest
+/// commit after `since` (the staging head the last successful promotion took), or after
+/// production's head for the first promotion. Only for the figures: a GitHub that
+/// cannot say is logged and leaves it unknown, and the promotion goes on.
+async fn first_change(
+    repo: &ConfigRepo,
+    since: Option<&str>,
+    main: &str,
+    staging_head: &str,
+) -> Option<DateTime<Utc>> {
+    let base = since.unwrap_or(main);
+    match repo.github.first_commit_since(base, staging_head).await {
+        Ok(at) => at,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot read when the promoted change was first committed; its lead time stays unknown");
+            None
+        }
+    }
+}
+
+/// The staging head the newest other promotion that succeeded took: where this
+/// promotion's change starts. A rolled-back promotion's change never stayed on
+/// production, so its commits still count for the next one that carries them.
+pub fn staging_taken_last(store: &Store, except: &RunId) -> Option<String> {
+    let runs = store.runs().ok()?;
+    runs.iter()
+        .filter_map(|run| match run {
+            Run::Promotion(p) if &p.header.id != except && p.state == PromotionState::Succeeded => {
+                Some(p)
+            }
+            _ => None,
+        })
+        .filter_map(|p| {
+            let head = p.facts.snapshot.as_ref()?.staging_head.clone()?;
+            Some((p.header.started_at, head))
+        })
+        .max()
+        .map(|(_, head)| head)
 }
 
 /// The PR from the promotion branch into main: the open one for the head if there is

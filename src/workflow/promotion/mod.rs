@@ -231,6 +231,10 @@ pub struct DeployFacts {
     pub deadline: Option<DateTime<Utc>>,
     /// deploy.mode = "bot": the steps done so far.
     pub bot_steps_done: usize,
+    /// When the deploy finished and production ran the change (the smoke test
+    /// starts then): the end of the lead time.
+    #[serde(default)]
+    pub deployed_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -239,6 +243,10 @@ pub struct RollbackFacts {
     pub started_at: Option<DateTime<Utc>>,
     /// The restore's outcome: `Ok(detail)` or `Err(why)`.
     pub restore: Option<Result<String, String>>,
+    /// When production was restored from the backup (healthy again): the end of
+    /// the time to restore.
+    #[serde(default)]
+    pub restored_at: Option<DateTime<Utc>>,
     pub revert: Option<PullRef>,
     pub revert_failed: Option<String>,
 }

@@ -1375,6 +1375,7 @@ impl PromotionRun {
             match result {
                 Ok(Outcome::Restored { detail }) => {
                     self.facts.rollback.restore = Some(Ok(detail.clone()));
+                    self.facts.rollback.restored_at = Some(ctx.now);
                     self.bot_audit(t, ctx, format!("restored production: {detail}"));
                     self.say(
                         t,
@@ -1435,6 +1436,7 @@ impl PromotionRun {
     fn start_smoke(&mut self, t: &mut Transition, ctx: &StepContext) {
         self.state = PromotionState::Smoke;
         self.bump();
+        self.facts.deploy.deployed_at = Some(ctx.now);
         let set = self
             .facts
             .checklist

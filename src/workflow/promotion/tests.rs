@@ -235,6 +235,8 @@ fn snapshot() -> SnapshotResult {
         sha: HEAD.into(),
         base: "0000000".into(),
         files: 2,
+        staging_head: Some("5555555".into()),
+        first_change_at: None,
     }
 }
 

@@ -91,6 +91,25 @@ impl ShipState {
         )
     }
 
+    /// The state's stable name, as stored (metrics label it with this).
+    pub fn name(self) -> &'static str {
+        match self {
+            ShipState::Drafting => "drafting",
+            ShipState::AwaitingDecision => "awaiting_decision",
+            ShipState::Committing => "committing",
+            ShipState::OpeningPr => "opening_pr",
+            ShipState::AwaitingReview => "awaiting_review",
+            ShipState::Merging => "merging",
+            ShipState::Tagging => "tagging",
+            ShipState::Releasing => "releasing",
+            ShipState::Cancelling => "cancelling",
+            ShipState::Shipped => "shipped",
+            ShipState::Refused => "refused",
+            ShipState::Cancelled => "cancelled",
+            ShipState::Failed => "failed",
+        }
+    }
+
     /// What people read.
     pub fn describe(self) -> &'static str {
         match self {

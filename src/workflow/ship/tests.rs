@@ -543,3 +543,18 @@ fn an_outcome_for_other_work_is_ignored() {
     assert!(t.effects.is_empty());
     assert_eq!(table.state(), ShipState::AwaitingDecision);
 }
+
+#[test]
+fn state_names_are_the_stored_names() {
+    for state in [
+        ShipState::Drafting,
+        ShipState::AwaitingDecision,
+        ShipState::OpeningPr,
+        ShipState::Shipped,
+    ] {
+        assert_eq!(
+            serde_json::to_value(state).unwrap(),
+            serde_json::Value::String(state.name().into())
+        );
+    }
+}
