@@ -53,6 +53,10 @@ struct Args {
     count: usize,
     drift_runs: usize,
     only: Option<String>,
+    /// The bots to run (labels' first words: bare, lockstep, async, sync); all by default.
+    bots: Option<String>,
+    /// The commands lockstep is busy with during its busy burst.
+    busy: Vec<String>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -90,6 +94,14 @@ fn parse_args() -> anyhow::Result<Args> {
         count: number("count", 200)?,
         drift_runs: number("drift-runs", 3)?,
         only: map.get("only").cloned(),
+        bots: map.get("bots").cloned(),
+        busy: map
+            .get("busy")
+            .map_or("diff,promote --dry-run", String::as_str)
+            .split(',')
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty())
+            .collect(),
     })
 }
 
@@ -219,9 +231,6 @@ async fn start_github(data: &Path) -> anyhow::Result<GithubSim> {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Bot {
     Lockstep,
-    /// lockstep with mimalloc's transparent huge pages off (what the crate feature
-    /// `mimalloc/no_thp` bakes in; here an environment variable, so no rebuild).
-    LockstepNoThp,
     BoltSync,
     BoltAsync,
     Bare,
@@ -231,7 +240,6 @@ impl Bot {
     fn label(self) -> &'static str {
         match self {
             Bot::Lockstep => "lockstep",
-            Bot::LockstepNoThp => "lockstep, MIMALLOC_ALLOW_THP=0",
             Bot::BoltSync => "Bolt for Python, sync (App + SocketModeHandler)",
             Bot::BoltAsync => "Bolt for Python, async (AsyncApp + AsyncSocketModeHandler)",
             Bot::Bare => "bare WebSocket bot (acks on read)",
@@ -240,13 +248,13 @@ impl Bot {
 
     fn connections(self) -> usize {
         match self {
-            Bot::Lockstep | Bot::LockstepNoThp => 2,
+            Bot::Lockstep => 2,
             _ => 1,
         }
     }
 
     fn is_lockstep(self) -> bool {
-        matches!(self, Bot::Lockstep | Bot::LockstepNoThp)
+        self == Bot::Lockstep
     }
 }
 
@@ -261,7 +269,7 @@ impl World<'_> {
     fn spawn(&self, bot: Bot, slack: &SlackSim, store: &Path) -> anyhow::Result<Child> {
         let log = std::fs::File::create(self.logs.join(format!("{bot:?}.log")))?;
         let mut command = match bot {
-            Bot::Lockstep | Bot::LockstepNoThp => {
+            Bot::Lockstep => {
                 let config = store.join("lockstep.toml");
                 std::fs::write(&config, self.lockstep_config(slack, store))?;
                 let mut c = Command::new(&self.args.lockstep);
@@ -274,9 +282,6 @@ impl World<'_> {
                         format!("FRAPPE_{upper}_API_SECRET"),
                         FrappeSim::api_secret(site),
                     );
-                }
-                if bot == Bot::LockstepNoThp {
-                    c.env("MIMALLOC_ALLOW_THP", "0");
                 }
                 c
             }
@@ -499,12 +504,11 @@ async fn busy_run(world: &World<'_>, slack: &SlackSim, pid: u32) -> anyhow::Resu
     let requests_before = world.frappe.requests_made();
     let threads_before = thread_cpu(pid);
     let started = Instant::now();
-    slack
-        .send_slash_command("U0PM", CHANNEL, "/frappe-stack", "diff")
-        .await?;
-    slack
-        .send_slash_command("U0PM", CHANNEL, "/frappe-stack", "promote --dry-run")
-        .await?;
+    for text in &world.args.busy {
+        slack
+            .send_slash_command("U0PM", CHANNEL, "/frappe-stack", text)
+            .await?;
+    }
     // Fire once both jobs are reading (the sites answer their requests).
     while world.frappe.requests_made() < requests_before + 200
         && started.elapsed() < Duration::from_secs(30)
@@ -518,7 +522,7 @@ async fn busy_run(world: &World<'_>, slack: &SlackSim, pid: u32) -> anyhow::Resu
             .iter()
             .filter(|o| is_job_end(o))
             .count();
-        if ended >= 2 {
+        if ended >= world.args.busy.len() {
             jobs_done_after = Some(started.elapsed());
             break;
         }
@@ -798,7 +802,7 @@ fn print_acks(args: &Args, acks: &[(Bot, AckResult)]) {
         );
         if let Some(busy) = &r.busy {
             println!(
-                "| {bot}, busy (a `diff` and a `promote --dry-run` over 50,000 blueprints running) | {:.1} | {:.1} | {:.1} | {:.1} | {} | — | peak {:.1} |",
+                "| {bot}, busy ({jobs} over 50,000 blueprints running) | {:.1} | {:.1} | {:.1} | {:.1} | {} | — | peak {:.1} |",
                 ms(busy.latencies.at(0.5)),
                 ms(busy.latencies.at(0.9)),
                 ms(busy.latencies.at(0.99)),
@@ -806,6 +810,12 @@ fn print_acks(args: &Args, acks: &[(Bot, AckResult)]) {
                 busy.late,
                 mib(busy.peak_rss_kib),
                 bot = bot.label(),
+                jobs = args
+                    .busy
+                    .iter()
+                    .map(|c| format!("a `{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(" and "),
             );
         }
     }
@@ -934,14 +944,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let wants = |part: &str| args.only.as_deref().is_none_or(|only| only == part);
     let mut acks = Vec::new();
     if wants("ack") {
-        let bots = [
-            Bot::Bare,
-            Bot::Lockstep,
-            Bot::LockstepNoThp,
-            Bot::BoltAsync,
-            Bot::BoltSync,
-        ];
-        for bot in bots {
+        let bots = [Bot::Bare, Bot::Lockstep, Bot::BoltAsync, Bot::BoltSync];
+        let chosen = |bot: Bot| {
+            let first = match bot {
+                Bot::Bare => "bare",
+                Bot::Lockstep => "lockstep",
+                Bot::BoltAsync => "async",
+                Bot::BoltSync => "sync",
+            };
+            args.bots
+                .as_deref()
+                .is_none_or(|list| list.split(',').any(|b| b.trim() == first))
+        };
+        for bot in bots.into_iter().filter(|b| chosen(*b)) {
             eprintln!("acks: {} …", bot.label());
             let result = ack_run(&world, bot).await?;
             acks.push((bot, result));

@@ -5,7 +5,8 @@
 //! only the audit log, the archive kept whole on purpose, grows.
 //!
 //! `cargo bench --bench store_soak` (100,000 commands), or
-//! `cargo bench --bench store_soak -- --commands 20000 --dir /some/disk/folder`.
+//! `cargo bench --bench store_soak -- --commands 20000 --dir /some/disk/folder`;
+//! `--cache-mb N` sets sled's page cache as `[store] cache_mb` does (default 16).
 //! Each command is what a `diff` costs the store: the command's commit (dedup key,
 //! run, post + read effects), the post's completion (its message remembered), the
 //! read's outcome (run removed, edit effect, one audit entry), the edit's completion.
@@ -24,11 +25,17 @@ use std::time::Instant;
 fn main() {
     let mut commands = 100_000u64;
     let mut dir: Option<std::path::PathBuf> = None;
+    let mut cache_bytes = lockstep::store::DEFAULT_CACHE_BYTES;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--commands" => commands = args.next().and_then(|n| n.parse().ok()).unwrap_or(commands),
             "--dir" => dir = args.next().map(Into::into),
+            "--cache-mb" => {
+                if let Some(mb) = args.next().and_then(|n| n.parse::<u64>().ok()) {
+                    cache_bytes = mb * 1024 * 1024;
+                }
+            }
             _ => {} // cargo bench passes --bench
         }
     }
@@ -41,11 +48,11 @@ fn main() {
         .enable_all()
         .build()
         .expect("a runtime");
-    runtime.block_on(soak(&path, commands));
+    runtime.block_on(soak(&path, commands, cache_bytes));
 }
 
-async fn soak(path: &Path, commands: u64) {
-    let store = Store::open(path).expect("the store opens");
+async fn soak(path: &Path, commands: u64, cache_bytes: u64) {
+    let store = Store::open_tuned(path, Default::default(), cache_bytes).expect("the store opens");
     let start: DateTime<Utc> = "2026-11-25T09:00:00Z".parse().unwrap();
     let requester = Requester {
         response_url: "https://hooks.slack.com/commands/T0001/1/abcdefabcdef".into(),

@@ -116,7 +116,11 @@ pub async fn start_with(
     options: StartOptions,
 ) -> anyhow::Result<RunningBot> {
     let config = Arc::new(config);
-    let store = open_store(config.store_path()).await?;
+    let store = open_store(
+        config.store_path(),
+        config.file.store.cache_mb.saturating_mul(1024 * 1024),
+    )
+    .await?;
     let slack = SlackApi::new(&config);
     let adapters = Arc::new(
         Adapters::resolve(&config, slack.clone()).context("while setting up the adapters")?,
@@ -294,14 +298,16 @@ async fn ping_slack(slack: SlackApi, shutdown: impl std::future::Future<Output =
 /// Opens the store. A store held by an instance of the bot this process just shut
 /// down is released once sled's background flush ends (a few milliseconds), so "in
 /// use" is retried for a few seconds before it is reported.
-async fn open_store(path: std::path::PathBuf) -> anyhow::Result<Store> {
+async fn open_store(path: std::path::PathBuf, cache_bytes: u64) -> anyhow::Result<Store> {
     let mut wait = std::time::Duration::from_millis(20);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
         let attempt = path.clone();
-        let opened = tokio::task::spawn_blocking(move || Store::open(&attempt))
-            .await
-            .context("while opening the store")?;
+        let opened = tokio::task::spawn_blocking(move || {
+            Store::open_tuned(&attempt, Default::default(), cache_bytes)
+        })
+        .await
+        .context("while opening the store")?;
         match opened {
             Err(crate::store::StoreError::InUse { .. })
                 if tokio::time::Instant::now() + wait < deadline =>

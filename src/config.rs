@@ -380,6 +380,10 @@ pub struct StoreSection {
     /// The sled database folder; relative paths are taken from the config file's folder.
     #[serde(default = "default_store_path")]
     pub path: PathBuf,
+    /// sled's page cache, in MiB (sled's own default is 1 GiB). The bot's records
+    /// are small; the cache only bounds how far memory grows with the store.
+    #[serde(default = "default_store_cache_mb")]
+    pub cache_mb: u64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -459,6 +463,9 @@ fn default_socket_connections() -> u32 {
 fn default_store_path() -> PathBuf {
     PathBuf::from("lockstep.db")
 }
+fn default_store_cache_mb() -> u64 {
+    crate::store::DEFAULT_CACHE_BYTES / (1024 * 1024)
+}
 fn default_site_concurrency() -> usize {
     8
 }
@@ -482,6 +489,7 @@ impl Default for StoreSection {
     fn default() -> Self {
         Self {
             path: default_store_path(),
+            cache_mb: default_store_cache_mb(),
         }
     }
 }
@@ -1032,6 +1040,14 @@ mod tests {
         .unwrap();
         assert!(!format!("{secrets:?}").contains("secret\""));
         assert_eq!(secrets.slack_bot_token.expose(), "xoxb-secret");
+    }
+
+    #[test]
+    fn store_cache_defaults_to_16_mib_and_can_be_set() {
+        let default = FileConfig::parse("[store]\npath = \"db\"\n", "c.toml").unwrap();
+        assert_eq!(default.store.cache_mb, 16);
+        let set = FileConfig::parse("[store]\ncache_mb = 64\n", "c.toml").unwrap();
+        assert_eq!(set.store.cache_mb, 64);
     }
 
     #[test]

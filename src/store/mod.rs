@@ -202,6 +202,8 @@ struct Shared {
     /// sled's order.
     commit_turn: tokio::sync::Mutex<()>,
     commits: AtomicU64,
+    /// sled's page cache bound, kept for reopening.
+    cache_bytes: u64,
 }
 
 /// One open database, with the files kept beside sled.
@@ -222,6 +224,10 @@ struct Inner {
     audit_log: Arc<Mutex<AuditLog>>,
 }
 
+/// sled's page cache unless `[store] cache_mb` says otherwise: sled's own default
+/// is 1 GiB, far above what the bot's records need.
+pub const DEFAULT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
+
 const META_STORE_ID: &str = "store_id";
 const META_GENERATION: &str = "generation";
 const META_WATCH_DIGEST: &str = "watch_digest";
@@ -239,11 +245,24 @@ impl Store {
     }
 
     pub fn open_with(path: &Path, retention: Retention) -> Result<Self, StoreError> {
-        let inner = Inner::open(path)?;
+        Self::open_tuned(path, retention, DEFAULT_CACHE_BYTES)
+    }
+
+    /// As [`Store::open_with`], with sled's page cache bounded to `cache_bytes`
+    /// (`[store] cache_mb`). sled keeps every page it reads or writes until the
+    /// cache is full, so this bounds how far a long-running bot's memory grows
+    /// with its store.
+    pub fn open_tuned(
+        path: &Path,
+        retention: Retention,
+        cache_bytes: u64,
+    ) -> Result<Self, StoreError> {
+        let inner = Inner::open(path, cache_bytes)?;
         Ok(Store {
             shared: Arc::new(Shared {
                 path: path.to_path_buf(),
                 retention,
+                cache_bytes,
                 inner: RwLock::new(Some(Arc::new(inner))),
                 health: tokio::sync::watch::Sender::new(None),
                 fail_writes: AtomicBool::new(false),
@@ -351,12 +370,13 @@ impl Store {
             .take();
         drop(old);
         let path = self.shared.path.clone();
+        let cache_bytes = self.shared.cache_bytes;
         let opened = tokio::task::spawn_blocking(move || {
             // Readers may hold the old database for a moment; its file lock goes
             // with the last of them.
             let mut wait = Duration::from_millis(10);
             for _ in 0..10 {
-                match Inner::open(&path) {
+                match Inner::open(&path, cache_bytes) {
                     Err(StoreError::InUse { .. }) => {
                         std::thread::sleep(wait);
                         wait = (wait * 2).min(Duration::from_millis(500));
@@ -364,7 +384,7 @@ impl Store {
                     other => return other,
                 }
             }
-            Inner::open(&path)
+            Inner::open(&path, cache_bytes)
         })
         .await
         .map_err(|err| StoreError::Unavailable {
@@ -634,10 +654,11 @@ fn io_error(text: String) -> StoreError {
 }
 
 impl Inner {
-    fn open(path: &Path) -> Result<Inner, StoreError> {
+    fn open(path: &Path, cache_bytes: u64) -> Result<Inner, StoreError> {
         check_path(path)?;
         let db = sled::Config::new()
             .path(path)
+            .cache_capacity(cache_bytes)
             .open()
             .map_err(|err| classify_open_error(path, err))?;
         let tree = |name: &str| {
