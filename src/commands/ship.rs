@@ -91,9 +91,10 @@ pub fn on_command(
             run_id: None,
         }));
     }
-    let Some(last) = standing.last_promotion else {
-        unreachable!("refusal() refuses when nothing was promoted");
-    };
+    // refusal() refuses when nothing was promoted; this is only a guard.
+    let last = standing
+        .last_promotion
+        .ok_or_else(|| anyhow::anyhow!("ship found no promoted run to release"))?;
     let request = ShipRequest {
         version,
         notes_from,

@@ -145,7 +145,7 @@ fn parse(entry: &str) -> Parsed {
                 family = None;
                 pending = Some(text.trim().to_string());
             }
-            (true, Some(text)) if pending.is_some() || family.is_some() => {
+            (true, Some(text)) => {
                 let index = match (pending.take(), family) {
                     (Some(name), _) => {
                         let at = parsed.families.iter().position(|(f, _)| *f == name);
@@ -155,7 +155,11 @@ fn parse(entry: &str) -> Parsed {
                         })
                     }
                     (None, Some(index)) => index,
-                    (None, None) => unreachable!("guarded above"),
+                    // An indented item under no family: kept as written.
+                    (None, None) => {
+                        parsed.notes.push(trimmed.trim().to_string());
+                        continue;
+                    }
                 };
                 family = Some(index);
                 parsed.families[index].1.push(with_kind(&kind, text.trim()));
