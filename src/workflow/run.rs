@@ -311,6 +311,37 @@ impl Transition {
     }
 
     /// A private answer to someone (a refused press, a refused re-run).
+    /// A press refused: the presser alone is told why, and the refusal is audited.
+    pub fn refuse_press(&mut self, header: &RunHeader, press: &Press, why: &str) {
+        self.tell(
+            press.reply_to.as_ref(),
+            Message::text(format!(":no_entry: {why} Nothing was changed.")),
+        );
+        self.audit(
+            header,
+            press.at,
+            &press.user,
+            format!("refused a press of {}: {why}", press.action),
+        );
+    }
+
+    /// A press on a button that is no longer on offer: the presser alone hears who
+    /// decided first, or else `otherwise` (where the run stands now).
+    pub fn tell_stale_press(
+        &mut self,
+        press: &Press,
+        decided: Option<&(String, String)>,
+        otherwise: String,
+    ) {
+        let text = match decided {
+            Some((who, what)) => {
+                format!("This was already decided by <@{who}> ({what}), so your press did nothing.")
+            }
+            None => otherwise,
+        };
+        self.tell(press.reply_to.as_ref(), Message::text(text));
+    }
+
     pub fn tell(&mut self, to: Option<&Requester>, message: Message) {
         if let Some(to) = to {
             self.effects.push(Effect::Respond(Reply {

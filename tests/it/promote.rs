@@ -400,22 +400,7 @@ async fn without_ci_the_bot_deploys_through_the_runner() {
     let (_, migrate) = h.wait_for_post("✓ migrate").await;
     assert!(migrate.contains("migrated"), "{migrate}");
     h.wait_for_post("✓ restart").await;
-    let smoke = h
-        .wait_for("the smoke probes", |o| {
-            matches!(o, BotOutput::Updated { text, blocks, .. }
-                if text.contains("Smoke test") && visible_text(text, blocks).contains("✓ list of"))
-        })
-        .await;
-    let BotOutput::Updated { ts, blocks, .. } = smoke else {
-        unreachable!()
-    };
-    for tick in action_ids(&blocks)
-        .into_iter()
-        .filter(|id| id.starts_with("promote_smoke_ok_"))
-    {
-        h.press(ADMIN, &ts, &tick).await;
-    }
-    h.wait_for_post("Promotion succeeded").await;
+    smoke_to_success(&mut h).await;
     h.wait_for("the root message saying so", |o| {
         matches!(o, BotOutput::Updated { ts, text, .. } if *ts == root && text.contains("succeeded"))
     })
@@ -427,28 +412,4 @@ async fn without_ci_the_bot_deploys_through_the_runner() {
         "{text}"
     );
     h.finish().await;
-}
-
-/// Promotes the seed to success the shortest way (the on-call reviewer approves,
-/// the developer merges, the admin ticks every smoke item); returns the PR number.
-pub async fn promote_seed(h: &mut Harness) -> u64 {
-    let (_, pr) = open_pr(h).await;
-    approve_and_merge(h, pr).await;
-    let smoke = h
-        .wait_for("the smoke probes", |o| {
-            matches!(o, BotOutput::Updated { text, blocks, .. }
-                if text.contains("Smoke test") && visible_text(text, blocks).contains("✓ list of"))
-        })
-        .await;
-    let BotOutput::Updated { ts, blocks, .. } = smoke else {
-        unreachable!()
-    };
-    for tick in action_ids(&blocks)
-        .into_iter()
-        .filter(|id| id.starts_with("promote_smoke_ok_"))
-    {
-        h.press(ADMIN, &ts, &tick).await;
-    }
-    h.wait_for_post("Promotion succeeded").await;
-    pr
 }

@@ -5,7 +5,7 @@
 //! between the tag and the release.
 
 use crate::harness::{button, visible_text, Harness, CHANNEL, DEV, PM, WAIT};
-use crate::promote::promote_seed;
+use crate::promote::promote_to_success;
 use lockstep::app::StartOptions;
 use lockstep::local::world::REPO;
 use lockstep::workflow::executor::PausePoint;
@@ -81,7 +81,7 @@ async fn the_seed_is_shipped_with_edited_notes_through_a_reviewed_release_pr() {
         file.slack.release_channel = Some(RELEASES.into());
     })
     .await;
-    let promotion_pr = promote_seed(&mut h).await;
+    let promotion_pr = promote_to_success(&mut h).await;
 
     h.command("ship v0.1.0").await;
     let (root, text, blocks) = draft_offered(&mut h).await;
@@ -223,7 +223,7 @@ async fn versions_already_tagged_or_not_greater_are_refused_and_nothing_is_writt
     let refused = h.wait_for_ephemeral(PM).await;
     assert!(refused.contains("Nothing has been promoted"), "{refused}");
 
-    promote_seed(&mut h).await;
+    promote_to_success(&mut h).await;
     tag_by_hand(&h, "v0.1.0").await;
     let calls_before = h.world.github.calls().len();
     h.command("ship v0.1.0 --dry-run").await;
@@ -282,7 +282,7 @@ async fn a_crash_between_the_tag_and_the_release_ends_with_one_of_each() {
         file.ship.changelog = lockstep::config::ChangelogMode::Direct;
     })
     .await;
-    promote_seed(&mut h).await;
+    promote_to_success(&mut h).await;
     // "direct" needs a production branch that takes the bot's commit.
     h.world
         .github

@@ -973,29 +973,18 @@ impl PromotionRun {
     }
 
     fn refuse(&mut self, t: &mut Transition, press: &Press, why: String) {
-        t.tell(
-            press.reply_to.as_ref(),
-            Message::text(format!(":no_entry: {why} Nothing was changed.")),
-        );
-        self.audit(
-            t,
-            press.at,
-            &press.user,
-            format!("refused a press of {}: {why}", press.action),
-        );
+        t.refuse_press(&self.header, press, &why);
     }
 
     fn refuse_stale(&mut self, t: &mut Transition, press: &Press) {
-        let text = match &self.facts.decided {
-            Some((who, what)) => format!(
-                "This was already decided by <@{who}> ({what}), so your press did nothing."
-            ),
-            None => format!(
+        t.tell_stale_press(
+            press,
+            self.facts.decided.as_ref(),
+            format!(
                 "That button is from an earlier step of this promotion (now: {}), so your press did nothing.",
                 self.state.describe()
             ),
-        };
-        t.tell(press.reply_to.as_ref(), Message::text(text));
+        );
     }
 
     fn cancel(&mut self, t: &mut Transition, ctx: &StepContext, by: &str) {
