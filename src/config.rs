@@ -916,6 +916,24 @@ pub struct Tracking {
     pub branch: String,
 }
 
+/// A configuration from TOML text with placeholder secrets, for unit tests of code
+/// that reads the configuration but never reaches the outside world.
+#[cfg(test)]
+impl Config {
+    pub fn for_tests(toml: &str) -> Config {
+        Config {
+            file: FileConfig::parse(toml, "test.toml").expect("the test's TOML parses"),
+            secrets: Secrets {
+                slack_app_token: crate::secret::Secret::new("xapp-"),
+                slack_bot_token: crate::secret::Secret::new("xoxb-"),
+                sites: Default::default(),
+                github: None,
+            },
+            base_dir: ".".into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,23 +79,13 @@ fn failure_text(failure: &Failure) -> String {
 mod tests {
     use super::*;
     use crate::command::{Command, SiteSel};
-    use crate::config::{Config, FileConfig, Secrets};
+    use crate::config::Config;
     use crate::ids::RunId;
-    use crate::secret::Secret;
     use crate::workflow::effect::{Effect, Requester};
     use chrono::Utc;
 
     fn config() -> Config {
-        Config {
-            file: FileConfig::parse("", "t.toml").unwrap(),
-            secrets: Secrets {
-                slack_app_token: Secret::new("xapp-"),
-                slack_bot_token: Secret::new("xoxb-"),
-                sites: Default::default(),
-                github: None,
-            },
-            base_dir: ".".into(),
-        }
+        Config::for_tests("")
     }
 
     fn run() -> ReadRun {

@@ -4,9 +4,8 @@
 use super::*;
 use crate::checks::{BoxId, BoxOutcome};
 use crate::command::Command;
-use crate::config::{Config, FileConfig, Secrets};
+use crate::config::Config;
 use crate::ids::RunId;
-use crate::secret::Secret;
 use crate::workflow::effect::{Block, Effect, Requester};
 use crate::workflow::op::{
     ChangeRequest, ChecklistResult, DeployState, DeployStepState, Failure, Op, OpResult, Outcome,
@@ -44,16 +43,7 @@ url = "http://127.0.0.1:1"
 role = "production"
 frappe_site_name = "prod.local"
 "#;
-    Config {
-        file: FileConfig::parse(text, "test.toml").unwrap(),
-        secrets: Secrets {
-            slack_app_token: Secret::new("xapp-"),
-            slack_bot_token: Secret::new("xoxb-"),
-            sites: Default::default(),
-            github: None,
-        },
-        base_dir: ".".into(),
-    }
+    Config::for_tests(text)
 }
 
 /// Wednesday 2026-11-25 14:30 in Asia/Kolkata.

@@ -3,9 +3,8 @@
 
 use super::*;
 use crate::command::Command;
-use crate::config::{Config, FileConfig, Secrets};
+use crate::config::Config;
 use crate::ids::RunId;
-use crate::secret::Secret;
 use crate::workflow::effect::{Effect, Requester};
 use crate::workflow::op::{Failure, Op, OpResult, Outcome, ReviewState, ReviewVerdict};
 use crate::workflow::run::{Input, Press, Roles, StepContext, Submission, Transition};
@@ -43,16 +42,7 @@ role = "production"
 frappe_site_name = "prod.local"
 "#
     );
-    Config {
-        file: FileConfig::parse(&text, "test.toml").unwrap(),
-        secrets: Secrets {
-            slack_app_token: Secret::new("xapp-"),
-            slack_bot_token: Secret::new("xoxb-"),
-            sites: Default::default(),
-            github: None,
-        },
-        base_dir: ".".into(),
-    }
+    Config::for_tests(&text)
 }
 
 fn wednesday() -> DateTime<Utc> {
