@@ -9,7 +9,7 @@
 
 use crate::adapters::{Adapters, Tracked};
 use crate::blueprint::render::{plural, RenderOptions};
-use crate::blueprint::{diff, Drift};
+use crate::blueprint::Drift;
 use crate::clock::Clock;
 use crate::command::SiteSel;
 use crate::config::{Config, WatchSection};
@@ -97,18 +97,20 @@ pub fn message(drifts: &[SiteDrift], schedule: &str, zone: Tz) -> Message {
     }
 }
 
-/// Reads one site and its branch and compares them.
+/// Reads one site against its branch, as `diff` does (streamed, held as digests).
 async fn read(tracked: Tracked<'_>) -> anyhow::Result<SiteDrift> {
-    let (site, branch) = tokio::try_join!(
-        crate::commands::diff::read_site(tracked),
-        crate::commands::diff::read_branch(tracked)
-    )
-    .map_err(|failure| anyhow::anyhow!("{failure:?}"))?;
+    let failure = |failure| anyhow::anyhow!("{failure:?}");
+    let branch = crate::commands::diff::index_branch(tracked)
+        .await
+        .map_err(failure)?;
+    let drift = crate::commands::diff::site_drift(tracked, Some(&branch), |_, _| {})
+        .await
+        .map_err(failure)?;
     Ok(SiteDrift {
         site: tracked.site_name().to_string(),
-        branch: branch.name.clone(),
+        branch: branch.name,
         site_url: tracked.site_url(),
-        drift: diff(&site, &branch.blueprints),
+        drift,
     })
 }
 

@@ -256,6 +256,14 @@ impl<'g> DriftBuilder<'g> {
         true
     }
 
+    /// The blueprints whose git body [`DriftBuilder::finish_with`] will ask for, so
+    /// a caller whose bodies are far away (GitHub) can fetch them all first.
+    pub fn deferred(&self) -> impl Iterator<Item = (Kind, &str)> {
+        self.deferred
+            .iter()
+            .map(|(kind, name, _)| (*kind, name.as_str()))
+    }
+
     /// The drift. A builder made [`DriftBuilder::over_digests`] needs
     /// [`DriftBuilder::finish_with`]; here its changed blueprints are explained
     /// against an empty git body.
@@ -605,6 +613,29 @@ mod tests {
                 prop_assert!(lean.add(bp));
             }
             prop_assert_eq!(lean.finish(), diff(&a, &b));
+            // Git as digests only, as the bot holds a branch: bodies asked for at the
+            // end, for the changed blueprints alone.
+            let mut digests = DriftBuilder::over_digests(
+                b.iter_digests().map(|(bp, d)| (bp.kind, bp.name.as_str(), d)),
+            );
+            for bp in a.iter().rev() {
+                prop_assert!(digests.add(bp));
+            }
+            let asked: Vec<BlueprintId> =
+                digests.deferred().map(|(k, n)| (k, n.to_owned())).collect();
+            let streamed = digests
+                .finish_with(|kind, name| {
+                    b.get(kind, name).map(|bp| bp.body.clone()).ok_or("not in git")
+                })
+                .unwrap();
+            let expected = diff(&a, &b);
+            let mut changed: Vec<BlueprintId> =
+                expected.changed.iter().map(|c| (c.kind, c.name.clone())).collect();
+            let mut asked = asked;
+            asked.sort();
+            changed.sort();
+            prop_assert_eq!(asked, changed);
+            prop_assert_eq!(streamed, expected);
         }
 
         #[test]

@@ -72,12 +72,19 @@ pub struct Layout {
 
 impl Layout {
     pub fn of(set: &BlueprintSet) -> Layout {
+        Layout::of_names(set.iter().map(|b| (b.kind, b.name.as_str())))
+    }
+
+    /// The layout of a set with these blueprints: paths depend on names alone, so a
+    /// caller holding a tree as an index (no bodies) lays it out the same.
+    pub fn of_names<'a>(ids: impl IntoIterator<Item = (Kind, &'a str)>) -> Layout {
+        let mut by_kind: BTreeMap<Kind, Vec<&str>> = BTreeMap::new();
+        for (kind, name) in ids {
+            by_kind.entry(kind).or_default().push(name);
+        }
         let mut layout = Layout::default();
-        for kind in Kind::ALL {
-            let names: Vec<&str> = set.of_kind(kind).map(|b| b.name.as_str()).collect();
-            if !names.is_empty() {
-                layout.paths.insert(kind, paths_in_folder(kind, &names));
-            }
+        for (kind, names) in by_kind {
+            layout.paths.insert(kind, paths_in_folder(kind, &names));
         }
         layout
     }
@@ -257,7 +264,7 @@ pub fn parse_file(path: &str, bytes: &[u8]) -> Result<Option<(Blueprint, Digest)
     Ok(Some((bp, digest)))
 }
 
-fn folder_of(path: &str) -> Option<(Kind, &str)> {
+pub(crate) fn folder_of(path: &str) -> Option<(Kind, &str)> {
     let (folder, rest) = path.split_once('/')?;
     Some((Kind::from_folder(folder)?, rest))
 }

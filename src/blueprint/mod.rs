@@ -5,7 +5,8 @@
 //! and its digest ([`canonical`]), where each lives in the config repo ([`layout`]),
 //! the drift between two sets ([`diff`], rendered by [`render`]; [`compact`] holds a
 //! large git side lean), the plan that makes a site match a set ([`plan`]), families
-//! ([`families`]) and validation ([`validate`]). It is pure domain code: no network,
+//! ([`families`]) and validation ([`validate`]). A tree read file by file is held as digests by
+//! [`tree_index`]. It is pure domain code: no network,
 //! no tokio, no store. The one exception is [`files`], a few `std::fs` helpers for
 //! seed folders and `lockstep diff --raw`. (The benchmark's synthetic data comes from
 //! the `lockstep-sim` crate, which knows nothing of this module.)
@@ -19,6 +20,7 @@ pub mod kinds;
 pub mod layout;
 pub mod plan;
 pub mod render;
+pub mod tree_index;
 #[doc(hidden)]
 pub mod validate;
 

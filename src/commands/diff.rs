@@ -1,14 +1,20 @@
 //! `diff [--site=staging|prod]`: drift between a site and the branch it tracks, as
 //! PRODUCT.md §3 shows it. Reading a whole site takes a while, so it is a read run
-//! whose message is edited with the report.
+//! whose message is edited with the report. The drift is read as the CLI's
+//! `diff --site` reads it: the branch as an index of digests, then the site streamed
+//! against it, and only the differing bodies read whole, so neither side of a
+//! 50,000-blueprint stack is ever held as JSON trees. Also the home of the reads the
+//! other commands share: whole sets (push, pull, ship) and the streamed drift (the
+//! checklist, the watcher).
 
 use super::{failed, header, Arrival, Context};
 use crate::adapters::Tracked;
 use crate::blueprint::render::{plural, RenderOptions};
-use crate::blueprint::{diff, BlueprintSet};
+use crate::blueprint::tree_index::TreeIndex;
+use crate::blueprint::{Blueprint, BlueprintId, BlueprintSet, Digest, Drift};
 use crate::command::{Command, SiteSel};
 use crate::frappe::FetchOptions;
-use crate::github::Snapshot;
+use crate::github::{BlobIndex, Snapshot};
 use crate::workflow::effect::Message;
 use crate::workflow::event::CommandEvent;
 use crate::workflow::op::{Failure, Op, OpResult, Outcome};
@@ -69,10 +75,78 @@ pub async fn read_branch(tracked: Tracked<'_>) -> Result<BranchSnapshot, Failure
     })
 }
 
-/// Reads the site and its branch at the same time and reports the drift.
+/// A branch's blueprints at one commit, as digests: what a drift needs of it.
+pub struct BranchIndex {
+    pub name: String,
+    pub blobs: BlobIndex,
+}
+
+impl BranchIndex {
+    /// `staging@3f2a9c1`.
+    pub fn label(&self) -> String {
+        format!("{}@{}", self.name, self.blobs.short_commit())
+    }
+}
+
+/// The branch's blueprints at its head, as digests.
+pub async fn index_branch(tracked: Tracked<'_>) -> Result<BranchIndex, Failure> {
+    let blobs = tracked
+        .repo
+        .github
+        .index_blueprints(tracked.branch)
+        .await
+        .map_err(failed)?;
+    Ok(BranchIndex {
+        name: tracked.branch.to_string(),
+        blobs,
+    })
+}
+
+/// The drift between the site, streamed, and `branch` (none: an empty branch, for a
+/// caller that wants `also` when the branch could not be read). `also` sees every
+/// site blueprint as it arrives. The bodies of changed blueprints are read again from
+/// the branch's blobs, after the site.
+pub async fn site_drift(
+    tracked: Tracked<'_>,
+    branch: Option<&BranchIndex>,
+    mut also: impl FnMut(&Blueprint, Digest) + Send,
+) -> Result<Drift, Failure> {
+    let empty = TreeIndex::new();
+    let index = branch.map_or(&empty, |b| &b.blobs.index);
+    let mut builder = index.drift_builder();
+    tracked
+        .site
+        .for_each_blueprint(&FetchOptions::default(), |blueprint, digest| {
+            also(&blueprint, digest);
+            // A record listed twice (paging while someone edits) counts once.
+            builder.add_with_digest(&blueprint, digest);
+        })
+        .await
+        .map_err(failed)?;
+    let wanted: Vec<BlueprintId> = builder
+        .deferred()
+        .map(|(kind, name)| (kind, name.to_owned()))
+        .collect();
+    let mut bodies = match branch {
+        Some(branch) if !wanted.is_empty() => branch
+            .blobs
+            .read(&tracked.repo.github, wanted)
+            .await
+            .map_err(failed)?,
+        _ => BlueprintSet::new(),
+    };
+    builder.finish_with(|kind, name| {
+        bodies
+            .remove(kind, name)
+            .map(|blueprint| blueprint.body)
+            .ok_or_else(|| failed(anyhow::anyhow!("{kind} {name:?} left the branch's index")))
+    })
+}
+
+/// Reads the branch, then the site against it, and reports the drift.
 pub async fn read(tracked: Tracked<'_>) -> OpResult {
-    let (site_set, branch) = tokio::try_join!(read_site(tracked), read_branch(tracked))?;
-    let drift = diff(&site_set, &branch.blueprints);
+    let branch = index_branch(tracked).await?;
+    let drift = site_drift(tracked, Some(&branch), |_, _| {}).await?;
     let report = drift.render(&RenderOptions::new(tracked.site_url(), branch.label()));
     let headline = if drift.is_empty() {
         format!(

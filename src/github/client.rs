@@ -4,7 +4,7 @@
 //! in `actions.rs`, reading tags and releases in `releases.rs`, single files in
 //! `contents.rs`. It knows blueprints only as bytes under `fixtures/app/`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use super::auth::GithubAuth;
+use super::blobs::{decode_blob, BlobCache, BLOB_CACHE_BYTES};
 use super::config::GithubConfig;
 use super::error::{GithubError, ReadBlueprintsError};
 use super::models::{
@@ -24,9 +25,7 @@ use crate::blueprint::canonical::BlueprintSet;
 use crate::blueprint::layout::{read_tree, REPO_ROOT};
 
 /// Blob downloads in flight at once.
-const BLOB_CONCURRENCY: usize = 8;
-/// Blobs kept in the cache (blueprints are small; ids never change meaning).
-const BLOB_CACHE_LIMIT: usize = 50_000;
+pub(crate) const BLOB_CONCURRENCY: usize = 8;
 
 /// A commit and its root tree: what a new commit builds on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +89,7 @@ pub enum BranchWrite {
 pub struct GithubClient {
     pub(crate) config: GithubConfig,
     pub(crate) http: Transport,
-    blobs: Mutex<HashMap<String, Arc<Vec<u8>>>>,
+    blobs: Mutex<BlobCache>,
 }
 
 impl std::fmt::Debug for GithubClient {
@@ -137,7 +136,7 @@ impl GithubClient {
         Ok(GithubClient {
             config,
             http,
-            blobs: Mutex::new(HashMap::new()),
+            blobs: Mutex::new(BlobCache::new(BLOB_CACHE_BYTES)),
         })
     }
 
@@ -411,36 +410,36 @@ impl GithubClient {
         .await
     }
 
-    /// A blob's bytes, from the cache when this id was read before.
+    /// A blob's bytes, from the cache when this id was read lately. The answer is
+    /// decoded on the blocking pool: a tree of them is a lot of base64.
     pub async fn blob(&self, sha: &str) -> Result<Arc<Vec<u8>>, GithubError> {
-        if let Some(hit) = self
-            .blobs
+        if let Some(hit) = self.cached_blob(sha) {
+            return Ok(hit);
+        }
+        let op = Op::new(format!("blob {sha}"), "contents: read");
+        let reply = self
+            .http
+            .get_bytes(&self.repo_path(&format!("git/blobs/{sha}")), &op)
+            .await?;
+        let decoded = tokio::task::spawn_blocking(move || decode_blob(&reply))
+            .await
+            .unwrap_or_else(|join| Err(format!("the decoding task failed: {join}")));
+        let bytes = Arc::new(decoded.map_err(|reason| GithubError::Decode {
+            what: op.what.clone(),
+            reason,
+        })?);
+        self.blobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(sha, bytes.clone());
+        Ok(bytes)
+    }
+
+    pub(crate) fn cached_blob(&self, sha: &str) -> Option<Arc<Vec<u8>>> {
+        self.blobs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(sha)
-        {
-            return Ok(hit.clone());
-        }
-        let op = Op::new(format!("blob {sha}"), "contents: read");
-        let reply: Value = self.get(&format!("git/blobs/{sha}"), op.clone()).await?;
-        let content = reply["content"].as_str().unwrap_or("");
-        let bytes = match reply["encoding"].as_str() {
-            // GitHub wraps base64 at 60 columns.
-            Some("base64") => base64::engine::general_purpose::STANDARD
-                .decode(content.replace(['\n', '\r'], ""))
-                .map_err(|e| GithubError::Decode {
-                    what: op.what.clone(),
-                    reason: e.to_string(),
-                })?,
-            _ => content.as_bytes().to_vec(),
-        };
-        let bytes = Arc::new(bytes);
-        let mut cache = self.blobs.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= BLOB_CACHE_LIMIT {
-            cache.clear();
-        }
-        cache.insert(sha.to_string(), bytes.clone());
-        Ok(bytes)
     }
 
     // ---- writing ---------------------------------------------------------------

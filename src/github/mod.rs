@@ -8,11 +8,13 @@
 
 pub mod actions;
 pub mod auth;
+pub mod blobs;
 pub mod client;
 pub mod config;
 pub mod contents;
 pub mod decision;
 pub mod error;
+pub mod index;
 pub mod models;
 pub mod pr_edits;
 pub mod pulls;
@@ -25,6 +27,7 @@ pub use client::{BaseCommit, BranchWrite, FileChanges, GithubClient, Snapshot};
 pub use config::GithubConfig;
 pub use decision::{summarize, ReviewDecision, ReviewSummary};
 pub use error::{GithubError, ReadBlueprintsError};
+pub use index::BlobIndex;
 pub use models::{
     FileAtRef, FileWrite, GitTag, IssueComment, PullFile, RefObject, Release, ReviewComment,
     TagSummary,

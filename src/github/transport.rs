@@ -176,6 +176,24 @@ impl Transport {
         op: &Op,
         read: bool,
     ) -> Result<Value, GithubError> {
+        let body = self.body_of(method, path, body, op, read).await?;
+        parse_json(&body, op)
+    }
+
+    /// A GET's 2xx answer as bytes, for a caller that decodes it off the runtime's
+    /// workers (the blobs of a 50,000-file tree).
+    pub async fn get_bytes(&self, path: &str, op: &Op) -> Result<Bytes, GithubError> {
+        self.body_of(Method::GET, path, None, op, true).await
+    }
+
+    async fn body_of(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        op: &Op,
+        read: bool,
+    ) -> Result<Bytes, GithubError> {
         let raw = self.answered(method, path, body, op, read).await?;
         if raw.status.is_redirection() {
             return Err(GithubError::Status {
@@ -184,7 +202,7 @@ impl Transport {
                 message: "an unexpected redirect".into(),
             });
         }
-        parse_json(&raw.body, op)
+        Ok(raw.body)
     }
 
     /// A GET that GitHub answers with `302 Found` (job logs, archives): the
