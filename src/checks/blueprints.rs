@@ -2,17 +2,53 @@
 //! changes against `main`) is on the staging site exactly as in git, and passes
 //! validation — `5/5 Applied`, or which ones are not and why. Only CRITICAL and HIGH
 //! validation findings hold a blueprint back; lesser ones are the reviewer's to report.
+//! The staging site is compared by digest, so the checklist needs its digests only
+//! ([`SiteDigests`]), not its bodies.
+
+use std::collections::HashMap;
 
 use crate::blueprint::render::blueprint_label;
 use crate::blueprint::validate::validate_one;
-use crate::blueprint::{BlueprintSet, Severity, ValidationPolicy};
+use crate::blueprint::{BlueprintSet, Digest, Kind, Severity, ValidationPolicy};
 
 use super::{cap_lines, BoxId, BoxOutcome};
+
+/// What the box asks of the staging site: the digest of a blueprint on it.
+pub trait OnSite {
+    fn digest_on_site(&self, kind: Kind, name: &str) -> Option<Digest>;
+}
+
+impl OnSite for BlueprintSet {
+    fn digest_on_site(&self, kind: Kind, name: &str) -> Option<Digest> {
+        self.digest(kind, name)
+    }
+}
+
+/// A site's blueprints as digests, filled as the site streams in.
+#[derive(Debug, Default)]
+pub struct SiteDigests {
+    by_kind: HashMap<Kind, HashMap<String, Digest>>,
+}
+
+impl SiteDigests {
+    pub fn insert(&mut self, kind: Kind, name: &str, digest: Digest) {
+        self.by_kind
+            .entry(kind)
+            .or_default()
+            .insert(name.to_owned(), digest);
+    }
+}
+
+impl OnSite for SiteDigests {
+    fn digest_on_site(&self, kind: Kind, name: &str) -> Option<Digest> {
+        self.by_kind.get(&kind)?.get(name).copied()
+    }
+}
 
 /// The blueprints box.
 pub fn blueprints_box(
     promotion: &BlueprintSet,
-    staging_site: &BlueprintSet,
+    staging_site: &impl OnSite,
     policy: &ValidationPolicy,
 ) -> BoxOutcome {
     if promotion.is_empty() {
@@ -26,9 +62,9 @@ pub fn blueprints_box(
     for bp in promotion.iter() {
         let label = blueprint_label(bp.kind, &bp.name);
         let mut reasons = Vec::new();
-        match staging_site.get(bp.kind, &bp.name) {
+        match staging_site.digest_on_site(bp.kind, &bp.name) {
             None => reasons.push("not on the staging site (push the staging branch)".to_owned()),
-            Some(on_site) if on_site.body != bp.body => {
+            Some(on_site) if Some(on_site) != promotion.digest(bp.kind, &bp.name) => {
                 reasons.push("differs on the staging site (pull or push first)".to_owned())
             }
             Some(_) => {}
@@ -122,6 +158,23 @@ mod tests {
         };
         let out = blueprints_box(&set(&[changed.clone()]), &set(&[changed]), &policy);
         assert_eq!(out.detail, "1/1 Applied");
+    }
+
+    #[test]
+    fn the_site_as_digests_reads_as_the_site_as_a_set() {
+        let mut changed = grant();
+        changed["fields"][0]["fieldtype"] = json!("Password");
+        let promo = set(&[changed, report()]);
+        let staging = set(&[grant()]);
+        let mut digests = SiteDigests::default();
+        for bp in staging.iter() {
+            digests.insert(bp.kind, &bp.name, crate::blueprint::digest(&bp.body));
+        }
+        let policy = ValidationPolicy::default();
+        assert_eq!(
+            blueprints_box(&promo, &digests, &policy),
+            blueprints_box(&promo, &staging, &policy)
+        );
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub use freeze::freeze;
 pub use report::ReviewReport;
 pub use reviewer::{review, reviewer_box, Location, ReviewFinding};
 pub use roles::{role_coverage, ProdUser};
-pub use set::{promotion_members, promotion_set, Member};
+pub use set::{promotion_members, promotion_members_laid_out, promotion_set, Member};
 pub use tester::{tester_box, TesterResult};
 
 /// The eight boxes, in the order they are listed.

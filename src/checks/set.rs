@@ -70,9 +70,21 @@ pub fn promotion_members(
     main: &BlueprintSet,
     only: &[FamilySlug],
 ) -> (Vec<Member>, BTreeSet<String>) {
+    promotion_members_laid_out(staging, main, &Layout::of(staging), &Layout::of(main), only)
+}
+
+/// As [`promotion_members`], for branches held as digests: `staging` and `main`
+/// need only hold the blueprints that differ between the two branches (the others
+/// neither join the set nor change it), and the layouts are those of the whole
+/// branches, since a file's name depends on the names beside it.
+pub fn promotion_members_laid_out(
+    staging: &BlueprintSet,
+    main: &BlueprintSet,
+    staging_layout: &Layout,
+    main_layout: &Layout,
+    only: &[FamilySlug],
+) -> (Vec<Member>, BTreeSet<String>) {
     let drift = diff(staging, main);
-    let staging_layout = Layout::of(staging);
-    let main_layout = Layout::of(main);
     let added: BTreeSet<BlueprintId> = drift.only_on_site.iter().cloned().collect();
     let promoted = promotion_set(staging, main, only);
     let mut members = Vec::new();
@@ -133,4 +145,52 @@ pub fn promotion_members(
         }
     }
     (members, stale_paths)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blueprint::canonicalize;
+    use serde_json::json;
+
+    fn role(name: &str, desk: i64) -> crate::blueprint::Blueprint {
+        canonicalize(&json!({"doctype": "Role", "name": name, "desk_access": desk})).unwrap()
+    }
+
+    #[test]
+    fn the_differing_blueprints_and_whole_layouts_give_the_same_members() {
+        // "A B" and "a_b" share a slug: each one's file depends on the other's name.
+        let staging: BlueprintSet = [
+            role("A B", 1),
+            role("a_b", 0),
+            role("New", 0),
+            role("Same", 0),
+        ]
+        .into_iter()
+        .collect();
+        let main: BlueprintSet = [role("A B", 0), role("Gone", 0), role("Same", 0)]
+            .into_iter()
+            .collect();
+        let differing = diff(&staging, &main).ids();
+        let only = |set: &BlueprintSet| -> BlueprintSet {
+            differing
+                .iter()
+                .filter_map(|(kind, name)| set.get(*kind, name).cloned())
+                .collect()
+        };
+        let whole = promotion_members(&staging, &main, &[]);
+        let lean = promotion_members_laid_out(
+            &only(&staging),
+            &only(&main),
+            &Layout::of(&staging),
+            &Layout::of(&main),
+            &[],
+        );
+        assert_eq!(lean, whole);
+        assert_eq!(
+            promotion_set(&only(&staging), &only(&main), &[]),
+            promotion_set(&staging, &main, &[])
+        );
+        assert!(whole.0.iter().any(|m| m.change == "removed"));
+    }
 }

@@ -4,15 +4,21 @@
 //! message as each one ends. A side that cannot be read fails the boxes that need
 //! it, with the reason; the others still run. Nothing here writes anywhere: a stale
 //! backup is reported ("one will be taken"), and the promotion run takes it after.
+//! The sides are read as `diff` reads them: the branches as digests, each site
+//! streamed against its branch (kept as its drift, and staging's as digests), and
+//! whole bodies only for the blueprints that differ between the two branches, so a
+//! 50,000-blueprint stack is never held as four sets of JSON trees.
 
 use crate::blueprint::families::families;
-use crate::blueprint::{diff, BlueprintSet, Drift, Kind};
+use crate::blueprint::layout::Layout;
+use crate::blueprint::{BlueprintSet, Drift, Kind};
 use crate::checks::backup::{backup_decision, backup_from_path, backup_plan_box, BackupDecision};
+use crate::checks::blueprints::SiteDigests;
 use crate::checks::checklist::BoxJob;
-use crate::checks::{self, promotion_members, run_checklist, BoxId, BoxOutcome};
+use crate::checks::{self, promotion_members_laid_out, run_checklist, BoxId, BoxOutcome};
 use crate::command::SiteSel;
-use crate::commands::diff::{read_branch, read_site, BranchSnapshot};
-use crate::commands::Performers;
+use crate::commands::diff::{index_branch, site_drift, BranchIndex};
+use crate::commands::{failed, Performers};
 use crate::frappe::ListQuery;
 use crate::ids::RunId;
 use crate::workflow::effect::Message;
@@ -29,10 +35,28 @@ type Side<T> = Arc<Result<T, String>>;
 
 /// Everything the boxes look at, read concurrently up front.
 struct Sides {
-    staging_site: Side<BlueprintSet>,
-    staging_branch: Side<BranchSnapshot>,
-    prod_site: Side<BlueprintSet>,
-    main: Side<BranchSnapshot>,
+    staging_site: Side<StagingSite>,
+    staging_branch: Side<BranchIndex>,
+    /// The production site's drift against main.
+    prod_site: Side<Drift>,
+    main: Side<BranchIndex>,
+    /// What differs between the staging branch and main, with bodies.
+    branches: Side<Branches>,
+}
+
+/// The staging site: its drift against the staging branch, and its digests.
+struct StagingSite {
+    drift: Drift,
+    digests: SiteDigests,
+}
+
+/// The two branches as the promotion set needs them: the bodies of the blueprints
+/// that differ between them (each branch's own), and each whole branch's layout.
+struct Branches {
+    staging: BlueprintSet,
+    main: BlueprintSet,
+    staging_layout: Layout,
+    main_layout: Layout,
 }
 
 async fn read_sides(performers: &Performers) -> Result<Sides, Failure> {
@@ -43,18 +67,66 @@ async fn read_sides(performers: &Performers) -> Result<Sides, Failure> {
     let prod = adapters
         .tracked(SiteSel::Prod)
         .map_err(|e| Failure::Refused(e.0))?;
-    let (staging_site, staging_branch, prod_site, main) = tokio::join!(
-        read_site(staging),
-        read_branch(staging),
-        read_site(prod),
-        read_branch(prod)
-    );
+    let (staging_branch, main) = tokio::join!(index_branch(staging), index_branch(prod));
+    // A site is streamed against its branch, so the branch is read first; a site
+    // whose branch failed is still read, for the boxes that need the site alone.
+    let staging_site = async {
+        let mut digests = SiteDigests::default();
+        let branch = staging_branch.as_ref().ok();
+        let drift = site_drift(staging, branch, |blueprint, digest| {
+            digests.insert(blueprint.kind, &blueprint.name, digest);
+        })
+        .await?;
+        Ok::<_, Failure>(StagingSite { drift, digests })
+    };
+    let prod_site = site_drift(prod, main.as_ref().ok(), |_, _| {});
+    let branches = async {
+        match (&staging_branch, &main) {
+            (Ok(staging_branch), Ok(main)) => {
+                read_branches(&staging.repo.github, staging_branch, main).await
+            }
+            (Err(err), _) | (_, Err(err)) => Err(Failure::Refused(err.text())),
+        }
+    };
+    let (staging_site, prod_site, branches) = tokio::join!(staging_site, prod_site, branches);
     let text = |failure: Failure| failure.text();
     Ok(Sides {
         staging_site: Arc::new(staging_site.map_err(text)),
         staging_branch: Arc::new(staging_branch.map_err(text)),
         prod_site: Arc::new(prod_site.map_err(text)),
         main: Arc::new(main.map_err(text)),
+        branches: Arc::new(branches.map_err(text)),
+    })
+}
+
+/// The bodies of what differs between the staging branch and main, each read from
+/// its own branch, and the layouts of both.
+async fn read_branches(
+    github: &crate::github::GithubClient,
+    staging: &BranchIndex,
+    main: &BranchIndex,
+) -> Result<Branches, Failure> {
+    let differing = staging.blobs.index.differing(&main.blobs.index);
+    let (staging_bodies, main_bodies) = tokio::try_join!(
+        staging.blobs.read(github, differing.iter().cloned()),
+        main.blobs.read(github, differing.iter().cloned()),
+    )
+    .map_err(failed)?;
+    let layout = |branch: &BranchIndex| {
+        Layout::of_names(
+            branch
+                .blobs
+                .index
+                .entries()
+                .iter()
+                .map(|e| (e.kind, e.name.as_str())),
+        )
+    };
+    Ok(Branches {
+        staging: staging_bodies,
+        main: main_bodies,
+        staging_layout: layout(staging),
+        main_layout: layout(main),
     })
 }
 
@@ -73,15 +145,14 @@ pub async fn perform(
     progress: Progress,
 ) -> OpResult {
     let sides = read_sides(performers).await?;
-    let promotion: Side<BlueprintSet> =
-        Arc::new(match (sides.staging_branch.as_ref(), sides.main.as_ref()) {
-            (Ok(staging), Ok(main)) => Ok(checks::promotion_set(
-                &staging.blueprints,
-                &main.blueprints,
-                &request.only,
-            )),
-            (Err(err), _) | (_, Err(err)) => Err(err.clone()),
-        });
+    let promotion: Side<BlueprintSet> = Arc::new(match sides.branches.as_ref() {
+        Ok(branches) => Ok(checks::promotion_set(
+            &branches.staging,
+            &branches.main,
+            &request.only,
+        )),
+        Err(err) => Err(err.clone()),
+    });
     let (boxes, backup) = boxes(performers, &sides, &promotion, request);
     let timeout = Duration::from_secs(performers.config.file.checks.box_timeout_secs);
     let label = if request.dry_run {
@@ -102,13 +173,18 @@ pub async fn perform(
         return Ok(dry_report(request, &verdict));
     }
     tracing::debug!(run = %run_id, passes = verdict.passes(), "checklist done");
-    let (set, moved_from) = match (sides.staging_branch.as_ref(), sides.main.as_ref()) {
-        (Ok(staging), Ok(main)) => {
-            let (members, moved) =
-                promotion_members(&staging.blueprints, &main.blueprints, &request.only);
+    let (set, moved_from) = match sides.branches.as_ref() {
+        Ok(b) => {
+            let (members, moved) = promotion_members_laid_out(
+                &b.staging,
+                &b.main,
+                &b.staging_layout,
+                &b.main_layout,
+                &request.only,
+            );
             (members, moved.into_iter().collect())
         }
-        _ => (Vec::new(), Vec::new()),
+        Err(_) => (Vec::new(), Vec::new()),
     };
     let promoted = promotion.as_ref().as_ref().ok();
     let backup = backup.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -271,15 +347,11 @@ fn boxes(
     jobs.push((
         BoxId::Diff,
         async move {
-            let staging: Drift = diff(
-                side(&staging_site, "the staging site")?,
-                &side(&staging_branch, "the staging branch")?.blueprints,
-            );
-            let production: Drift = diff(
-                side(&prod_site, "the production site")?,
-                &side(&main, "the production branch")?.blueprints,
-            );
-            Ok(checks::diff::diff_box(&staging, &production))
+            let staging = &side(&staging_site, "the staging site")?.drift;
+            side(&staging_branch, "the staging branch")?;
+            let production = side(&prod_site, "the production site")?;
+            side(&main, "the production branch")?;
+            Ok(checks::diff::diff_box(staging, production))
         }
         .boxed(),
     ));
@@ -294,7 +366,7 @@ fn boxes(
         async move {
             Ok(checks::blueprints::blueprints_box(
                 side(&set, "the promotion set")?,
-                side(&staging_site, "the staging site")?,
+                &side(&staging_site, "the staging site")?.digests,
                 &policy,
             ))
         }
