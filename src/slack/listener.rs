@@ -4,7 +4,10 @@
 //! a connection's envelopes one after another, so the callbacks here do four cheap
 //! things and nothing else: validate, deduplicate (by `trigger_id`, which a redelivered
 //! envelope repeats), enqueue, ack. All real work happens in the consumer task.
-//! Reconnection on every `disconnect` reason is slack-morphism's job.
+//! Reconnection on every `disconnect` reason is slack-morphism's job. The listener
+//! runs on a runtime of its own (one thread, `lockstep-slack`), so an ack never waits
+//! in a queue behind the bot's own work on the main runtime's workers (a 50,000-file
+//! diff keeps them busy for seconds).
 
 use crate::metrics::server::Liveness;
 use crate::slack::api::{Client, Connector, SlackApi};
@@ -417,7 +420,20 @@ fn on_error(
 
 /// A running Socket Mode listener.
 pub struct Listener {
-    inner: SlackClientSocketModeListener<Connector>,
+    inner: Arc<SlackClientSocketModeListener<Connector>>,
+    /// The listener's own runtime; `None` once let go of.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+/// The runtime the listener's connections live on: one worker, nothing else on it.
+fn own_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(1)
+        .thread_name("lockstep-slack")
+        .enable_all()
+        .build()
+        .map_err(|err| anyhow::anyhow!("cannot start the Slack listener's runtime: {err}"))
 }
 
 impl Listener {
@@ -443,23 +459,54 @@ impl Listener {
             .with_command_events(on_command)
             .with_interaction_events(on_interaction)
             .with_push_events(on_push);
-        let inner = SlackClientSocketModeListener::new(
+        let inner = Arc::new(SlackClientSocketModeListener::new(
             &SlackClientSocketModeConfig::new().with_max_connections_count(connections),
             environment,
             callbacks,
-        );
-        inner.listen_for(slack.app_token()).await.map_err(|err| {
-            anyhow::anyhow!(
-                "cannot open a Socket Mode connection to Slack: {}",
-                first_line(&err.to_string())
-            )
-        })?;
-        inner.start().await;
-        Ok(Self { inner })
+        ));
+        let runtime = own_runtime()?;
+        // Connected from inside the listener's runtime: slack-morphism spawns each
+        // connection's reader where it is started.
+        let (listener, token) = (inner.clone(), slack.app_token().clone());
+        runtime
+            .spawn(async move {
+                listener.listen_for(&token).await.map_err(|err| {
+                    anyhow::anyhow!(
+                        "cannot open a Socket Mode connection to Slack: {}",
+                        first_line(&err.to_string())
+                    )
+                })?;
+                listener.start().await;
+                Ok::<_, anyhow::Error>(())
+            })
+            .await
+            .map_err(|err| anyhow::anyhow!("the Slack listener's start failed: {err}"))??;
+        Ok(Self {
+            inner,
+            runtime: Some(runtime),
+        })
     }
 
     pub async fn shutdown(&self) {
-        self.inner.shutdown().await;
+        let listener = self.inner.clone();
+        match &self.runtime {
+            Some(runtime) => {
+                let _ = runtime
+                    .spawn(async move { listener.shutdown().await })
+                    .await;
+            }
+            None => listener.shutdown().await,
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which an async caller may not do; its
+        // connections are closed by `shutdown` already, or die with the process.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 
