@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use super::canonical::{Blueprint, BlueprintId, BlueprintSet};
-use super::diff::diff;
+use super::diff::{diff, Drift};
 use super::kinds::Kind;
 use super::render::{blueprint_label, plural};
 
@@ -77,7 +77,13 @@ fn apply_rank(kind: Kind) -> u8 {
 
 impl Plan {
     pub fn between(site: &BlueprintSet, target: &BlueprintSet) -> Self {
-        let drift = diff(site, target);
+        Plan::from_drift(&diff(site, target), target)
+    }
+
+    /// The plan for a drift already known (site against target), with `target`
+    /// holding at least the target's bodies of what is only in it or changed: a
+    /// caller that streamed the drift reads just those.
+    pub fn from_drift(drift: &Drift, target: &BlueprintSet) -> Self {
         let mut upserts: Vec<Step> = Vec::new();
         for (kind, name) in &drift.only_in_git {
             if let Some(blueprint) = target.get(*kind, name) {
@@ -160,6 +166,31 @@ mod tests {
     fn doctype(name: &str, label: &str) -> serde_json::Value {
         json!({"doctype": "DocType", "name": name, "custom": 1, "module": "Custom",
                "fields": [{"fieldname": "title", "fieldtype": "Data", "label": label}]})
+    }
+
+    #[test]
+    fn a_plan_from_a_drift_needs_only_the_bodies_it_writes() {
+        let site = set(&[
+            doctype("Old", "Old"),
+            doctype("Same", "S"),
+            doctype("Grant", "A"),
+        ]);
+        let target = set(&[
+            doctype("Same", "S"),
+            doctype("Grant", "B"),
+            doctype("New", "N"),
+        ]);
+        let drift = diff(&site, &target);
+        let written: BlueprintSet = drift
+            .only_in_git
+            .iter()
+            .chain(&drift.ids())
+            .filter_map(|(kind, name)| target.get(*kind, name).cloned())
+            .collect();
+        assert!(!written.contains(Kind::DocType, "Same"));
+        let plan = Plan::from_drift(&drift, &written);
+        assert_eq!(plan, Plan::between(&site, &target));
+        assert_eq!(plan.len(), drift.len());
     }
 
     #[test]

@@ -9,12 +9,12 @@
 //!
 //! [`TreeReader`]: super::layout::TreeReader
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use super::canonical::{digest_canonical_json, Digest};
+use super::canonical::{digest_canonical_json, BlueprintId, Digest};
 use super::diff::DriftBuilder;
 use super::kinds::Kind;
-use super::layout::{folder_of, parse_file, LayoutError};
+use super::layout::{folder_of, parse_file, Layout, LayoutError};
 
 /// One file's blueprint: its kind, name and digest, or `None` for a path the tree
 /// reader ignores (see [`TreeReader::wants`]). The file's own errors are the ones
@@ -153,6 +153,39 @@ impl TreeIndex {
     }
 }
 
+/// The files that turn the tree of one set into the tree of another, both given as
+/// `(kind, name, digest)` (no bodies): each path to write with the blueprint it
+/// then holds, and the paths to delete, relative to the tree's root. The same files
+/// as comparing `write_tree` of the two sets, since a canonical file's bytes are
+/// its kind, name and body: a path is written unless it holds the same blueprint
+/// with the same digest already (names beside a new one can move a file too).
+pub fn relayout(
+    before: &[(Kind, String, Digest)],
+    after: &[(Kind, String, Digest)],
+) -> (Vec<(String, BlueprintId)>, Vec<String>) {
+    let laid_out = |set: &[(Kind, String, Digest)]| -> BTreeMap<String, (Kind, String, Digest)> {
+        let layout = Layout::of_names(set.iter().map(|(kind, name, _)| (*kind, name.as_str())));
+        set.iter()
+            .filter_map(|entry| {
+                let path = layout.path(entry.0, &entry.1)?;
+                Some((path.to_owned(), entry.clone()))
+            })
+            .collect()
+    };
+    let (before, after) = (laid_out(before), laid_out(after));
+    let writes = after
+        .iter()
+        .filter(|(path, entry)| before.get(*path) != Some(entry))
+        .map(|(path, (kind, name, _))| (path.clone(), (*kind, name.clone())))
+        .collect();
+    let deletes = before
+        .keys()
+        .filter(|path| !after.contains_key(*path))
+        .cloned()
+        .collect();
+    (writes, deletes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +257,53 @@ mod tests {
                 tree.into_iter().map(|(p, b)| (p.to_string(), b)).collect();
             let expected = read_tree(&files).unwrap_err().to_string();
             assert_eq!(index(&files).unwrap_err().to_string(), expected);
+        }
+    }
+
+    #[test]
+    fn relaying_a_tree_writes_what_comparing_the_written_trees_does() {
+        let role =
+            |name: &str, desk: i64| json!({"doctype": "Role", "name": name, "desk_access": desk});
+        // "A B" arrives beside "a_b": both take a hash suffix, so "a_b" moves.
+        let before = set(&[
+            role("a_b", 0),
+            role("Same", 0),
+            role("Changed", 0),
+            role("Gone", 0),
+        ]);
+        let after = set(&[
+            role("a_b", 0),
+            role("A B", 0),
+            role("Same", 0),
+            role("Changed", 1),
+        ]);
+        let digests = |set: &BlueprintSet| -> Vec<(Kind, String, Digest)> {
+            set.iter_digests()
+                .map(|(bp, d)| (bp.kind, bp.name.clone(), d))
+                .collect()
+        };
+        let (writes, deletes) = relayout(&digests(&before), &digests(&after));
+        let (old, new) = (write_tree(&before), write_tree(&after));
+        let expected_writes: Vec<&String> = new
+            .iter()
+            .filter(|(p, b)| old.get(*p) != Some(*b))
+            .map(|(p, _)| p)
+            .collect();
+        let expected_deletes: Vec<&String> = old.keys().filter(|p| !new.contains_key(*p)).collect();
+        assert_eq!(
+            writes.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            expected_writes
+        );
+        assert_eq!(deletes.iter().collect::<Vec<_>>(), expected_deletes);
+        assert!(
+            deletes.contains(&"roles/a_b.json".to_string()),
+            "{deletes:?}"
+        );
+        for (path, (kind, name)) in &writes {
+            assert_eq!(
+                new[path],
+                after.get(*kind, name).unwrap().to_canonical_bytes()
+            );
         }
     }
 

@@ -4,11 +4,12 @@
 //! `diff --site` reads it: the branch as an index of digests, then the site streamed
 //! against it, and only the differing bodies read whole, so neither side of a
 //! 50,000-blueprint stack is ever held as JSON trees. Also the home of the reads the
-//! other commands share: whole sets (push, pull, ship) and the streamed drift (the
-//! checklist, the watcher).
+//! other commands share: whole sets (review, ship) and the streamed drift (the
+//! checklist, the watcher, push, pull and rollback).
 
 use super::{failed, header, Arrival, Context};
 use crate::adapters::Tracked;
+use crate::blueprint::plan::Plan;
 use crate::blueprint::render::{plural, RenderOptions};
 use crate::blueprint::tree_index::TreeIndex;
 use crate::blueprint::{Blueprint, BlueprintId, BlueprintSet, Digest, Drift};
@@ -141,6 +142,23 @@ pub async fn site_drift(
             .map(|blueprint| blueprint.body)
             .ok_or_else(|| failed(anyhow::anyhow!("{kind} {name:?} left the branch's index")))
     })
+}
+
+/// The plan that makes the site hold `target` (push, rollback): the site streamed
+/// against it, and only the bodies the plan writes read whole.
+pub async fn plan_to(tracked: Tracked<'_>, target: &BranchIndex) -> Result<Plan, Failure> {
+    let drift = site_drift(tracked, Some(target), |_, _| {}).await?;
+    let writes = drift
+        .only_in_git
+        .iter()
+        .cloned()
+        .chain(drift.changed.iter().map(|c| (c.kind, c.name.clone())));
+    let bodies = target
+        .blobs
+        .read(&tracked.repo.github, writes)
+        .await
+        .map_err(failed)?;
+    Ok(Plan::from_drift(&drift, &bodies))
 }
 
 /// Reads the branch, then the site against it, and reports the drift.

@@ -2,12 +2,12 @@
 //! The plan is made once; each write is its own effect, checked first and audited
 //! when done; then the site is read back. Production has no such command: the
 //! grammar refuses `--site=prod`, and the production site type has no write methods.
+//! Both reads stream as `diff` does; only the bodies the plan writes are read whole.
 
 use super::apply::{writes_of, PLAN_LINES};
-use super::diff::{read_branch, read_site};
+use super::diff::{index_branch, plan_to, site_drift};
 use super::{header, Arrival, Context};
 use crate::adapters::{Side, Tracked};
-use crate::blueprint::plan::Plan;
 use crate::command::Command;
 use crate::frappe::StagingSite;
 use crate::workflow::effect::Message;
@@ -33,8 +33,8 @@ pub fn on_command(ctx: &Context, event: &CommandEvent, dry_run: bool) -> anyhow:
 
 pub async fn plan(staging: &Side<StagingSite>) -> OpResult {
     let tracked = Tracked::of(staging);
-    let (site_set, branch) = tokio::try_join!(read_site(tracked), read_branch(tracked))?;
-    let plan = Plan::between(&site_set, &branch.blueprints);
+    let branch = index_branch(tracked).await?;
+    let plan = plan_to(tracked, &branch).await?;
     let headline = format!(
         "Plan: make site `{}` match `{}`",
         staging.name,
@@ -54,8 +54,9 @@ pub async fn plan(staging: &Side<StagingSite>) -> OpResult {
 pub async fn verify(staging: &Side<StagingSite>, branch: &str) -> OpResult {
     let tracked = Tracked::of(staging);
     let _ = branch;
-    let (site_set, branch) = tokio::try_join!(read_site(tracked), read_branch(tracked))?;
-    let remaining = Plan::between(&site_set, &branch.blueprints);
+    let branch = index_branch(tracked).await?;
+    // A plan has one step per differing blueprint: the drift's length.
+    let remaining = site_drift(tracked, Some(&branch), |_, _| {}).await?;
     Ok(Outcome::Verified {
         remaining: remaining.len(),
     })

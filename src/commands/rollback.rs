@@ -3,10 +3,9 @@
 //! who may press (see `workflow::rollback`). Here: arrival and the plan's reads.
 
 use super::apply::{writes_of, PLAN_LINES};
-use super::diff::read_site;
+use super::diff::{plan_to, BranchIndex};
 use super::{failed, header, Arrival, Context};
 use crate::adapters::{Side, Tracked};
-use crate::blueprint::plan::Plan;
 use crate::command::{Command, GitRef};
 use crate::frappe::StagingSite;
 use crate::github::GithubError;
@@ -52,11 +51,11 @@ pub async fn plan(staging: &Side<StagingSite>, target: &str) -> OpResult {
         other => failed(other),
     })?;
     let tracked = Tracked::of(staging);
-    let ((_, wanted), site) = tokio::try_join!(
-        async { github.read_blueprints(&sha).await.map_err(failed) },
-        read_site(tracked)
-    )?;
-    let plan = Plan::between(&site, &wanted);
+    let wanted = BranchIndex {
+        name: target.to_string(),
+        blobs: github.index_blueprints(&sha).await.map_err(failed)?,
+    };
+    let plan = plan_to(tracked, &wanted).await?;
     let headline = format!(
         "Plan: rewind site `{}` to `{target}` ({})",
         staging.name,
