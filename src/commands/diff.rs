@@ -4,18 +4,20 @@
 //! `diff --site` reads it: the branch as an index of digests, then the site streamed
 //! against it, and only the differing bodies read whole, so neither side of a
 //! 50,000-blueprint stack is ever held as JSON trees. Also the home of the reads the
-//! other commands share: whole sets (review, ship) and the streamed drift (the
-//! checklist, the watcher, push, pull and rollback).
+//! other commands share: the streamed drift (the checklist, the watcher, push, pull,
+//! rollback, ship) and what differs between two commits (the checklist, review,
+//! ship).
 
 use super::{failed, header, Arrival, Context};
 use crate::adapters::Tracked;
+use crate::blueprint::layout::Layout;
 use crate::blueprint::plan::Plan;
 use crate::blueprint::render::{plural, RenderOptions};
 use crate::blueprint::tree_index::TreeIndex;
 use crate::blueprint::{Blueprint, BlueprintId, BlueprintSet, Digest, Drift};
 use crate::command::{Command, SiteSel};
 use crate::frappe::FetchOptions;
-use crate::github::{BlobIndex, Snapshot};
+use crate::github::{BlobIndex, GithubClient};
 use crate::workflow::effect::Message;
 use crate::workflow::event::CommandEvent;
 use crate::workflow::op::{Failure, Op, OpResult, Outcome};
@@ -35,45 +37,6 @@ pub fn on_command(ctx: &Context, event: &CommandEvent, site: SiteSel) -> anyhow:
         announce,
     );
     Ok(Arrival::start(Run::Read(run)))
-}
-
-/// A branch's blueprints at one commit.
-pub struct BranchSnapshot {
-    pub name: String,
-    pub snapshot: Snapshot,
-    pub blueprints: BlueprintSet,
-}
-
-impl BranchSnapshot {
-    /// `staging@3f2a9c1`.
-    pub fn label(&self) -> String {
-        let commit = &self.snapshot.base.commit;
-        format!("{}@{}", self.name, &commit[..commit.len().min(7)])
-    }
-}
-
-/// Every blueprint on the site.
-pub async fn read_site(tracked: Tracked<'_>) -> Result<BlueprintSet, Failure> {
-    tracked
-        .site
-        .fetch_blueprints(&FetchOptions::default())
-        .await
-        .map_err(failed)
-}
-
-/// The branch's blueprints at its head.
-pub async fn read_branch(tracked: Tracked<'_>) -> Result<BranchSnapshot, Failure> {
-    let (snapshot, blueprints) = tracked
-        .repo
-        .github
-        .read_blueprints(tracked.branch)
-        .await
-        .map_err(failed)?;
-    Ok(BranchSnapshot {
-        name: tracked.branch.to_string(),
-        snapshot,
-        blueprints,
-    })
 }
 
 /// A branch's blueprints at one commit, as digests: what a drift needs of it.
@@ -141,6 +104,44 @@ pub async fn site_drift(
             .remove(kind, name)
             .map(|blueprint| blueprint.body)
             .ok_or_else(|| failed(anyhow::anyhow!("{kind} {name:?} left the branch's index")))
+    })
+}
+
+/// Two commits' blueprints as a promotion set needs them (the checklist, review,
+/// ship's notes): the bodies of what differs between them, each read from its own
+/// side, and each whole side's layout (a file's name depends on the names beside it).
+pub struct Between {
+    pub ours: BlueprintSet,
+    pub theirs: BlueprintSet,
+    pub our_layout: Layout,
+    pub their_layout: Layout,
+}
+
+/// What differs between `ours` and `theirs`, read as [`Between`].
+pub async fn read_between(
+    github: &GithubClient,
+    ours: &BlobIndex,
+    theirs: &BlobIndex,
+) -> Result<Between, Failure> {
+    let differing = ours.index.differing(&theirs.index);
+    let (our_bodies, their_bodies) = tokio::try_join!(
+        ours.read(github, differing.iter().cloned()),
+        theirs.read(github, differing.iter().cloned()),
+    )
+    .map_err(failed)?;
+    let layout = |side: &BlobIndex| {
+        Layout::of_names(
+            side.index
+                .entries()
+                .iter()
+                .map(|e| (e.kind, e.name.as_str())),
+        )
+    };
+    Ok(Between {
+        ours: our_bodies,
+        theirs: their_bodies,
+        our_layout: layout(ours),
+        their_layout: layout(theirs),
     })
 }
 

@@ -52,8 +52,8 @@ pub async fn read(
     let since = since
         .map(|git_ref| git_ref.as_str().to_string())
         .unwrap_or_else(|| staging.repo.production_branch.clone());
-    let (branch, base) = tokio::try_join!(super::diff::read_branch(staging), async {
-        github.read_blueprints(&since).await.map_err(|err| {
+    let (branch, base) = tokio::try_join!(super::diff::index_branch(staging), async {
+        github.index_blueprints(&since).await.map_err(|err| {
             Failure::Refused(format!(
                 "Cannot read {} in the config repository: {}",
                 crate::slack::render::code(&since),
@@ -61,7 +61,9 @@ pub async fn read(
             ))
         })
     })?;
-    let changed = promotion_set(&branch.blueprints, &base.1, &[]);
+    // Held as digests; only what differs is read whole.
+    let between = super::diff::read_between(github, &branch.blobs, &base).await?;
+    let changed = promotion_set(&between.ours, &between.theirs, &[]);
     let selection = select(&changed, None, blueprint)
         .map_err(|problem| Failure::Refused(UserError::new(problem).0))?;
     let checks = &config.file.checks;

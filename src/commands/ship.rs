@@ -10,11 +10,12 @@
 //! The performers: [`draft`], [`commit_changelog`], [`tag`] and [`release`], each
 //! checking before it writes.
 
+use super::diff::{Between, BranchIndex};
 use super::{failed, header, Arrival, Context};
 use crate::adapters::{Adapters, ConfigRepo, Tracked};
 use crate::blueprint::render::plural;
-use crate::blueprint::{diff as drift_between, BlueprintSet};
-use crate::checks::set::promotion_members;
+use crate::blueprint::Drift;
+use crate::checks::set::promotion_members_laid_out;
 use crate::command::{Command, PrNumber, SiteSel};
 use crate::github::{Entry, GithubError, Landed, StampedCommit};
 use crate::release::changelog::{self, Change, ChangeKind};
@@ -324,7 +325,7 @@ pub async fn draft(adapters: &Adapters, request: &ReleaseDraftRequest) -> OpResu
     let ((site, branch), repository) = tokio::try_join!(read_production(prod), async {
         github.repository().await.map_err(failed)
     })?;
-    let drift = drift_between(&site, &branch.1);
+    let drift = site;
     let drift_refusal = (!drift.is_empty()).then(|| {
         format!(
             "production differs from `{}` in {} (someone changed production by hand, or a deploy did not finish); `diff --site=prod` shows them",
@@ -332,7 +333,7 @@ pub async fn draft(adapters: &Adapters, request: &ReleaseDraftRequest) -> OpResu
             plural(drift.len(), "blueprint")
         )
     });
-    let base = branch.0.clone();
+    let base = branch.blobs.base.commit.clone();
     let (body, changes) = match request.notes_from {
         Some(number) => (summary_of_pull(repo, number).await?, 0),
         None => {
@@ -343,8 +344,9 @@ pub async fn draft(adapters: &Adapters, request: &ReleaseDraftRequest) -> OpResu
                     .await
                     .map_err(failed)?,
             };
-            let (_, before) = github.read_blueprints(&since).await.map_err(failed)?;
-            let changes = changes_between(&branch.1, &before, &request.promoted);
+            let before = github.index_blueprints(&since).await.map_err(failed)?;
+            let between = super::diff::read_between(github, &branch.blobs, &before).await?;
+            let changes = changes_between(&between, &request.promoted);
             (changelog::body(&changes), changes.len())
         }
     };
@@ -378,23 +380,24 @@ pub async fn draft(adapters: &Adapters, request: &ReleaseDraftRequest) -> OpResu
     Ok(Outcome::ReleaseDraft(Box::new(draft)))
 }
 
-/// The production site's blueprints, and the production branch's head and blueprints.
-async fn read_production(
-    prod: Tracked<'_>,
-) -> Result<(BlueprintSet, (String, BlueprintSet)), Failure> {
-    let (site, branch) =
-        tokio::try_join!(super::diff::read_site(prod), super::diff::read_branch(prod))?;
-    Ok((site, (branch.snapshot.base.commit, branch.blueprints)))
+/// The production site's drift against the production branch, and the branch (as
+/// digests), read as `diff` reads them.
+async fn read_production(prod: Tracked<'_>) -> Result<(Drift, BranchIndex), Failure> {
+    let branch = super::diff::index_branch(prod).await?;
+    let drift = super::diff::site_drift(prod, Some(&branch), |_, _| {}).await?;
+    Ok((drift, branch))
 }
 
-/// What changed between two commits' blueprints, by family, with the PR that
-/// promoted each.
-fn changes_between(
-    now: &BlueprintSet,
-    before: &BlueprintSet,
-    promoted: &[PromotedBlueprint],
-) -> Vec<Change> {
-    let (members, _) = promotion_members(now, before, &[]);
+/// What changed between two commits' blueprints (now: `ours`, before: `theirs`),
+/// by family, with the PR that promoted each.
+fn changes_between(between: &Between, promoted: &[PromotedBlueprint]) -> Vec<Change> {
+    let (members, _) = promotion_members_laid_out(
+        &between.ours,
+        &between.theirs,
+        &between.our_layout,
+        &between.their_layout,
+        &[],
+    );
     let pr_of: BTreeMap<(&str, &str), &PromotedBlueprint> = promoted
         .iter()
         .map(|p| ((p.doctype.as_str(), p.name.as_str()), p))

@@ -10,15 +10,14 @@
 //! 50,000-blueprint stack is never held as four sets of JSON trees.
 
 use crate::blueprint::families::families;
-use crate::blueprint::layout::Layout;
 use crate::blueprint::{BlueprintSet, Drift, Kind};
 use crate::checks::backup::{backup_decision, backup_from_path, backup_plan_box, BackupDecision};
 use crate::checks::blueprints::SiteDigests;
 use crate::checks::checklist::BoxJob;
 use crate::checks::{self, promotion_members_laid_out, run_checklist, BoxId, BoxOutcome};
 use crate::command::SiteSel;
-use crate::commands::diff::{index_branch, site_drift, BranchIndex};
-use crate::commands::{failed, Performers};
+use crate::commands::diff::{index_branch, read_between, site_drift, Between, BranchIndex};
+use crate::commands::Performers;
 use crate::frappe::ListQuery;
 use crate::ids::RunId;
 use crate::workflow::effect::Message;
@@ -41,22 +40,13 @@ struct Sides {
     prod_site: Side<Drift>,
     main: Side<BranchIndex>,
     /// What differs between the staging branch and main, with bodies.
-    branches: Side<Branches>,
+    branches: Side<Between>,
 }
 
 /// The staging site: its drift against the staging branch, and its digests.
 struct StagingSite {
     drift: Drift,
     digests: SiteDigests,
-}
-
-/// The two branches as the promotion set needs them: the bodies of the blueprints
-/// that differ between them (each branch's own), and each whole branch's layout.
-struct Branches {
-    staging: BlueprintSet,
-    main: BlueprintSet,
-    staging_layout: Layout,
-    main_layout: Layout,
 }
 
 async fn read_sides(performers: &Performers) -> Result<Sides, Failure> {
@@ -83,7 +73,7 @@ async fn read_sides(performers: &Performers) -> Result<Sides, Failure> {
     let branches = async {
         match (&staging_branch, &main) {
             (Ok(staging_branch), Ok(main)) => {
-                read_branches(&staging.repo.github, staging_branch, main).await
+                read_between(&staging.repo.github, &staging_branch.blobs, &main.blobs).await
             }
             (Err(err), _) | (_, Err(err)) => Err(Failure::Refused(err.text())),
         }
@@ -96,37 +86,6 @@ async fn read_sides(performers: &Performers) -> Result<Sides, Failure> {
         prod_site: Arc::new(prod_site.map_err(text)),
         main: Arc::new(main.map_err(text)),
         branches: Arc::new(branches.map_err(text)),
-    })
-}
-
-/// The bodies of what differs between the staging branch and main, each read from
-/// its own branch, and the layouts of both.
-async fn read_branches(
-    github: &crate::github::GithubClient,
-    staging: &BranchIndex,
-    main: &BranchIndex,
-) -> Result<Branches, Failure> {
-    let differing = staging.blobs.index.differing(&main.blobs.index);
-    let (staging_bodies, main_bodies) = tokio::try_join!(
-        staging.blobs.read(github, differing.iter().cloned()),
-        main.blobs.read(github, differing.iter().cloned()),
-    )
-    .map_err(failed)?;
-    let layout = |branch: &BranchIndex| {
-        Layout::of_names(
-            branch
-                .blobs
-                .index
-                .entries()
-                .iter()
-                .map(|e| (e.kind, e.name.as_str())),
-        )
-    };
-    Ok(Branches {
-        staging: staging_bodies,
-        main: main_bodies,
-        staging_layout: layout(staging),
-        main_layout: layout(main),
     })
 }
 
@@ -147,8 +106,8 @@ pub async fn perform(
     let sides = read_sides(performers).await?;
     let promotion: Side<BlueprintSet> = Arc::new(match sides.branches.as_ref() {
         Ok(branches) => Ok(checks::promotion_set(
-            &branches.staging,
-            &branches.main,
+            &branches.ours,
+            &branches.theirs,
             &request.only,
         )),
         Err(err) => Err(err.clone()),
@@ -176,10 +135,10 @@ pub async fn perform(
     let (set, moved_from) = match sides.branches.as_ref() {
         Ok(b) => {
             let (members, moved) = promotion_members_laid_out(
-                &b.staging,
-                &b.main,
-                &b.staging_layout,
-                &b.main_layout,
+                &b.ours,
+                &b.theirs,
+                &b.our_layout,
+                &b.their_layout,
                 &request.only,
             );
             (members, moved.into_iter().collect())

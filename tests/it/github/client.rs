@@ -116,6 +116,33 @@ async fn reads_every_blueprint_at_a_ref_and_caches_blobs_by_sha() {
 }
 
 #[tokio::test]
+async fn a_ref_indexes_to_the_digests_of_its_blueprints_and_reads_them_back() {
+    let (sim, client) = sim_with(GithubSimConfig::default()).await;
+    let index = client.index_blueprints("staging").await.unwrap();
+    assert_eq!(
+        Some(index.base.commit.clone()),
+        sim.repo(REPO).branch_sha("staging")
+    );
+    // A fresh client, so the whole read does not come from the index's blobs.
+    let (_sim, fresh) = sim_with(GithubSimConfig::default()).await;
+    let (_, set) = fresh.read_blueprints("staging").await.unwrap();
+    assert_eq!(index.index.len(), set.len());
+    for entry in index.index.entries() {
+        assert_eq!(
+            set.digest(entry.kind, &entry.name),
+            Some(entry.digest),
+            "{entry:?}"
+        );
+    }
+    let ids = index
+        .index
+        .entries()
+        .iter()
+        .map(|e| (e.kind, e.name.clone()));
+    assert_eq!(index.read(&client, ids).await.unwrap(), set);
+}
+
+#[tokio::test]
 async fn a_truncated_tree_is_listed_folder_by_folder() {
     let (_sim, client) = sim_with(GithubSimConfig {
         tree_entry_limit: 6,
