@@ -39,6 +39,14 @@ pub fn digest_file(
     Ok(parse_file(path, bytes)?.map(|(bp, digest)| (bp.kind, bp.name, digest)))
 }
 
+/// Whether a file at `path` holding a `kind` is one [`digest_file`] accepts as it
+/// is: directly in that kind's folder, named `*.json`. A digest remembered for the
+/// same bytes under another path holds for this one then.
+pub fn sits_in_its_folder(path: &str, kind: Kind) -> bool {
+    matches!(folder_of(path), Some((folder, rest))
+        if folder == kind && rest.ends_with(".json") && !rest.contains('/'))
+}
+
 /// One indexed blueprint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IndexEntry {
@@ -305,6 +313,15 @@ mod tests {
                 after.get(*kind, name).unwrap().to_canonical_bytes()
             );
         }
+    }
+
+    #[test]
+    fn a_digest_holds_under_another_path_only_in_its_folder() {
+        assert!(sits_in_its_folder("roles/a.json", Kind::Role));
+        assert!(!sits_in_its_folder("doctypes/a.json", Kind::Role));
+        assert!(!sits_in_its_folder("roles/x/a.json", Kind::Role));
+        assert!(!sits_in_its_folder("roles/a.txt", Kind::Role));
+        assert!(!sits_in_its_folder("a.json", Kind::Role));
     }
 
     #[test]

@@ -1,59 +1,78 @@
-//! Blob bytes: decoding GitHub's `git/blobs/{sha}` answer, and the cache of recent
-//! blobs. A blob id never changes meaning, so a cached blob is never stale; the
-//! cache is bounded by the bytes it holds (not by count), so reading a 50,000-file
-//! tree keeps a few megabytes of it, not the tree. Decoding is plain CPU work, kept
-//! free of tokio so callers can run it on the blocking pool.
+//! Blob bytes: decoding GitHub's `git/blobs/{sha}` answer, and the caches by blob
+//! id: recent blobs, and what blobs digested to. A blob id never changes meaning,
+//! so nothing cached is ever stale; both caches are bounded by the bytes they hold
+//! (not by count), so reading a 50,000-file tree keeps a few megabytes of blobs and
+//! its digests, not the tree. Decoding is plain CPU work, kept free of tokio so
+//! callers can run it on the blocking pool.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use base64::Engine as _;
 
+use crate::blueprint::{Digest, Kind};
+
 /// Bytes of blobs the cache holds at most: the files a `show` or a push reads again
 /// soon after fit; a whole tree does not, and is not meant to.
 pub const BLOB_CACHE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Recently read blobs, oldest evicted first once their bytes pass the budget.
+pub type BlobCache = Fifo<Arc<Vec<u8>>>;
+
+/// What blobs digested to (kind, name, digest), by blob id: a few dozen bytes a
+/// blob, so a second read of a 50,000-file branch, or of main beside staging (which
+/// share most blobs), downloads only the blobs it has not seen.
+pub type DigestCache = Fifo<(Kind, String, Digest)>;
+
+/// Bytes the digest cache holds at most: about 150,000 blobs.
+pub const DIGEST_CACHE_BYTES: usize = 16 * 1024 * 1024;
+
+/// What one digest costs the cache, by estimate: its id, its name, the rest.
+pub fn digest_weight(sha: &str, name: &str) -> usize {
+    sha.len() + name.len() + 96
+}
+
+/// A cache by blob id, bounded by the bytes its values weigh, oldest out first.
 #[derive(Debug)]
-pub struct BlobCache {
+pub struct Fifo<V> {
     budget: usize,
     held: usize,
-    blobs: HashMap<String, Arc<Vec<u8>>>,
+    entries: HashMap<String, (V, usize)>,
     /// Insertion order, for eviction.
     order: VecDeque<String>,
 }
 
-impl BlobCache {
+impl<V: Clone> Fifo<V> {
     pub fn new(budget: usize) -> Self {
-        BlobCache {
+        Fifo {
             budget,
             held: 0,
-            blobs: HashMap::new(),
+            entries: HashMap::new(),
             order: VecDeque::new(),
         }
     }
 
-    pub fn get(&self, sha: &str) -> Option<Arc<Vec<u8>>> {
-        self.blobs.get(sha).cloned()
+    pub fn get(&self, sha: &str) -> Option<V> {
+        self.entries.get(sha).map(|(value, _)| value.clone())
     }
 
-    /// Keeps a blob, evicting the oldest until it fits. A blob larger than the
-    /// whole budget is not kept.
-    pub fn insert(&mut self, sha: &str, bytes: Arc<Vec<u8>>) {
-        if bytes.len() > self.budget || self.blobs.contains_key(sha) {
+    /// Keeps a value weighing `weight` bytes, evicting the oldest until it fits.
+    /// One heavier than the whole budget is not kept.
+    pub fn insert(&mut self, sha: &str, value: V, weight: usize) {
+        if weight > self.budget || self.entries.contains_key(sha) {
             return;
         }
-        while self.held + bytes.len() > self.budget {
+        while self.held + weight > self.budget {
             let Some(oldest) = self.order.pop_front() else {
                 break;
             };
-            if let Some(gone) = self.blobs.remove(&oldest) {
-                self.held -= gone.len();
+            if let Some((_, gone)) = self.entries.remove(&oldest) {
+                self.held -= gone;
             }
         }
-        self.held += bytes.len();
+        self.held += weight;
         self.order.push_back(sha.to_owned());
-        self.blobs.insert(sha.to_owned(), bytes);
+        self.entries.insert(sha.to_owned(), (value, weight));
     }
 
     /// Bytes held now.
@@ -101,20 +120,20 @@ mod tests {
     #[test]
     fn the_cache_evicts_the_oldest_to_stay_within_its_bytes() {
         let mut cache = BlobCache::new(10);
-        cache.insert("a", bytes(4));
-        cache.insert("b", bytes(4));
+        cache.insert("a", bytes(4), 4);
+        cache.insert("b", bytes(4), 4);
         assert_eq!(cache.held(), 8);
-        cache.insert("c", bytes(4));
+        cache.insert("c", bytes(4), 4);
         assert!(cache.get("a").is_none(), "the oldest goes first");
         assert!(cache.get("b").is_some() && cache.get("c").is_some());
         assert_eq!(cache.held(), 8);
-        cache.insert("huge", bytes(11));
+        cache.insert("huge", bytes(11), 11);
         assert!(
             cache.get("huge").is_none(),
             "larger than the budget: not kept"
         );
         assert_eq!(cache.held(), 8);
-        cache.insert("b", bytes(4));
+        cache.insert("b", bytes(4), 4);
         assert_eq!(cache.held(), 8, "a blob id is kept once");
     }
 

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use super::auth::GithubAuth;
-use super::blobs::{decode_blob, BlobCache, BLOB_CACHE_BYTES};
+use super::blobs::{decode_blob, BlobCache, DigestCache, BLOB_CACHE_BYTES, DIGEST_CACHE_BYTES};
 use super::config::GithubConfig;
 use super::error::{GithubError, ReadBlueprintsError};
 use super::models::{
@@ -90,6 +90,7 @@ pub struct GithubClient {
     pub(crate) config: GithubConfig,
     pub(crate) http: Transport,
     blobs: Mutex<BlobCache>,
+    pub(crate) digests: Mutex<DigestCache>,
 }
 
 impl std::fmt::Debug for GithubClient {
@@ -137,6 +138,7 @@ impl GithubClient {
             config,
             http,
             blobs: Mutex::new(BlobCache::new(BLOB_CACHE_BYTES)),
+            digests: Mutex::new(DigestCache::new(DIGEST_CACHE_BYTES)),
         })
     }
 
@@ -428,10 +430,11 @@ impl GithubClient {
             what: op.what.clone(),
             reason,
         })?);
-        self.blobs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(sha, bytes.clone());
+        self.blobs.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            sha,
+            bytes.clone(),
+            bytes.len(),
+        );
         Ok(bytes)
     }
 

@@ -2,19 +2,20 @@
 //! set of JSON trees: each blob is decoded and digested on tokio's blocking pool as
 //! it arrives, and its bytes are dropped there, so a 50,000-file branch costs its
 //! names and digests, and the runtime's workers (which the Socket Mode listener's
-//! acks share) only move bytes. Bodies are read again, by blob id, for the few
-//! blueprints a caller finds differing.
+//! acks share) only move bytes. What each blob digested to is kept by blob id, so
+//! reading a tree again fetches only the blobs not seen lately. Bodies are read
+//! again, by blob id, for the few blueprints a caller finds differing.
 
 use futures::stream::{self, StreamExt as _};
 
-use super::blobs::decode_blob;
+use super::blobs::{decode_blob, digest_weight};
 use super::client::{BaseCommit, GithubClient, BLOB_CONCURRENCY};
 use super::error::{GithubError, ReadBlueprintsError};
 use super::transport::Op;
 use crate::blueprint::canonical::{BlueprintId, BlueprintSet, Digest};
 use crate::blueprint::kinds::Kind;
 use crate::blueprint::layout::{parse_file, LayoutError, TreeReader, REPO_ROOT};
-use crate::blueprint::tree_index::{digest_file, TreeIndex};
+use crate::blueprint::tree_index::{digest_file, sits_in_its_folder, TreeIndex};
 
 /// The blueprints at one commit as digests, with the blob behind each file.
 #[derive(Debug, Clone)]
@@ -70,9 +71,36 @@ impl GithubClient {
         })
     }
 
-    /// One file's digest: its blob (from the cache when there), decoded and digested
-    /// on the blocking pool.
+    /// One file's digest: from the digest cache when this blob was digested lately,
+    /// else its blob (from the blob cache when there), decoded and digested on the
+    /// blocking pool.
     async fn digest_blob(&self, path: String, sha: &str) -> Result<Digested, Fault> {
+        let known = self
+            .digests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(sha);
+        if let Some((kind, name, digest)) = known {
+            // Digested before under another path, maybe: valid where it fits.
+            if sits_in_its_folder(&path, kind) {
+                return Ok(Some((kind, name, digest)));
+            }
+        }
+        let digested = self.fetch_digest(path, sha).await?;
+        if let Some((kind, name, digest)) = &digested {
+            self.digests
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(
+                    sha,
+                    (*kind, name.clone(), *digest),
+                    digest_weight(sha, name),
+                );
+        }
+        Ok(digested)
+    }
+
+    async fn fetch_digest(&self, path: String, sha: &str) -> Result<Digested, Fault> {
         if let Some(bytes) = self.cached_blob(sha) {
             return off_the_runtime(move || Ok(digest_file(&path, &bytes)?)).await;
         }

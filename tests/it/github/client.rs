@@ -143,6 +143,30 @@ async fn a_ref_indexes_to_the_digests_of_its_blueprints_and_reads_them_back() {
 }
 
 #[tokio::test]
+async fn indexing_a_ref_again_fetches_only_the_blobs_it_has_not_seen() {
+    let (sim, client) = sim_with(GithubSimConfig::default()).await;
+    let main = client.index_blueprints("main").await.unwrap();
+    sim.clear_calls();
+    let again = client.index_blueprints("main").await.unwrap();
+    assert_eq!(again.index, main.index);
+    assert_eq!(sim.calls().len(), 2, "ref + tree, every blob known");
+    sim.clear_calls();
+    let staging = client.index_blueprints("staging").await.unwrap();
+    let (_sim, fresh) = sim_with(GithubSimConfig::default()).await;
+    assert_eq!(
+        staging.index,
+        fresh.index_blueprints("staging").await.unwrap().index
+    );
+    let new_blobs = staging
+        .index
+        .entries()
+        .iter()
+        .filter(|e| main.index.get(e.kind, &e.name).map(|m| m.digest) != Some(e.digest))
+        .count();
+    assert!(count(&sim.calls(), "GET", "/git/blobs/") <= new_blobs);
+}
+
+#[tokio::test]
 async fn a_truncated_tree_is_listed_folder_by_folder() {
     let (_sim, client) = sim_with(GithubSimConfig {
         tree_entry_limit: 6,
