@@ -32,7 +32,12 @@ struct TwoStacks {
 
 /// The file: the promotion settings at the top level (hr uses its access lists),
 /// then the two stacks. hr's runner and tester come from the local world.
-fn config(world: &LocalWorld, ops_frappe: &FrappeSim, dir: &std::path::Path) -> Config {
+fn config(
+    world: &LocalWorld,
+    ops_frappe: &FrappeSim,
+    dir: &std::path::Path,
+    extra: &str,
+) -> Config {
     let (owner, _) = REPO.split_once('/').unwrap();
     let github = |repo: &str| {
         format!(
@@ -46,7 +51,7 @@ fn config(world: &LocalWorld, ops_frappe: &FrappeSim, dir: &std::path::Path) -> 
         )
     };
     let text = format!(
-        "{PROMOTION_CONFIG}\n[slack]\napi_url = \"{slack}\"\nsocket_connections = 1\n[store]\npath = \"{store}\"\n\
+        "{PROMOTION_CONFIG}\n{extra}\n[slack]\napi_url = \"{slack}\"\nsocket_connections = 1\n[store]\npath = \"{store}\"\n\
          [stacks.hr]\nchannels = [\"{HR}\"]\n{hr_staging}{hr_prod}[stacks.hr.github]\n{hr_repo}\
          [stacks.ops]\nchannels = [\"{OPS}\"]\n[stacks.ops.access]\npromoters = [\"{OPS_PM}\"]\nadmins = [\"{OPS_ADMIN}\"]\n\
          {ops_staging}{ops_prod}[stacks.ops.github]\n{ops_repo}",
@@ -81,6 +86,11 @@ fn config(world: &LocalWorld, ops_frappe: &FrappeSim, dir: &std::path::Path) -> 
 
 impl TwoStacks {
     async fn start() -> Self {
+        Self::start_with(Clock::parse_fixed(WEDNESDAY).unwrap(), "").await
+    }
+
+    /// Starts with `clock` and `extra` top-level tables (after the promotion ones).
+    async fn start_with(clock: Clock, extra: &str) -> Self {
         lockstep::tls::install_crypto_provider();
         let bench = std::path::PathBuf::from(env!("CARGO_BIN_EXE_lockstep"));
         let everyone = ["U0PM", "U0DEV", "U0ADMIN", OPS_PM, OPS_ADMIN, "U0BOT"];
@@ -109,8 +119,7 @@ impl TwoStacks {
             .delete_doc("staging", "DocType", "Quick Test")
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let config = config(&world, &ops_frappe, dir.path());
-        let clock = Clock::parse_fixed(WEDNESDAY).unwrap();
+        let config = config(&world, &ops_frappe, dir.path(), extra);
         let bot = app::start(config, clock).await.expect("the bot starts");
         world
             .slack
@@ -294,4 +303,47 @@ async fn two_stacks_in_two_channels_never_cross() {
     if let Some(bot) = t.bot.take() {
         bot.shutdown().await;
     }
+}
+
+/// Each stack has its own watcher, posting to its own first channel and
+/// remembering its own last drift: ops's staging site keeps the seed's hand-made
+/// DocType, hr's does not, so only #C0OPS hears of drift, and only once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_stack_watches_its_own_sites_and_posts_in_its_own_channel() {
+    // Tuesday 08:00 in Kolkata: the first check is at 09:00.
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-24T08:00:00+05:30")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let clock = Clock::manual(start);
+    let mut t = TwoStacks::start_with(clock.clone(), "[watch]\nschedule = \"0 9 * * 1-5\"\n").await;
+    let bot = t.bot.take().expect("started");
+    let checks_done = |n: u64| {
+        let mut checks = bot.watch_checks();
+        async move {
+            tokio::time::timeout(WAIT, checks.wait_for(|done| *done >= n))
+                .await
+                .unwrap_or_else(|_| panic!("the watchers did not finish {n} checks"))
+                .expect("the bot is running");
+        }
+    };
+    clock.advance(chrono::Duration::hours(1));
+    checks_done(2).await;
+    let posted = t.heard_in(OPS, "*Drift watch*").await;
+    assert!(posted.contains("1 difference on `ops_staging`"), "{posted}");
+    assert!(posted.contains("Quick Test"), "{posted}");
+    // The same drift the next day: nothing new for either stack.
+    clock.advance(chrono::Duration::days(1));
+    checks_done(4).await;
+    assert!(bot.store().pending_effects().unwrap().is_empty());
+    let watch_posts: Vec<String> = t
+        .world
+        .slack
+        .outputs()
+        .iter()
+        .filter_map(said)
+        .filter(|(_, text)| text.contains("*Drift watch*"))
+        .map(|(channel, _)| channel)
+        .collect();
+    assert_eq!(watch_posts, [OPS], "one post, in the ops channel");
+    bot.shutdown().await;
 }
