@@ -144,6 +144,7 @@ async fn command(store: &Store, requester: &Requester, n: u64, now: DateTime<Utc
             Effect::Work(Work {
                 key: format!("{run_id}/read/1"),
                 run_id: run_id.clone(),
+                stack: String::new(),
                 op: Op::Diff {
                     site: SiteSel::Staging,
                 },

@@ -11,14 +11,14 @@
 //! it); a crash after it leaves an outbox the executor replays on start.
 
 use crate::access;
-use crate::adapters::Adapters;
 use crate::clock::Clock;
-use crate::commands::{self, Context, Performers};
-use crate::config::Config;
+use crate::commands::{self, Context, Performers, StackPerformers};
+use crate::config::{AccessSection, Config};
 use crate::slack::api::SlackApi;
 use crate::slack::listener::{Inbox, Listener};
+use crate::stacks::{NoStack, Stack, Stacks};
 use crate::store::{Batch, CommitOutcome, Store};
-use crate::workflow::effect::Effect;
+use crate::workflow::effect::{Effect, Message};
 use crate::workflow::event::{ActionEvent, CommandEvent, DoneEvent, Event};
 use crate::workflow::executor::{Executor, Observer, OnPause, PausePoint};
 use crate::workflow::run::{Input, Roles, Run, StepContext, Transition};
@@ -122,19 +122,25 @@ pub async fn start_with(
     )
     .await?;
     let slack = SlackApi::new(&config);
-    let adapters = Arc::new(
-        Adapters::resolve(&config, slack.clone()).context("while setting up the adapters")?,
-    );
-    for gap in adapters.gaps() {
-        tracing::warn!("{gap} Commands that need it will say so.");
+    let stacks = Arc::new(Stacks::resolve(&config, &slack)?);
+    for stack in stacks.iter() {
+        for gap in stack.adapters.gaps() {
+            tracing::warn!(stack = %stack.name, "{gap} Commands that need it will say so.");
+        }
     }
     let (stop, stopped) = watch::channel(false);
     let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-    let performers = Arc::new(Performers {
-        adapters: adapters.clone(),
-        config: config.clone(),
-        store: store.clone(),
-        clock: clock.clone(),
+    let performers = Arc::new(StackPerformers {
+        by_stack: stacks
+            .iter()
+            .map(|stack| Performers {
+                adapters: stack.adapters.clone(),
+                config: stack.config.clone(),
+                store: store.clone(),
+                clock: clock.clone(),
+                stack: stack.name.clone(),
+            })
+            .collect(),
     });
     let mut executor = Executor::new(store.clone(), slack.clone(), clock.clone())
         .with_work(performers, sender.clone());
@@ -147,20 +153,23 @@ pub async fn start_with(
     let executor_task = tokio::spawn(executor.clone().run(wait_for(stopped.clone())));
     let executor_waker = executor.clone();
     let (watch_checks_sender, watch_checks) = watch::channel(0);
-    let watcher = config
-        .file
-        .watch
-        .clone()
-        .map(|section| crate::watch::Watcher {
-            config: config.clone(),
-            section,
-            store: store.clone(),
-            adapters: adapters.clone(),
-            clock: clock.clone(),
-            executor: executor.clone(),
-            started_at: clock.now(),
-            checks: watch_checks_sender,
-        });
+    let watch_checks_sender = Arc::new(watch_checks_sender);
+    let watchers: Vec<crate::watch::Watcher> = stacks
+        .iter()
+        .filter_map(|stack| {
+            Some(crate::watch::Watcher {
+                stack: stack.name.clone(),
+                config: stack.config.clone(),
+                section: stack.config.file.watch.clone()?,
+                store: store.clone(),
+                adapters: stack.adapters.clone(),
+                clock: clock.clone(),
+                executor: executor.clone(),
+                started_at: clock.now(),
+                checks: watch_checks_sender.clone(),
+            })
+        })
+        .collect();
 
     let inbox = Arc::new(
         Inbox::new(sender, store.clone(), config.command_name()).with_liveness(slack.liveness()),
@@ -168,7 +177,8 @@ pub async fn start_with(
     let consumer = Consumer {
         config: config.clone(),
         store: store.clone(),
-        adapters,
+        stacks,
+        slack: slack.clone(),
         clock,
         inbox: inbox.clone(),
         executor,
@@ -183,7 +193,7 @@ pub async fn start_with(
     ));
 
     let mut tasks = vec![consumer_task, executor_task, health_task];
-    if let Some(watcher) = watcher {
+    for watcher in watchers {
         tasks.push(tokio::spawn(watcher.run(wait_for(stop.subscribe()))));
     }
     let metrics_server = match bind_metrics(&config, &store, &slack, &stop, &fatal).await {
@@ -423,11 +433,14 @@ async fn wait_for(mut stopped: watch::Receiver<bool>) {
     let _ = stopped.wait_for(|stop| *stop).await;
 }
 
-/// Handles events one at a time, in arrival order.
+/// Handles events one at a time, in arrival order. A command is handled by the stack
+/// of its channel; a press, a submitted view or a performed effect by its run's.
 struct Consumer {
+    /// The whole file (the command's name); each stack has its own view of it.
     config: Arc<Config>,
     store: Store,
-    adapters: Arc<Adapters>,
+    stacks: Arc<Stacks>,
+    slack: SlackApi,
     clock: Clock,
     inbox: Arc<Inbox>,
     executor: Executor,
@@ -485,9 +498,8 @@ impl Consumer {
     /// An answer that cannot wait for the outbox (the store is what failed, or the
     /// event could not be handled): straight to the person's response URL.
     async fn tell_directly(&self, asker: &Asker, text: String) {
-        let message = crate::workflow::effect::Message::text(text);
+        let message = Message::text(text);
         if let Err(err) = self
-            .adapters
             .slack
             .respond(&asker.response_url, &message, false)
             .await
@@ -557,43 +569,76 @@ impl Consumer {
         }
     }
 
-    fn step_context(&self) -> StepContext<'_> {
+    /// What `step` sees for a run of `stack`: now, and the stack's configuration.
+    fn step_context<'a>(&self, stack: &'a Stack) -> StepContext<'a> {
         StepContext {
             now: self.clock.now(),
-            config: &self.config,
+            config: &stack.config,
+        }
+    }
+
+    /// The stack a stored run acts on. A run whose stack left the configuration is
+    /// stepped with the first stack's settings: its work is refused by the
+    /// performers (nothing is touched) and it ends saying why.
+    fn stack_of(&self, run: &Run) -> &Arc<Stack> {
+        let stack = &run.header().stack;
+        self.stacks.named(stack).unwrap_or_else(|| {
+            tracing::warn!(run_id = %run.id(), %stack, "a run of a stack no longer configured");
+            self.stacks.first()
+        })
+    }
+
+    fn context<'a>(&'a self, stack: &'a Stack, roles: Roles) -> Context<'a> {
+        Context {
+            config: &stack.config,
+            store: &self.store,
+            adapters: &stack.adapters,
+            stack: &stack.name,
+            now: self.clock.now(),
+            roles,
         }
     }
 
     async fn on_command(&self, event: &CommandEvent) -> anyhow::Result<Batch> {
+        let mut batch = Batch {
+            dedup_key: Some(format!("trigger:{}", event.trigger_id)),
+            ..Batch::default()
+        };
+        let asks_help = matches!(
+            crate::command::parse(&event.text, self.config.command_name()),
+            Ok(crate::command::Command::Help { .. })
+        );
+        let stack = match self.stacks.for_channel(&event.channel) {
+            Ok(stack) => stack,
+            // Help reads no stack: it answers in any channel.
+            Err(_) if asks_help => self.stacks.first(),
+            Err(NoStack(answer)) => {
+                let reply = commands::requester(event).reply(Message::text(answer));
+                batch.effects.push(Effect::Respond(reply));
+                return Ok(batch);
+            }
+        };
+        if !stack.name.is_empty() {
+            tracing::Span::current().record("stack", stack.name.as_str());
+        }
         let roles = if commands::needs_roles(&event.text, self.config.command_name()) {
-            self.roles(&event.user).await
+            self.roles(&event.user, &stack.config.file.access).await
         } else {
             Roles::default()
         };
-        let ctx = Context {
-            config: &self.config,
-            store: &self.store,
-            adapters: &self.adapters,
-            now: self.clock.now(),
-            roles,
-        };
-        let arrival = commands::on_command(&ctx, event);
-        let mut batch = Batch {
-            dedup_key: Some(format!("trigger:{}", event.trigger_id)),
-            effects: arrival.effects,
-            audit: arrival.audit,
-            lock_changes: arrival.locks,
-            ..Batch::default()
-        };
+        let arrival = commands::on_command(&self.context(stack, roles), event);
+        batch.effects = arrival.effects;
+        batch.audit = arrival.audit;
+        batch.lock_changes = arrival.locks;
         if let Some(mut run) = arrival.start {
             tracing::Span::current().record("run_id", tracing::field::display(run.id()));
-            let transition = run.step(&Input::Start, &self.step_context());
+            let transition = run.step(&Input::Start, &self.step_context(stack));
             self.apply(&mut batch, run, transition, None)?;
         }
         if let Some((run_id, input)) = arrival.deliver {
             tracing::Span::current().record("run_id", tracing::field::display(&run_id));
             if let Some(mut run) = self.store.run(&run_id)? {
-                let transition = run.step(&input, &self.step_context());
+                let transition = run.step(&input, &self.step_context(self.stack_of(&run)));
                 self.apply(&mut batch, run, transition, None)?;
             }
         }
@@ -605,16 +650,18 @@ impl Consumer {
             dedup_key: Some(format!("trigger:{}", action.trigger_id)),
             ..Batch::default()
         };
-        let roles = self.roles(&action.user).await;
-        let press = commands::press_of(action, roles, self.clock.now());
+        // Who may press is read from the access lists of the run's own stack.
+        let press = commands::press_of(action, Roles::default(), self.clock.now());
         let run = match &press {
             Some((run_id, _)) => self.store.run(run_id)?,
             None => None,
         };
         match (press, run) {
-            (Some((run_id, press)), Some(mut run)) => {
+            (Some((run_id, mut press)), Some(mut run)) => {
                 tracing::Span::current().record("run_id", tracing::field::display(&run_id));
-                let transition = run.step(&Input::Press(press), &self.step_context());
+                let stack = self.stack_of(&run);
+                press.roles = self.roles(&action.user, &stack.config.file.access).await;
+                let transition = run.step(&Input::Press(press), &self.step_context(stack));
                 self.apply(&mut batch, run, transition, None)?;
             }
             _ => batch.effects.extend(commands::stale_button(action)),
@@ -630,8 +677,8 @@ impl Consumer {
             dedup_key: Some(view.dedup_key.clone()),
             ..Batch::default()
         };
-        let roles = self.roles(&view.user).await;
-        let Some((run_id, submission)) = commands::submission_of(view, roles, self.clock.now())
+        let Some((run_id, mut submission)) =
+            commands::submission_of(view, Roles::default(), self.clock.now())
         else {
             tracing::warn!(callback_id = %view.callback_id, "a submitted view that is not ours; ignored");
             return Ok(batch);
@@ -639,7 +686,9 @@ impl Consumer {
         tracing::Span::current().record("run_id", tracing::field::display(&run_id));
         match self.store.run(&run_id)? {
             Some(mut run) => {
-                let transition = run.step(&Input::Submit(submission), &self.step_context());
+                let stack = self.stack_of(&run);
+                submission.roles = self.roles(&view.user, &stack.config.file.access).await;
+                let transition = run.step(&Input::Submit(submission), &self.step_context(stack));
                 self.apply(&mut batch, run, transition, None)?;
             }
             None => tracing::warn!(%run_id, "a submitted view for a run that is gone; ignored"),
@@ -647,18 +696,16 @@ impl Consumer {
         Ok(batch)
     }
 
-    /// Publishes the person's Home tab as the store stands now.
+    /// Publishes the person's Home tab as the store stands now, every stack's board.
     fn on_home_opened(&self, home: &crate::workflow::event::HomeEvent) -> anyhow::Result<Batch> {
-        let ctx = Context {
-            config: &self.config,
-            store: &self.store,
-            adapters: &self.adapters,
-            now: self.clock.now(),
-            roles: Roles::default(),
-        };
+        let contexts: Vec<Context> = self
+            .stacks
+            .iter()
+            .map(|stack| self.context(stack, Roles::default()))
+            .collect();
         Ok(Batch {
             dedup_key: Some(format!("event:{}", home.event_id)),
-            effects: vec![commands::on_home_opened(&ctx, &home.user)?],
+            effects: vec![commands::on_home_opened(&contexts, &home.user)?],
             ..Batch::default()
         })
     }
@@ -678,16 +725,12 @@ impl Consumer {
             key: done.key,
             result: done.result,
         };
-        let transition = run.step(&input, &self.step_context());
+        let transition = run.step(&input, &self.step_context(self.stack_of(&run)));
         self.apply(&mut batch, run, transition, Some(done.effect_id))?;
         Ok(batch)
     }
 
-    fn on_progress(
-        &self,
-        run_id: &crate::ids::RunId,
-        message: crate::workflow::effect::Message,
-    ) -> anyhow::Result<Batch> {
+    fn on_progress(&self, run_id: &crate::ids::RunId, message: Message) -> anyhow::Result<Batch> {
         let mut batch = Batch::default();
         if let Some(run) = self.store.run(run_id)? {
             if !run.is_finished() {
@@ -738,13 +781,13 @@ impl Consumer {
         Ok(())
     }
 
-    /// The user's rights: user ids are read from the config; user groups are asked
-    /// of Slack (a failed lookup counts as no right, and is logged).
-    async fn roles(&self, user: &str) -> Roles {
-        let access_config = &self.config.file.access;
+    /// The user's rights in a stack (its `access`): user ids are read from the
+    /// config; user groups are asked of Slack (a failed lookup counts as no right,
+    /// and is logged).
+    async fn roles(&self, user: &str, access_config: &AccessSection) -> Roles {
         let check = |principals: &[crate::ids::Principal]| {
             let principals = principals.to_vec();
-            let slack = self.adapters.slack.clone();
+            let slack = self.slack.clone();
             let user = user.to_string();
             async move {
                 access::is_allowed(&slack, &principals, &user)
@@ -810,6 +853,7 @@ fn event_span(event: &Event) -> tracing::Span {
         Event::Command(command) => tracing::info_span!(
             "command",
             run_id = tracing::field::Empty,
+            stack = tracing::field::Empty,
             user = %command.user,
             channel = %command.channel,
             command = %first_word(&command.text),

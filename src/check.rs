@@ -3,7 +3,8 @@
 //! config repository and both its branches, and a workflow runner's workflow), one
 //! line each, naming what fails and what to do; where `[metrics]` would listen and
 //! when `[watch]` runs next. What is not configured is noted with the sentence a
-//! command would answer.
+//! command would answer. With several stacks, each stack is checked in turn under a
+//! line naming it and its channels.
 
 use crate::adapters::Adapters;
 use crate::clock::Clock;
@@ -24,10 +25,9 @@ pub async fn run(path: &std::path::Path) -> anyhow::Result<bool> {
             return Ok(false);
         }
     };
-    Clock::from_env()?;
+    let clock = Clock::from_env()?;
     let mut failed = !check_store(&config.store_path()).await;
     failed |= !check_metrics(&config).await;
-    check_watch(&config, &Clock::from_env()?);
     let api = slack::api::SlackApi::new(&config);
     let api_url = &config.file.slack.api_url;
     match api.auth_test().await {
@@ -50,21 +50,43 @@ pub async fn run(path: &std::path::Path) -> anyhow::Result<bool> {
             );
         }
     }
-    match Adapters::resolve(&config, api.clone()) {
+    for stack in config.stacks() {
+        failed |= !check_stack(&stack, &api, &clock).await;
+    }
+    Ok(!failed)
+}
+
+/// One stack: its channels (when the file has several), what is not configured, its
+/// sites, repository, runner and watcher; true when nothing failed.
+async fn check_stack(
+    stack: &config::StackConfig,
+    api: &slack::api::SlackApi,
+    clock: &Clock,
+) -> bool {
+    if !stack.name.is_empty() {
+        let channels: Vec<&str> = stack.channels.iter().map(String::as_str).collect();
+        println!(
+            "ok    stack    {}: commands typed in {} act on it",
+            stack.name,
+            channels.join(", ")
+        );
+    }
+    check_watch(&stack.config, clock);
+    match Adapters::resolve(&stack.config, api.clone()) {
         Ok(adapters) => {
             for gap in adapters.gaps() {
                 println!("note  config   {gap}");
             }
-            failed |= !check_sites(&adapters).await;
-            failed |= !check_github(&adapters).await;
-            failed |= !check_runner(&adapters).await;
+            let sites = check_sites(&adapters).await;
+            let github = check_github(&adapters).await;
+            let runner = check_runner(&adapters).await;
+            sites && github && runner
         }
         Err(err) => {
-            failed = true;
             println!("FAIL  setup    {err:#}");
+            false
         }
     }
-    Ok(!failed)
 }
 
 /// Opens the store as `run` would (a store that does not exist yet is tried in a

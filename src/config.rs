@@ -80,6 +80,44 @@ pub struct FileConfig {
     /// The drift watcher: `diff` on both sites on a schedule.
     #[serde(default)]
     pub watch: Option<WatchSection>,
+    /// Several Frappe stacks, each bound to its channels. Empty: one stack, made of
+    /// the top-level `[sites]`, `[github]` and `[runner]`, answering in every channel.
+    #[serde(default)]
+    pub stacks: BTreeMap<String, StackSection>,
+}
+
+/// `[stacks.<name>]`: one Frappe stack (its two sites, its config repository and
+/// bench runner) and who works on it. A command typed in one of its `channels`
+/// acts on it and on nothing else. `access`, `rotation` and `release_channel`
+/// default to the top-level ones, for a team that runs several stacks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackSection {
+    /// Channel ids (`C…`) where commands act on this stack; the first is where the
+    /// drift watcher posts.
+    pub channels: Vec<String>,
+    #[serde(default)]
+    pub sites: BTreeMap<String, SiteSection>,
+    #[serde(default)]
+    pub github: Option<GithubConfig>,
+    #[serde(default)]
+    pub runner: Option<RunnerSection>,
+    #[serde(default)]
+    pub access: Option<AccessSection>,
+    #[serde(default)]
+    pub rotation: Option<RotationSection>,
+    #[serde(default)]
+    pub release_channel: Option<String>,
+}
+
+/// One stack as the rest of the bot sees it: its name (empty for a single-stack
+/// file), its channels (empty: every channel) and a [`Config`] whose sites, repo,
+/// runner, access and rotation are that stack's.
+#[derive(Debug, Clone)]
+pub struct StackConfig {
+    pub name: String,
+    pub channels: Vec<String>,
+    pub config: Config,
 }
 
 /// `[ship]`: how the release's CHANGELOG.md entry reaches the production branch.
@@ -117,7 +155,9 @@ pub struct MetricsSection {
 #[serde(deny_unknown_fields)]
 pub struct WatchSection {
     pub schedule: String,
-    /// The channel id it posts to (e.g. C0DEPLOY).
+    /// The channel id it posts to (e.g. C0DEPLOY). With several stacks, leave it
+    /// out: each stack's drift goes to that stack's first channel.
+    #[serde(default)]
     pub channel: String,
 }
 
@@ -527,6 +567,104 @@ impl FileConfig {
     }
 
     fn check(&self) -> Result<(), String> {
+        self.check_stacks()?;
+        for (name, stack) in self.stack_files() {
+            stack
+                .check_one_stack()
+                .map_err(|problem| match name.as_str() {
+                    "" => problem,
+                    name => format!("[stacks.{name}]: {problem}"),
+                })?;
+        }
+        Ok(())
+    }
+
+    /// What only a file with `[stacks.*]` can get wrong: stacks beside top-level
+    /// sites, a stack without channels, a channel or site name used twice.
+    fn check_stacks(&self) -> Result<(), String> {
+        if self.stacks.is_empty() {
+            return Ok(());
+        }
+        let top_level: Vec<&str> = [
+            (!self.sites.is_empty()).then_some("[sites.*]"),
+            self.github.is_some().then_some("[github]"),
+            self.runner.is_some().then_some("[runner]"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !top_level.is_empty() {
+            return Err(format!(
+                "{} at the top level and [stacks.*] tables too: with several stacks, each stack's sites, repository and runner go in its own table ([stacks.<name>.sites.<site>], [stacks.<name>.github], [stacks.<name>.runner])",
+                top_level.join(", ")
+            ));
+        }
+        let mut channels: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut sites: BTreeMap<&str, &str> = BTreeMap::new();
+        for (name, stack) in &self.stacks {
+            check_stack_name(name)?;
+            if stack.channels.iter().all(|c| c.trim().is_empty()) {
+                return Err(format!("[stacks.{name}] has no channels; list the channel ids where its commands are typed, e.g. channels = [\"C0DEPLOY\"]"));
+            }
+            for channel in &stack.channels {
+                if let Some(other) = channels.insert(channel, name) {
+                    return Err(format!("channel {channel:?} is in both [stacks.{other}] and [stacks.{name}]; a channel acts on one stack"));
+                }
+            }
+            for site in stack.sites.keys() {
+                if let Some(other) = sites.insert(site, name) {
+                    return Err(format!("site name {site:?} is in both [stacks.{other}] and [stacks.{name}]; site names must differ across stacks (each has its own FRAPPE_<SITE>_API_KEY)"));
+                }
+            }
+        }
+        if let Some(watch) = &self.watch {
+            if !watch.channel.trim().is_empty() && !channels.contains_key(watch.channel.as_str()) {
+                return Err(format!("watch.channel {:?} is not a channel of any stack; with several stacks the watcher posts each stack's drift to that stack's first channel, so leave watch.channel out", watch.channel));
+            }
+        }
+        Ok(())
+    }
+
+    /// The file as each stack sees it: a single-stack file is one stack named "";
+    /// otherwise one per `[stacks.<name>]`, with that stack's sites, repository,
+    /// runner, and (when it sets them) access, rotation and release channel.
+    pub fn stack_files(&self) -> Vec<(String, FileConfig)> {
+        if self.stacks.is_empty() {
+            return vec![(String::new(), self.clone())];
+        }
+        self.stacks
+            .iter()
+            .map(|(name, stack)| {
+                let mut file = self.clone();
+                file.stacks = BTreeMap::new();
+                file.sites = stack.sites.clone();
+                file.github = stack.github.clone();
+                file.runner = stack.runner.clone();
+                if let Some(access) = &stack.access {
+                    file.access = access.clone();
+                }
+                if let Some(rotation) = &stack.rotation {
+                    file.rotation = rotation.clone();
+                }
+                if stack.release_channel.is_some() {
+                    file.slack.release_channel = stack.release_channel.clone();
+                }
+                if let Some(watch) = &mut file.watch {
+                    watch.channel = stack.channels[0].clone();
+                }
+                (name.clone(), file)
+            })
+            .collect()
+    }
+
+    /// Every site of every stack.
+    pub fn all_sites(&self) -> impl Iterator<Item = &String> {
+        self.sites
+            .keys()
+            .chain(self.stacks.values().flat_map(|stack| stack.sites.keys()))
+    }
+
+    fn check_one_stack(&self) -> Result<(), String> {
         check_command_name(&self.slack.command)?;
         if let Some(watch) = &self.watch {
             watch.cron()?;
@@ -633,6 +771,16 @@ struct UrlKeys {
     github: ApiUrlKey,
     #[serde(default)]
     sites: BTreeMap<String, SiteUrlKey>,
+    #[serde(default)]
+    stacks: BTreeMap<String, StackUrlKeys>,
+}
+
+#[derive(Default, Deserialize)]
+struct StackUrlKeys {
+    #[serde(default)]
+    github: ApiUrlKey,
+    #[serde(default)]
+    sites: BTreeMap<String, SiteUrlKey>,
 }
 
 #[derive(Default, Deserialize)]
@@ -661,6 +809,16 @@ fn check_url_keys(text: &str) -> Result<(), String> {
     for (name, site) in &keys.sites {
         if let Some(value) = &site.url {
             found.push((format!("sites.{name}.url"), value));
+        }
+    }
+    for (stack_name, stack) in &keys.stacks {
+        if let Some(value) = &stack.github.api_url {
+            found.push((format!("stacks.{stack_name}.github.api_url"), value));
+        }
+        for (name, site) in &stack.sites {
+            if let Some(value) = &site.url {
+                found.push((format!("stacks.{stack_name}.sites.{name}.url"), value));
+            }
         }
     }
     for (key, value) in found {
@@ -761,6 +919,21 @@ fn check_command_name(command: &str) -> Result<(), String> {
 }
 
 /// Site names become part of environment variable names, so keep them simple.
+fn check_stack_name(name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= 32
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "[stacks.{name}]: a stack name must be lowercase letters, digits, '-' or '_' (people read it in messages)"
+        ))
+    }
+}
+
 fn check_site_name(name: &str) -> Result<(), String> {
     let valid = !name.is_empty()
         && name.len() <= 32
@@ -788,7 +961,7 @@ impl Secrets {
         let slack_app_token = token(env, "SLACK_APP_TOKEN", "xapp-", &mut problems);
         let slack_bot_token = token(env, "SLACK_BOT_TOKEN", "xoxb-", &mut problems);
         let mut sites = BTreeMap::new();
-        for name in file.sites.keys() {
+        for name in file.all_sites() {
             let key_var = site_env_var(name, "KEY");
             let secret_var = site_env_var(name, "SECRET");
             match (env.var(&key_var), env.var(&secret_var)) {
@@ -807,15 +980,18 @@ impl Secrets {
                 }
             }
         }
-        let github = match &file.github {
-            None => None,
-            Some(_) => match GithubAuth::from_env(&|name: &str| env.var(name)) {
+        let wants_github =
+            file.github.is_some() || file.stacks.values().any(|stack| stack.github.is_some());
+        let github = if wants_github {
+            match GithubAuth::from_env(&|name: &str| env.var(name)) {
                 Ok(auth) => Some(auth),
                 Err(err) => {
                     problems.push(format!("{err} (for [github])"));
                     None
                 }
-            },
+            }
+        } else {
+            None
         };
         if !problems.is_empty() {
             anyhow::bail!(
@@ -877,6 +1053,29 @@ impl Config {
 
     pub fn command_name(&self) -> &str {
         &self.file.slack.command
+    }
+
+    /// Each stack with the configuration it acts on (one, named "", for a
+    /// single-stack file).
+    pub fn stacks(&self) -> Vec<StackConfig> {
+        self.file
+            .stack_files()
+            .into_iter()
+            .map(|(name, file)| StackConfig {
+                channels: self
+                    .file
+                    .stacks
+                    .get(&name)
+                    .map(|stack| stack.channels.clone())
+                    .unwrap_or_default(),
+                name,
+                config: Config {
+                    file,
+                    secrets: self.secrets.clone(),
+                    base_dir: self.base_dir.clone(),
+                },
+            })
+            .collect()
     }
 
     /// The site `which` and the branch it tracks, or what is missing to know them.
@@ -986,6 +1185,131 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("\"priya\""), "{err}");
+    }
+
+    const TWO_STACKS: &str = r#"
+[access]
+promoters = ["U0PM"]
+[stacks.hr]
+channels = ["C0HR"]
+[stacks.hr.sites.hr_staging]
+url = "https://hr-staging.example.com"
+role = "staging"
+[stacks.hr.github]
+owner = "acme"
+repo = "hr-config"
+[stacks.ops]
+channels = ["C0OPS"]
+release_channel = "C0OPSREL"
+[stacks.ops.access]
+promoters = ["U0OPS"]
+[stacks.ops.sites.ops_staging]
+url = "https://ops-staging.example.com"
+role = "staging"
+"#;
+
+    #[test]
+    fn each_stack_sees_its_own_sites_repo_and_access() {
+        let file = FileConfig::parse(TWO_STACKS, "s.toml").unwrap();
+        let stacks = file.stack_files();
+        let names: Vec<&str> = stacks.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["hr", "ops"]);
+        let (_, hr) = &stacks[0];
+        let (_, ops) = &stacks[1];
+        assert_eq!(hr.sites.keys().collect::<Vec<_>>(), ["hr_staging"]);
+        assert_eq!(ops.sites.keys().collect::<Vec<_>>(), ["ops_staging"]);
+        assert_eq!(hr.github.as_ref().unwrap().repo, "hr-config");
+        assert!(ops.github.is_none());
+        // Access is the stack's own when it sets it, the top level's otherwise.
+        assert_eq!(hr.access.promoters, [Principal::parse("U0PM").unwrap()]);
+        assert_eq!(ops.access.promoters, [Principal::parse("U0OPS").unwrap()]);
+        assert_eq!(ops.slack.release_channel.as_deref(), Some("C0OPSREL"));
+        assert!(hr.stacks.is_empty() && ops.stacks.is_empty());
+        // Every stack's sites need their secrets.
+        let err = Secrets::from_env(
+            &file,
+            &env(&[
+                ("SLACK_APP_TOKEN", "xapp-1"),
+                ("SLACK_BOT_TOKEN", "xoxb-1"),
+                ("GITHUB_TOKEN", "ghp_x"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("FRAPPE_HR_STAGING_API_KEY") && err.contains("FRAPPE_OPS_STAGING_API_KEY"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_example_configs_stack_parses_when_uncommented() {
+        let text = include_str!("../config/lockstep.example.toml");
+        let start = text
+            .find("# [stacks.hr]\n")
+            .expect("the example has a stack");
+        let stack: String = text[start..]
+            .lines()
+            .take_while(|line| *line != "#")
+            .map(|line| format!("{}\n", line.trim_start_matches("# ")))
+            .collect();
+        let file = FileConfig::parse(&stack, "example stack").unwrap();
+        let hr = &file.stacks["hr"];
+        assert_eq!(hr.channels, ["C0HRDEPLOY"]);
+        assert_eq!(hr.sites.len(), 2);
+        assert!(hr.runner.is_some() && hr.access.is_some());
+    }
+
+    #[test]
+    fn a_single_stack_file_is_one_stack_named_nothing() {
+        let file = FileConfig::parse(
+            "[sites.staging]\nurl = \"https://s.example.com\"\nrole = \"staging\"\n",
+            "s.toml",
+        )
+        .unwrap();
+        let stacks = file.stack_files();
+        assert_eq!(stacks.len(), 1);
+        assert_eq!(stacks[0].0, "");
+        assert!(stacks[0].1.sites.contains_key("staging"));
+    }
+
+    #[test]
+    fn stacks_that_would_cross_are_refused_naming_why() {
+        let refused = |text: &str| FileConfig::parse(text, "s.toml").unwrap_err().to_string();
+        let err = refused(&format!(
+            "{TWO_STACKS}[sites.staging]\nurl = \"https://x.example.com\"\nrole = \"staging\"\n"
+        ));
+        assert!(
+            err.contains("[sites.*] at the top level and [stacks.*] tables too"),
+            "{err}"
+        );
+        let err = refused(&TWO_STACKS.replace("channels = [\"C0OPS\"]", "channels = [\"C0HR\"]"));
+        assert!(
+            err.contains("channel \"C0HR\" is in both [stacks.hr] and [stacks.ops]"),
+            "{err}"
+        );
+        let err = refused(&TWO_STACKS.replace("ops_staging", "hr_staging"));
+        assert!(err.contains("site name \"hr_staging\" is in both"), "{err}");
+        let err = refused(&TWO_STACKS.replace("channels = [\"C0OPS\"]", "channels = []"));
+        assert!(err.contains("[stacks.ops] has no channels"), "{err}");
+        let err = refused(
+            &TWO_STACKS
+                .replace("[stacks.ops]\n", "[stacks.Ops]\n")
+                .replace("stacks.ops.", "stacks.Ops."),
+        );
+        assert!(err.contains("a stack name must be lowercase"), "{err}");
+        // A stack's own problems are named with the stack.
+        let err = refused(&format!("{TWO_STACKS}[stacks.ops.sites.ops_other]\nurl = \"https://o.example.com\"\nrole = \"staging\"\n"));
+        assert!(
+            err.contains("[stacks.ops]: only one site may have role = \"staging\""),
+            "{err}"
+        );
+        // A stack's URL keys are checked with their line, like the top level's.
+        let err = refused(
+            &TWO_STACKS.replace("https://ops-staging.example.com", "ops-staging.example.com"),
+        );
+        assert!(err.contains("stacks.ops.sites.ops_staging.url"), "{err}");
+        assert!(err.contains("line 18"), "{err}");
     }
 
     #[test]

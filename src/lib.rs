@@ -23,6 +23,8 @@
 //! - [`commands`]: one file per subcommand: what arrives, and the performers of the
 //!   operations its runs ask for.
 //! - [`access`]: who may do what (users and user groups from the config).
+//! - [`stacks`]: several stacks in one bot (`[stacks.<name>]`), each bound to its
+//!   channels; the store as one stack sees it.
 //! - [`app`]: wires config, store and adapters; the only place that spawns tasks.
 //!   [`check`] is `lockstep check`.
 //! - [`logging`]: text or JSON log lines (`--log-format`), each with its spans'
@@ -61,6 +63,7 @@ pub mod release;
 pub mod runner;
 pub mod secret;
 pub mod slack;
+pub mod stacks;
 pub mod store;
 pub mod tls;
 pub mod watch;

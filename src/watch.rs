@@ -114,9 +114,11 @@ async fn read(tracked: Tracked<'_>) -> anyhow::Result<SiteDrift> {
     })
 }
 
-/// The watcher's task: sleeps until the next scheduled time (by the bot's clock),
-/// checks, and again.
+/// The watcher's task, one per stack: sleeps until the next scheduled time (by the
+/// bot's clock), checks the stack's two sites, and again.
 pub struct Watcher {
+    /// The stack watched ("" for a single stack); its digest is kept apart.
+    pub stack: String,
     pub config: Arc<Config>,
     pub section: WatchSection,
     pub store: Store,
@@ -125,8 +127,8 @@ pub struct Watcher {
     pub executor: Executor,
     /// When the bot started: the first check is the schedule's first time after it.
     pub started_at: DateTime<Utc>,
-    /// Counts finished checks (posted or not), for tests and `status`.
-    pub checks: watch::Sender<u64>,
+    /// Counts finished checks (posted or not, every stack's), for tests and `status`.
+    pub checks: Arc<watch::Sender<u64>>,
 }
 
 impl Watcher {
@@ -182,7 +184,7 @@ impl Watcher {
         )?;
         let drifts = [staging, prod];
         let now = digest(&drifts);
-        let last = match self.store.watch_digest()? {
+        let last = match self.store.watch_digest(&self.stack)? {
             Some(last) => last,
             None => clean_digest(&drifts),
         };
@@ -192,7 +194,10 @@ impl Watcher {
         }
         let zone = self.config.file.freeze.timezone;
         let post = Post {
-            key: format!("watch/{}", at.format("%Y%m%dT%H%MZ")),
+            key: crate::stacks::stack_key(
+                &self.stack,
+                &format!("watch/{}", at.format("%Y%m%dT%H%MZ")),
+            ),
             channel: self.section.channel.clone(),
             thread_of: None,
             message: message(&drifts, &self.section.schedule, zone),
@@ -200,9 +205,12 @@ impl Watcher {
             on_refusal: None,
         };
         let batch = Batch {
-            dedup_key: Some(format!("watch:{}", at.to_rfc3339())),
+            dedup_key: Some(crate::stacks::stack_key(
+                &self.stack,
+                &format!("watch:{}", at.to_rfc3339()),
+            )),
             effects: vec![Effect::Post(post)],
-            watch_digest: Some(now),
+            watch_digest: Some((self.stack.clone(), now)),
             ..Batch::default()
         };
         self.store.commit(batch, self.clock.now()).await?;

@@ -23,15 +23,39 @@ const CHART_WEEKS: i64 = 8;
 /// The widest bar, in blocks.
 const BAR_WIDTH: usize = 20;
 
-/// The effect that publishes `user`'s Home tab as the store stands now.
-pub fn on_home_opened(ctx: &Context, user: &str) -> anyhow::Result<Effect> {
-    let runs = ctx.store.runs()?;
-    let locks = ctx.store.locks()?;
+/// The effect that publishes `user`'s Home tab as the store stands now: one board
+/// per stack (`contexts` holds one per stack; a single stack has no heading).
+pub fn on_home_opened(contexts: &[Context], user: &str) -> anyhow::Result<Effect> {
+    let Some(first) = contexts.first() else {
+        anyhow::bail!("no stack to show on the Home tab");
+    };
     let mut blocks = vec![Block::Section(format!(
         "*lockstep* — as of {}",
-        ctx.now.format("%Y-%m-%d %H:%M UTC")
+        first.now.format("%Y-%m-%d %H:%M UTC")
     ))];
-    blocks.push(Block::Section(in_flight(ctx, &runs)));
+    for ctx in contexts {
+        if !ctx.stack.is_empty() {
+            blocks.push(Block::Divider);
+            blocks.push(Block::Section(format!("*Stack `{}`*", escape(ctx.stack))));
+        }
+        blocks.extend(board(ctx)?);
+    }
+    let message = Message {
+        text: "lockstep".to_string(),
+        blocks,
+    };
+    Ok(Effect::Home(HomeView {
+        user: user.to_string(),
+        view: crate::slack::render::home_view(&message),
+    }))
+}
+
+/// One stack's board: runs in flight, locks, the last promotions and releases,
+/// and the DORA figures.
+fn board(ctx: &Context) -> anyhow::Result<Vec<Block>> {
+    let runs = ctx.scoped().runs()?;
+    let locks = ctx.scoped().locks()?;
+    let mut blocks = vec![Block::Section(in_flight(ctx, &runs))];
     let lock_lines: Vec<String> = locks
         .iter()
         .map(|(env, lock)| lock_line(env, lock, ctx.now))
@@ -56,14 +80,7 @@ pub fn on_home_opened(ctx: &Context, user: &str) -> anyhow::Result<Effect> {
         ctx.now,
         staging,
     ));
-    let message = Message {
-        text: "lockstep".to_string(),
-        blocks,
-    };
-    Ok(Effect::Home(HomeView {
-        user: user.to_string(),
-        view: crate::slack::render::home_view(&message),
-    }))
+    Ok(blocks)
 }
 
 /// `*Title*` and its lines, or `*Title*: none.`.

@@ -32,6 +32,7 @@ use crate::command::{self, Command};
 use crate::config::Config;
 use crate::ids::RunId;
 use crate::slack::render::escape;
+use crate::stacks::Scoped;
 use crate::store::{AuditEntry, EnvLock, Store};
 use crate::workflow::effect::{Effect, Message, Post, Requester, Work};
 use crate::workflow::event::{ActionEvent, CommandEvent};
@@ -43,11 +44,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-/// What a command sees when it arrives.
+/// What a command sees when it arrives: the stack of its channel (its configuration
+/// and adapters) and the store.
 pub struct Context<'a> {
     pub config: &'a Config,
     pub store: &'a Store,
     pub adapters: &'a Adapters,
+    /// The stack's name ("" for a single stack): runs started here are its runs.
+    pub stack: &'a str,
     pub now: DateTime<Utc>,
     /// The caller's rights, resolved before arrival for the commands that ask
     /// ([`needs_roles`]); default (none) otherwise.
@@ -129,6 +133,14 @@ pub fn header(ctx: &Context, event: &CommandEvent, command: Command) -> RunHeade
         requester(event),
         ctx.now,
     )
+    .in_stack(ctx.stack)
+}
+
+impl Context<'_> {
+    /// The store as this stack sees it: its own runs and locks only.
+    pub fn scoped(&self) -> Scoped<'_> {
+        Scoped::new(self.store, self.stack)
+    }
 }
 
 /// Whether arrival needs the caller's rights (a Slack lookup when groups are used).
@@ -175,8 +187,8 @@ pub fn on_command(ctx: &Context, event: &CommandEvent) -> Arrival {
 }
 
 /// Someone opened the Home tab: the effect that publishes theirs.
-pub fn on_home_opened(ctx: &Context, user: &str) -> anyhow::Result<Effect> {
-    home::on_home_opened(ctx, user)
+pub fn on_home_opened(contexts: &[Context], user: &str) -> anyhow::Result<Effect> {
+    home::on_home_opened(contexts, user)
 }
 
 /// What a button press is, read from its action id and value: which run, at which
@@ -266,6 +278,39 @@ pub struct Performers {
     pub config: Arc<Config>,
     pub store: Store,
     pub clock: Clock,
+    /// The stack these adapters belong to ("" for a single stack).
+    pub stack: String,
+}
+
+impl Performers {
+    /// The store as this stack sees it.
+    pub fn scoped(&self) -> Scoped<'_> {
+        Scoped::new(&self.store, &self.stack)
+    }
+}
+
+/// The performers of every stack: each piece of work goes to its run's stack.
+pub struct StackPerformers {
+    pub by_stack: Vec<Performers>,
+}
+
+impl Performer for StackPerformers {
+    fn perform<'a>(
+        &'a self,
+        work: &'a Work,
+        progress: Progress,
+    ) -> Pin<Box<dyn Future<Output = OpResult> + Send + 'a>> {
+        match self.by_stack.iter().find(|p| p.stack == work.stack) {
+            Some(performers) => performers.perform(work, progress),
+            None => {
+                let gone = Failure::Refused(format!(
+                    "this run belongs to stack `{}`, which is no longer in the configuration, so I did not touch anything for it",
+                    work.stack
+                ));
+                Box::pin(std::future::ready(Err(gone)))
+            }
+        }
+    }
 }
 
 impl Performer for Performers {
@@ -372,7 +417,7 @@ impl Performers {
             Op::VerifyPush { branch } => push::verify(a.staging().map_err(refused)?, branch).await,
             Op::TakeBackup { not_before } => promote::deploy::take_backup(a, *not_before).await,
             Op::Snapshot(request) => {
-                let since = promote::github::staging_taken_last(&self.store, &work.run_id);
+                let since = promote::github::staging_taken_last(self.scoped(), &work.run_id);
                 promote::github::snapshot(a, request, since.as_deref()).await
             }
             Op::OpenPull(draft) => promote::github::open_pull(a, draft).await,

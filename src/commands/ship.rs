@@ -51,7 +51,7 @@ pub fn on_command(
         notes_from,
         dry_run,
     };
-    let runs = ctx.store.runs()?;
+    let runs = ctx.scoped().runs()?;
     let date = ctx
         .now
         .with_timezone(&ctx.config.file.freeze.timezone)

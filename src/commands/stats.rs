@@ -182,7 +182,7 @@ pub fn on_command(
     event: &CommandEvent,
     days: Option<u32>,
 ) -> anyhow::Result<Arrival> {
-    let promotions = finished_promotions(&ctx.store.runs()?);
+    let promotions = finished_promotions(&ctx.scoped().runs()?);
     let figures = Figures::of(&promotions, days.unwrap_or(DEFAULT_DAYS), ctx.now);
     let staging = ctx
         .config

@@ -10,9 +10,12 @@ use crate::workflow::run::Run;
 use chrono::{DateTime, Utc};
 
 pub fn on_command(ctx: &Context, event: &CommandEvent) -> anyhow::Result<Arrival> {
-    let runs = ctx.store.runs()?;
-    let locks = ctx.store.locks()?;
-    let mut lines = vec!["*lockstep status*".to_string()];
+    let runs = ctx.scoped().runs()?;
+    let locks = ctx.scoped().locks()?;
+    let mut lines = vec![match ctx.stack {
+        "" => "*lockstep status*".to_string(),
+        stack => format!("*lockstep status* — stack `{}`", escape(stack)),
+    }];
     let in_flight: Vec<&Run> = runs.iter().filter(|run| !run.is_finished()).collect();
     if in_flight.is_empty() {
         lines.push("Runs in flight: none.".to_string());

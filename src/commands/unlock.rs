@@ -34,7 +34,7 @@ pub fn on_command(
         .audited(audit(detail)));
     }
     let held = ctx
-        .store
+        .scoped()
         .locks()?
         .into_iter()
         .find(|(name, _)| name == env.as_str());
@@ -55,7 +55,9 @@ pub fn on_command(
             escape(&reason.plain())
         )),
     );
-    arrival.locks.push((env.as_str().to_string(), None));
+    arrival
+        .locks
+        .push((crate::stacks::stack_key(ctx.stack, env.as_str()), None));
     arrival.audit.push(AuditEntry {
         run_id: Some(lock.run_id.clone()),
         ..audit(format!(

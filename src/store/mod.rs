@@ -158,8 +158,9 @@ pub struct Batch {
     pub completes: Option<u64>,
     /// Outbox entries to drop (a run's queued work after it failed or was cancelled).
     pub drops: Vec<u64>,
-    /// The drift watcher's digest of the drift it posts with this batch.
-    pub watch_digest: Option<String>,
+    /// The drift watcher's digest of the drift it posts with this batch: the stack
+    /// ("" for a single stack) and the digest.
+    pub watch_digest: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,6 +232,11 @@ pub const DEFAULT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 const META_STORE_ID: &str = "store_id";
 const META_GENERATION: &str = "generation";
 const META_WATCH_DIGEST: &str = "watch_digest";
+
+/// Where a stack's watcher digest is kept (the single stack's key predates stacks).
+fn watch_digest_key(stack: &str) -> String {
+    crate::stacks::stack_key(stack, META_WATCH_DIGEST)
+}
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poison| poison.into_inner())
@@ -603,12 +609,12 @@ impl Store {
             .collect()
     }
 
-    /// The digest of the drift the watcher posted last, if it ever posted.
-    pub fn watch_digest(&self) -> Result<Option<String>, StoreError> {
+    /// The digest of the drift the watcher posted last for `stack`, if it ever posted.
+    pub fn watch_digest(&self, stack: &str) -> Result<Option<String>, StoreError> {
         let inner = self.inner()?;
         Ok(inner
             .meta
-            .get(META_WATCH_DIGEST)?
+            .get(watch_digest_key(stack))?
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
     }
 
@@ -860,8 +866,8 @@ impl Inner {
                             None => locks.remove(env.as_bytes())?,
                         };
                     }
-                    if let Some(digest) = &batch.watch_digest {
-                        meta.insert(META_WATCH_DIGEST, digest.as_bytes())?;
+                    if let Some((stack, digest)) = &batch.watch_digest {
+                        meta.insert(watch_digest_key(stack).as_bytes(), digest.as_bytes())?;
                     }
                     meta.insert(META_GENERATION, &generation.to_be_bytes())?;
                     Ok::<_, ConflictableTransactionError<()>>(CommitOutcome::Committed)
@@ -1241,21 +1247,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = Store::open(dir.path()).unwrap();
-            assert_eq!(store.watch_digest().unwrap(), None);
+            assert_eq!(store.watch_digest("").unwrap(), None);
             let batch = || Batch {
                 dedup_key: Some("watch:2026-11-24T03:30:00+00:00".into()),
                 effects: vec![reply_effect("drift")],
-                watch_digest: Some("abc".into()),
+                watch_digest: Some((String::new(), "abc".into())),
                 ..Batch::default()
             };
             store.commit(batch(), Utc::now()).await.unwrap();
-            assert_eq!(store.watch_digest().unwrap().as_deref(), Some("abc"));
+            assert_eq!(store.watch_digest("").unwrap().as_deref(), Some("abc"));
             // Another batch without a digest leaves it alone.
             store.commit(Batch::default(), Utc::now()).await.unwrap();
-            assert_eq!(store.watch_digest().unwrap().as_deref(), Some("abc"));
+            assert_eq!(store.watch_digest("").unwrap().as_deref(), Some("abc"));
         }
         let reopened = Store::open(dir.path()).unwrap();
-        assert_eq!(reopened.watch_digest().unwrap().as_deref(), Some("abc"));
+        assert_eq!(reopened.watch_digest("").unwrap().as_deref(), Some("abc"));
+        assert_eq!(reopened.watch_digest("hr").unwrap(), None, "per stack");
     }
 
     #[tokio::test]

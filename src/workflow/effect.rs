@@ -54,6 +54,9 @@ pub struct HomeView {
 pub struct Work {
     pub key: String,
     pub run_id: RunId,
+    /// The run's stack: whose adapters perform the work ("" for a single stack).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stack: String,
     pub op: Op,
     /// Not before this time (a poll's wait): the executor holds it until then.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -60,6 +60,10 @@ pub struct RunHeader {
     pub version: u64,
     /// The next number for an effect key (`<run>/<step>/<n>`).
     pub seq: u32,
+    /// The stack the run acts on (`[stacks.<name>]`); "" for a single-stack file, and
+    /// for runs recorded before stacks existed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stack: String,
 }
 
 impl RunHeader {
@@ -71,7 +75,19 @@ impl RunHeader {
             started_at: now,
             version: 1,
             seq: 0,
+            stack: String::new(),
         }
+    }
+
+    /// The same header, for a run of `stack`.
+    pub fn in_stack(mut self, stack: &str) -> Self {
+        self.stack = stack.to_string();
+        self
+    }
+
+    /// The store key of environment `env`'s lock for this run's stack.
+    pub fn lock_key(&self, env: &str) -> String {
+        crate::stacks::stack_key(&self.stack, env)
     }
 
     /// A fresh key for the run's next effect: `<run>/<step>/<n>`.
@@ -256,6 +272,7 @@ impl Transition {
         self.effects.push(Effect::Work(Work {
             key: key.clone(),
             run_id: header.id.clone(),
+            stack: header.stack.clone(),
             op,
             not_before,
         }));

@@ -158,6 +158,80 @@ async fn check_reaches_slack_the_sites_the_repo_and_the_runner_workflow() {
     );
 }
 
+/// `lockstep check` with two stacks: each is checked under a line naming it and its
+/// channels, its watcher posts to its own channel, and a stack whose repository is
+/// missing fails on its own line while the other passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_covers_every_stack() {
+    use lockstep::local::world::{example_sites, LocalWorld};
+    use lockstep_sim::frappe::FrappeSim;
+    lockstep::tls::install_crypto_provider();
+    let world = LocalWorld::start(Default::default(), &example_sites(), None)
+        .await
+        .expect("the local servers start");
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = format!(
+        "[slack]\napi_url = \"{}\"\n[store]\npath = \"{}\"\n\
+         [freeze]\ntimezone = \"Asia/Kolkata\"\n[watch]\nschedule = \"0 9 * * 1-5\"\n",
+        world.slack.api_url(),
+        dir.path().join("store").display()
+    );
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_lockstep"));
+    for (stack, channel, repo) in [
+        ("hr", "C0HR", "frappe-config"),
+        ("ops", "C0OPS", "ops-config"),
+    ] {
+        text.push_str(&format!("[stacks.{stack}]\nchannels = [\"{channel}\"]\n"));
+        for (site, role) in [("staging", "staging"), ("prod", "production")] {
+            text.push_str(&format!(
+                "[stacks.{stack}.sites.{stack}_{site}]\nurl = \"{}\"\nrole = \"{role}\"\nfrappe_site_name = \"{site}\"\n",
+                world.frappe.url()
+            ));
+            let var = |part: &str| format!("FRAPPE_{stack}_{site}_API_{part}").to_uppercase();
+            command
+                .env(var("KEY"), FrappeSim::api_key(site))
+                .env(var("SECRET"), FrappeSim::api_secret(site));
+        }
+        text.push_str(&format!(
+            "[stacks.{stack}.github]\napi_url = \"{}\"\nowner = \"acme\"\nrepo = \"{repo}\"\n",
+            world.github.url()
+        ));
+    }
+    let path = dir.path().join("stacks.toml");
+    std::fs::write(&path, text).unwrap();
+    let output = command
+        .args(["check", "--config", path.to_str().unwrap()])
+        .env("SLACK_APP_TOKEN", world.slack.app_token())
+        .env("SLACK_BOT_TOKEN", world.slack.bot_token())
+        .env("GITHUB_TOKEN", world.github.token())
+        .env("LOCKSTEP_NOW", "2026-11-25T14:30:00+05:30")
+        .output()
+        .await
+        .expect("the binary runs");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    let (hr, ops) = out
+        .split_once("ok    stack    ops")
+        .expect("ops is checked after hr");
+    for line in [
+        "ok    stack    hr: commands typed in C0HR act on it",
+        "posting in C0HR",
+        "ok    site     hr_staging",
+        "ok    site     hr_prod",
+        "ok    github   acme/frappe-config",
+    ] {
+        assert!(hr.contains(line), "{line:?} in hr's part:\n{out}");
+    }
+    for line in [
+        ": commands typed in C0OPS act on it",
+        "posting in C0OPS",
+        "ok    site     ops_staging",
+        "FAIL  github   acme/ops-config",
+    ] {
+        assert!(ops.contains(line), "{line:?} in ops's part:\n{out}");
+    }
+}
+
 /// The demo's tour with `--log-format json` and debug logs: every line on stderr is
 /// one JSON object; the Frappe reads (which the tour does only in its runs' work)
 /// log inside a span naming the run; and a line that names a run (`run-` and ten

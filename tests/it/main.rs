@@ -26,6 +26,7 @@ mod runner;
 mod ship;
 mod slack_api;
 mod slack_bot;
+mod stacks;
 mod stats;
 mod store_crash;
 mod sync;

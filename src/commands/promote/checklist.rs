@@ -253,7 +253,7 @@ fn surface(set: &BlueprintSet) -> SmokeSurface {
 
 /// Audit lines since the last promotion that ended, newest last (at most 30).
 fn audit_since_last_promotion(performers: &Performers) -> Vec<String> {
-    let since = performers.store.runs().ok().and_then(|runs| {
+    let since = performers.scoped().runs().ok().and_then(|runs| {
         runs.iter()
             .filter_map(|run| match run {
                 crate::workflow::run::Run::Promotion(p) => p.facts.ended_at,

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::github::models::PullRequest;
 use crate::github::{Entry, GithubError, Landed, MergeMethod, NewPull, StampedCommit};
 use crate::ids::RunId;
-use crate::store::Store;
+use crate::stacks::Scoped;
 use crate::workflow::op::{
     ChangeRequest, Failure, OpResult, Outcome, PullRef, PullRequestDraft, ReviewState,
     ReviewVerdict, SnapshotRequest, SnapshotResult,
@@ -143,7 +143,7 @@ async fn first_change(
 /// The staging head the newest other promotion that succeeded took: where this
 /// promotion's change starts. A rolled-back promotion's change never stayed on
 /// production, so its commits still count for the next one that carries them.
-pub fn staging_taken_last(store: &Store, except: &RunId) -> Option<String> {
+pub fn staging_taken_last(store: Scoped<'_>, except: &RunId) -> Option<String> {
     let runs = store.runs().ok()?;
     runs.iter()
         .filter_map(|run| match run {

@@ -136,7 +136,7 @@ pub fn on_command(
 /// whose time has run out (a lock without an expiry is held until an admin unlocks).
 fn held_lock(ctx: &Context) -> anyhow::Result<Option<EnvLock>> {
     let Some((_, lock)) = ctx
-        .store
+        .scoped()
         .locks()?
         .into_iter()
         .find(|(env, _)| env == PRODUCTION)

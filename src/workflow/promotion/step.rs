@@ -111,7 +111,7 @@ impl PromotionRun {
                 Some(ctx.now + ttl),
             )),
         };
-        t.locks.push((PRODUCTION.to_string(), change));
+        t.locks.push((self.header.lock_key(PRODUCTION), change));
     }
 
     fn end(

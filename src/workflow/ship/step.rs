@@ -83,7 +83,7 @@ impl ShipRun {
                 ctx.now + Duration::hours(i64::from(ctx.config.file.promote.lock_ttl_hours)),
             ),
         });
-        t.locks.push((PRODUCTION.to_string(), change));
+        t.locks.push((self.header.lock_key(PRODUCTION), change));
     }
 
     fn end(&mut self, t: &mut Transition, ctx: &StepContext, state: ShipState, outcome: String) {
