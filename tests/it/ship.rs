@@ -317,6 +317,15 @@ async fn a_crash_between_the_tag_and_the_release_ends_with_one_of_each() {
     h.start_bot().await;
     let notes = notes_in_releases(&mut h).await;
     assert!(notes.contains("Release v0.1.0"), "{notes}");
+    // The run's last two effects follow the notes, in order: the line in the
+    // promotion's thread, then the root message's final edit. Both are read before
+    // `finish` (which fails on anything unread) — they used to race it.
+    h.wait_for_post("Shipped as *v0.1.0*").await;
+    h.wait_for(
+        "the root message saying shipped",
+        |o| matches!(o, BotOutput::Updated { text, .. } if text.contains(": shipped")),
+    )
+    .await;
     assert_eq!(repo.tags().len(), 1, "one tag");
     assert_eq!(repo.releases().len(), 1, "one release");
     let changelogs = repo
