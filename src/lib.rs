@@ -27,6 +27,7 @@
 //!   channels; the store as one stack sees it.
 //! - [`app`]: wires config, store and adapters; the only place that spawns tasks.
 //!   [`check`] is `lockstep check`.
+//! - [`priority`]: the listener's thread ahead of the work threads for the CPU.
 //! - [`logging`]: text or JSON log lines (`--log-format`), each with its spans'
 //!   fields (the run id).
 //! - [`metrics`]: the Prometheus registry and the `/metrics`, `/healthz`, `/readyz`
@@ -59,6 +60,7 @@ pub mod ids;
 pub mod local;
 pub mod logging;
 pub mod metrics;
+pub mod priority;
 pub mod release;
 pub mod runner;
 pub mod secret;

@@ -113,7 +113,13 @@ fn main() -> ExitCode {
     lockstep::error::install_panic_hook();
     let cli = Cli::parse();
     init_logging(&cli.command, cli.log_format);
-    let runtime = match tokio::runtime::Runtime::new() {
+    // The Socket Mode listener has a runtime of its own; this one's threads do the
+    // bot's work and yield the cores to it (see `priority`).
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_start(lockstep::priority::for_work)
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");

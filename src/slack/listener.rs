@@ -431,6 +431,7 @@ fn own_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .worker_threads(1)
         .max_blocking_threads(1)
         .thread_name("lockstep-slack")
+        .on_thread_start(crate::priority::for_listener)
         .enable_all()
         .build()
         .map_err(|err| anyhow::anyhow!("cannot start the Slack listener's runtime: {err}"))
