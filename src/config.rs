@@ -906,9 +906,7 @@ fn check_command_name(command: &str) -> Result<(), String> {
     let body = command.strip_prefix('/').unwrap_or("");
     let valid = command.starts_with('/')
         && (2..=32).contains(&command.len())
-        && body
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        && body.chars().all(is_slug_char);
     if valid {
         Ok(())
     } else {
@@ -918,13 +916,15 @@ fn check_command_name(command: &str) -> Result<(), String> {
     }
 }
 
-/// Site names become part of environment variable names, so keep them simple.
+/// Lowercase letters, digits, '-' and '_': what slash commands and stack names are
+/// made of.
+fn is_slug_char(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'
+}
+
+/// Stack names are read in messages and store keys, so keep them simple.
 fn check_stack_name(name: &str) -> Result<(), String> {
-    let valid = !name.is_empty()
-        && name.len() <= 32
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    let valid = !name.is_empty() && name.len() <= 32 && name.chars().all(is_slug_char);
     if valid {
         Ok(())
     } else {
@@ -934,6 +934,7 @@ fn check_stack_name(name: &str) -> Result<(), String> {
     }
 }
 
+/// Site names become part of environment variable names, so keep them simple.
 fn check_site_name(name: &str) -> Result<(), String> {
     let valid = !name.is_empty()
         && name.len() <= 32

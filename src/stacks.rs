@@ -28,17 +28,6 @@ pub struct Stack {
     pub adapters: Arc<Adapters>,
 }
 
-impl Stack {
-    /// How people read the stack's name in a message (nothing for a single stack).
-    pub fn label(&self) -> String {
-        if self.name.is_empty() {
-            String::new()
-        } else {
-            format!("stack {}", code(&self.name))
-        }
-    }
-}
-
 /// Every configured stack, in name order.
 pub struct Stacks {
     stacks: Vec<Arc<Stack>>,
@@ -81,11 +70,6 @@ impl Stacks {
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Stack>> {
         self.stacks.iter()
-    }
-
-    /// Whether the file configures several stacks (messages then name them).
-    pub fn are_several(&self) -> bool {
-        self.stacks.iter().any(|stack| !stack.name.is_empty())
     }
 
     /// The stack of `name` (a run's), or None when the file no longer has it.
@@ -240,7 +224,8 @@ role = "staging"
     async fn a_command_acts_on_the_stack_of_its_channel() {
         let config = stacks_config();
         let stacks = Stacks::resolve(&config, &SlackApi::new(&config)).unwrap();
-        assert!(stacks.are_several());
+        let names: Vec<&str> = stacks.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["hr", "ops"]);
         assert_eq!(stacks.for_channel("C0HR").unwrap().name, "hr");
         assert_eq!(stacks.for_channel("C0OPS2").unwrap().name, "ops");
         let NoStack(answer) = stacks.for_channel("C0ELSE").err().unwrap();
@@ -264,7 +249,7 @@ role = "staging"
     async fn a_single_stack_answers_in_every_channel() {
         let config = config("[sites.staging]\nurl = \"http://127.0.0.1:1\"\nrole = \"staging\"\n");
         let stacks = Stacks::resolve(&config, &SlackApi::new(&config)).unwrap();
-        assert!(!stacks.are_several());
+        assert_eq!(stacks.iter().count(), 1);
         assert_eq!(stacks.for_channel("C0ANY").unwrap().name, "");
     }
 }
